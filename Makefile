@@ -1,0 +1,53 @@
+# hdh-migrate — every set-up step is here, so a fresh clone needs only `make test` or `make rehearse`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export HDH_DEVSTACK_DIR ?= /tmp/hdh-devstack
+
+.PHONY: help install services-up services-down lint test test-fast rehearse bench schema docs clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/activate pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed  ## create the virtualenv and install the package with dev tools
+
+services-up: install  ## install (if missing) and start Azurite, SeaweedFS, sshd, SoftHSM2 on 127.0.0.1
+	$(BIN)/python -m devstack up
+
+services-down:  ## stop only the processes services-up started
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m devstack down; fi
+
+lint: install  ## ruff, ruff format --check, mypy, import-linter
+	$(BIN)/ruff check hdh_migrate tests devstack bench
+	$(BIN)/ruff format --check hdh_migrate tests devstack bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: install services-up lint  ## everything: set-up, servers, lint, the whole test suite
+	$(BIN)/pytest -q
+
+test-fast: install  ## unit tests only (no servers)
+	$(BIN)/pytest -q -m 'not stack'
+
+rehearse: install services-up  ## the main job, end to end on the local stack
+	bash examples/rehearse.sh
+
+bench: install services-up  ## benchmarks, side by side with rclone (results in bench/results/)
+	$(BIN)/python -m bench
+
+schema: install  ## regenerate plans/plan.schema.json and docs/plan-reference.md
+	$(BIN)/hdh-migrate schema --out plans/plan.schema.json
+	$(BIN)/python -m hdh_migrate.plan.reference > docs/plan-reference.md
+
+clean: services-down  ## remove the virtualenv and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

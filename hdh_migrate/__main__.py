@@ -1,0 +1,3 @@
+from hdh_migrate.cli.main import main
+
+main()

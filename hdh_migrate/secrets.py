@@ -1,0 +1,68 @@
+"""Secret references: ``${env:NAME}`` and ``${file:PATH}``, resolved when used, never shown.
+
+A plan holds only references. ``SecretRef.reveal()`` reads the value at the moment a
+client is built; ``str()``/``repr()`` show the reference, never the value, so a secret
+cannot leak through a log line, a report or an exception message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from hdh_migrate.errors import SecretError
+
+_REF = re.compile(r"^\$\{(env|file):([^}]+)\}$")
+
+
+def is_reference(text: str) -> bool:
+    return bool(_REF.match(text.strip()))
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A reference to a secret. ``scheme`` is ``env`` or ``file``; ``name`` the variable or path."""
+
+    scheme: str
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> SecretRef:
+        match = _REF.match(text.strip())
+        if not match:
+            raise ValueError("expected a secret reference such as ${env:NAME} or ${file:/path}")
+        return cls(match.group(1), match.group(2).strip())
+
+    def __str__(self) -> str:
+        return f"${{{self.scheme}:{self.name}}}"
+
+    def __repr__(self) -> str:
+        return f"SecretRef({self})"
+
+    def reveal(self) -> str:
+        """The secret as text (file contents are stripped of surrounding whitespace)."""
+        return self.reveal_bytes().decode("utf-8").strip()
+
+    def reveal_bytes(self) -> bytes:
+        """The secret as raw bytes (for key files). Raises SecretError, never with the value."""
+        if self.scheme == "env":
+            value = os.environ.get(self.name)
+            if value is None:
+                raise SecretError(
+                    f"secret {self} is not set",
+                    hint=f"export {self.name}=… in the environment that runs hdh-migrate",
+                )
+            return value.encode("utf-8")
+        path = Path(self.name).expanduser()
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise SecretError(f"secret {self}: no such file", hint="check the path") from None
+        except PermissionError:
+            raise SecretError(
+                f"secret {self}: permission denied", hint="make the file readable by this user"
+            ) from None
+        except IsADirectoryError:
+            raise SecretError(f"secret {self} is a directory", hint="name a file") from None
