@@ -12,7 +12,8 @@ from __future__ import annotations
 import sys
 import traceback
 
-import click
+import typer
+from typer._click import exceptions as click_exceptions  # typer vendors click
 
 from hdh_migrate.cli.render import error
 from hdh_migrate.cli.state import STATE
@@ -32,11 +33,13 @@ def run(argv: list[str] | None = None) -> int:
         result = app(args=argv, prog_name="hdh-migrate", standalone_mode=False)
     except HdhError as exc:
         return _report(exc, exc.one_line(), exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         return _report(None, "interrupted", EXIT_INTERRUPTED)
-    except click.ClickException as exc:
+    except click_exceptions.NoArgsIsHelpError:
+        return EXIT_OK
+    except click_exceptions.ClickException as exc:
         exc.show()
         return exc.exit_code if exc.exit_code != 1 else EXIT_USAGE
     except KeyboardInterrupt:
