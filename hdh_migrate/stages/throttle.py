@@ -1,0 +1,54 @@
+"""A process-wide bandwidth limit shared by every stream (a token bucket)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import BinaryIO
+
+
+class Bandwidth:
+    """At most ``rate`` bytes per second across all callers of ``take``; ``rate=0`` = unlimited."""
+
+    def __init__(
+        self, rate: int, burst: int | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self.burst = burst or max(rate, 1)
+        self._clock = clock
+        self._tokens = float(self.burst)
+        self._stamp = clock()
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> None:
+        """Block until ``n`` bytes may pass."""
+        if self.rate <= 0 or n <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            self._tokens -= n
+            debt = -self._tokens / self.rate if self._tokens < 0 else 0.0
+        if debt > 0:
+            time.sleep(debt)
+
+
+class LimitedReader:
+    """A read-only stream that charges every byte it returns to a shared ``Bandwidth``."""
+
+    def __init__(self, inner: BinaryIO, bandwidth: Bandwidth) -> None:
+        self._inner = inner
+        self._bw = bandwidth
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._inner.read(n)
+        self._bw.take(len(data))
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._inner.close()

@@ -1,0 +1,60 @@
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from hdh_migrate.errors import UsageError
+from hdh_migrate.execution import SerialExecutor, imap_unordered, make_executor
+
+
+def test_window_bounds_in_flight_and_returns_every_item():
+    lock = threading.Lock()
+    state = {"now": 0, "peak": 0}
+
+    def task(i: int) -> int:
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.002)
+        with lock:
+            state["now"] -= 1
+        return i * 2
+
+    pulled = []
+
+    def items():
+        for i in range(200):
+            pulled.append(i)
+            yield i
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = {}
+        for item, future in imap_unordered(pool, task, items(), window=5):
+            # the source is read at most `window` items ahead of the result being handed out
+            assert len(pulled) - len(results) <= 5 + 1
+            results[item] = future.result()
+    assert results == {i: i * 2 for i in range(200)}
+    assert state["peak"] <= 5
+
+
+def test_errors_travel_in_the_future():
+    def task(i: int) -> int:
+        if i == 3:
+            raise ValueError("boom")
+        return i
+
+    outcomes = {}
+    for item, future in imap_unordered(SerialExecutor(), task, range(6), window=2):
+        outcomes[item] = future.exception() is not None
+    assert outcomes == {0: False, 1: False, 2: False, 3: True, 4: False, 5: False}
+
+
+def test_window_must_be_positive():
+    with pytest.raises(ValueError):
+        list(imap_unordered(SerialExecutor(), str, [1], window=0))
+
+
+def test_unknown_executor_kind_is_a_usage_error():
+    with pytest.raises(UsageError):
+        make_executor("mpi")
