@@ -1,0 +1,239 @@
+"""AzureBlobBackend without a server: config, error classes, streaming helpers."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import time
+
+import pytest
+
+from hdh_migrate.backends import azure_blob
+from hdh_migrate.backends.azure_blob import (
+    AzureBlobBackend,
+    ChunkStream,
+    LeaseConflictError,
+    classify,
+)
+from hdh_migrate.errors import (
+    AuthError,
+    NotFoundError,
+    PermanentError,
+    PreconditionFailedError,
+    RetryableError,
+    ThrottledError,
+    UnreachableError,
+    UsageError,
+)
+
+KEY = "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seQ=="
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def closed_backend(**extra: object) -> AzureBlobBackend:
+    url = f"http://127.0.0.1:{free_port()}/devstoreaccount1"
+    config = {"container": "c", "account_url": url, "credential": KEY, "sdk_retries": 0}
+    return AzureBlobBackend.from_config({**config, **extra})
+
+
+@pytest.mark.parametrize(
+    "status,code,expected",
+    [
+        (404, "BlobNotFound", NotFoundError),
+        (404, "ContainerNotFound", NotFoundError),
+        (412, "ConditionNotMet", PreconditionFailedError),
+        (409, "BlobAlreadyExists", PreconditionFailedError),
+        (412, "LeaseIdMissing", LeaseConflictError),
+        (409, "LeaseAlreadyPresent", LeaseConflictError),
+        (403, "AuthorizationFailure", AuthError),
+        (401, None, AuthError),
+        (503, "ServerBusy", ThrottledError),
+        (429, None, ThrottledError),
+        (500, "InternalError", RetryableError),
+        (408, None, RetryableError),
+        (416, "InvalidRange", PermanentError),
+        (409, "BlobArchived", PermanentError),
+        (400, "InvalidMetadata", PermanentError),
+    ],
+)
+def test_classify(status: int, code: str | None, expected: type) -> None:
+    assert classify(status, code) is expected
+
+
+def test_lease_conflict_is_a_precondition_failure() -> None:
+    assert issubclass(LeaseConflictError, PreconditionFailedError)
+
+
+def test_missing_container_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="container"):
+        AzureBlobBackend.from_config({"connection_string": "x"})
+
+
+def test_connection_string_and_account_url_together_are_refused() -> None:
+    config = {"container": "c", "connection_string": "a", "account_url": "http://h"}
+    with pytest.raises(UsageError, match="not both"):
+        AzureBlobBackend.from_config(config)
+
+
+def test_malformed_connection_string_is_a_usage_error_without_its_text() -> None:
+    with pytest.raises(UsageError) as info:
+        AzureBlobBackend.from_config({"container": "c", "connection_string": "not-a-secret-x"})
+    assert "not-a-secret-x" not in info.value.one_line()
+
+
+def test_name_names_account_and_container_but_never_the_key() -> None:
+    backend = closed_backend()
+    assert backend.name == "azure://devstoreaccount1/c"
+    assert KEY not in repr(backend) and KEY not in backend.name
+
+
+def test_account_name_from_a_public_host() -> None:
+    assert azure_blob._account_from_url("https://acct1.blob.core.windows.net") == "acct1"
+    assert azure_blob._account_from_url("http://localhost:10000/dev/") == "dev"
+
+
+def test_secret_reference_is_revealed_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("HDH_TEST_AZ_KEY", KEY)
+    url = f"http://127.0.0.1:{free_port()}/acct"
+    ref = "${env:HDH_TEST_AZ_KEY}"
+    backend = AzureBlobBackend.from_config(
+        {"container": "c", "account_url": url, "credential": ref}
+    )
+    assert backend.name == "azure://acct/c"
+
+
+def test_unset_secret_reference_is_a_secret_error() -> None:
+    from hdh_migrate.errors import SecretError
+
+    config = {"container": "c", "connection_string": "${env:HDH_TEST_SURELY_UNSET_42}"}
+    with pytest.raises(SecretError):
+        AzureBlobBackend.from_config(config)
+
+
+def test_connection_refused_before_any_answer_is_unreachable() -> None:
+    backend = closed_backend()
+    started = time.monotonic()
+    with pytest.raises(UnreachableError) as info:
+        backend.stat("k")
+    assert time.monotonic() - started < 10
+    assert KEY not in info.value.one_line() and "devstoreaccount1/c" in info.value.one_line()
+    with pytest.raises(UnreachableError):
+        list(backend.list())
+
+
+def test_connection_refused_after_an_answer_is_retryable() -> None:
+    backend = closed_backend()
+    backend._reached = True  # as after any successful request
+    with pytest.raises(RetryableError):
+        backend.stat("k")
+
+
+def test_invalid_range_is_refused_before_any_request() -> None:
+    with pytest.raises(ValueError):
+        closed_backend().open_read("k", range=(5, 4))
+
+
+def test_unsupported_checksum_is_refused() -> None:
+    from hdh_migrate.backends.base import WriteOptions
+
+    opts = WriteOptions(checksums={"sha256": "x"})
+    with pytest.raises(PermanentError, match="sha256"):
+        closed_backend().write("k", io.BytesIO(b"a"), 1, opts)
+
+
+# -- streaming helpers -------------------------------------------------------------------------
+
+
+def test_spans_cover_the_range_exactly() -> None:
+    assert list(azure_blob._spans(10, 35, 10)) == [(10, 10), (20, 10), (30, 5)]
+    assert list(azure_blob._spans(7, 7, 10)) == []
+
+
+class Fetcher:
+    """Records how many fetches run at once; returns the span as bytes."""
+
+    def __init__(self, delay: float = 0.01) -> None:
+        self.delay, self.active, self.peak, self.calls = delay, 0, 0, 0
+        self.lock = threading.Lock()
+
+    def __call__(self, at: int, n: int) -> bytes:
+        with self.lock:
+            self.active += 1
+            self.calls += 1
+            self.peak = max(self.peak, self.active)
+        time.sleep(self.delay)
+        with self.lock:
+            self.active -= 1
+        return bytes([at % 251]) * n
+
+
+@pytest.mark.parametrize("depth", [1, 2, 4])
+def test_prefetch_keeps_order_and_bounds_what_is_in_flight(depth: int) -> None:
+    fetch = Fetcher()
+    spans = azure_blob._spans(3, 103, 10)
+    chunks = list(azure_blob._prefetched(b"abc", spans, fetch, depth))
+    assert chunks[0] == b"abc"
+    assert chunks[1:] == [bytes([at % 251]) * 10 for at in range(3, 103, 10)]
+    assert fetch.peak <= depth and fetch.calls == 10
+
+
+def test_closing_early_stops_fetching() -> None:
+    fetch = Fetcher(delay=0.001)
+    stream = ChunkStream(azure_blob._prefetched(b"", azure_blob._spans(0, 10**9, 10), fetch, 3))
+    assert len(stream.read(25)) == 10  # raw stream: at most one chunk per read
+    stream.close()
+    assert fetch.calls <= 5 and stream.closed
+
+
+def test_errors_from_a_fetch_surface_in_read() -> None:
+    def fetch(at: int, n: int) -> bytes:
+        if at >= 20:
+            raise PreconditionFailedError("changed", key="k")
+        return b"x" * n
+
+    chunks = azure_blob._prefetched(b"", azure_blob._spans(0, 50, 10), fetch, 2)
+    reader = io.BufferedReader(ChunkStream(chunks))
+    assert reader.read(20) == b"x" * 20
+    with pytest.raises(PreconditionFailedError):
+        reader.read()
+
+
+def test_buffered_chunk_stream_reads_exact_sizes() -> None:
+    pieces = [b"ab", b"", b"cdefg", b"h"]
+    reader = io.BufferedReader(ChunkStream(iter(pieces)), buffer_size=4)
+    assert reader.read(3) == b"abc"
+    assert reader.read(4) == b"defg"
+    assert reader.read() == b"h"
+    assert reader.read(1) == b""
+
+
+@pytest.mark.parametrize("size", [0, 1, 9, 10, 11, 30])
+def test_blocks_are_cut_at_block_size(size: int) -> None:
+    data = bytes(range(size))
+    blocks = list(azure_blob._blocks(io.BytesIO(data), size, 10, "k"))
+    assert b"".join(blocks) == data
+    assert all(len(b) == 10 for b in blocks[:-1]) and all(blocks)
+
+
+def test_blocks_refuse_short_and_long_streams() -> None:
+    with pytest.raises(PermanentError, match="ended"):
+        list(azure_blob._blocks(io.BytesIO(b"x" * 19), 20, 10, "k"))
+    with pytest.raises(PermanentError, match="more than"):
+        list(azure_blob._blocks(io.BytesIO(b"x" * 21), 20, 10, "k"))
+
+
+def test_block_size_grows_to_fit_the_block_limit() -> None:
+    from hdh_migrate.backends.base import WriteOptions
+
+    backend = closed_backend(block_size="1MiB")
+    size = azure_blob.MAX_BLOCKS * 2 * 1024 * 1024 + 1
+    wanted = backend._block_size(size, WriteOptions(), "k")
+    assert -(-size // wanted) <= azure_blob.MAX_BLOCKS
+    with pytest.raises(PermanentError):
+        backend._block_size(size, WriteOptions(part_size=1024 * 1024), "k")
