@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -75,11 +76,21 @@ def _describe(exc: ValidationError) -> str:
     """The first error (and how many more) as ``dotted.path: message (got value)``."""
     errors = exc.errors(include_url=False)
     first = errors[0]
-    where = ".".join(str(part) for part in first["loc"]) or "<top>"
-    got = "" if first["type"] == "missing" else f" (got {first.get('input')!r})"
+    where = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    inner = _INNER_PATH.match(message)
+    if inner:  # a cross-field rule names the field inside the preset: join the paths
+        where, message = f"{where}.{inner.group(1)}", inner.group(2)
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{where}: {first['msg']}{_short(got)}{more}"
+    return f"{where or '<top>'}: {message}{_got(first)}{more}"
 
 
-def _short(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 2] + "…)"
+_INNER_PATH = re.compile(r"^([\w.-]+): (.*)$")
+
+
+def _got(error: Any) -> str:
+    value = error.get("input")
+    if error["type"] in ("missing", "value_error") or isinstance(value, dict | list):
+        return ""
+    text = repr(value)
+    return f" (got {text if len(text) <= 60 else text[:57] + '...'})"

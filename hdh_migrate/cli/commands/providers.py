@@ -32,8 +32,10 @@ Examples:
   hdh-migrate providers show s3ns
 """
 
-SHOW_HELP = """Show one preset: endpoint, regions with qualification evidence and its age,
-addressing, signature, checksums, SSE, limits and quirks.
+SHOW_HELP = """Show one preset in detail.
+
+Endpoint template, regions with qualification evidence and its age (stale after 3 years),
+addressing, signature, checksum mode, SSE, limits and quirks.
 
 Examples:
 
