@@ -1,0 +1,55 @@
+"""Where the stack lives and which ports it uses; every value can be overridden by env."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+HOST = "127.0.0.1"
+AZURITE_PORT = 10000
+S3_PORT = 8333
+RCLONE_PORT = 8334
+SFTP_PORT = 2222
+AZURITE_VERSION = "3.35.0"
+HSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+HSM_TOKEN = "hdh-test"
+HSM_KEK_LABEL = "kek-test"
+SFTP_USER_ROOT = "hdhsftp"
+
+# Azurite's development account: the key is public, documented by Microsoft.
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+def stack_dir() -> Path:
+    """The directory holding data, logs, pids and credentials ($HDH_DEVSTACK_DIR)."""
+    return Path(os.environ.get("HDH_DEVSTACK_DIR") or "/tmp/hdh-devstack").absolute()
+
+
+def cache_dir() -> Path:
+    """Private install folder for tools fetched on demand (outside the repository)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hdh-migrate"
+
+
+def venv_bin(name: str) -> Path:
+    """A binary installed next to the running interpreter (weed, rclone)."""
+    return Path(sys.executable).parent / name
+
+
+def external_s3() -> str | None:
+    """An external S3 endpoint to use instead of SeaweedFS ($HDH_DEVSTACK_EXTERNAL_S3)."""
+    return os.environ.get("HDH_DEVSTACK_EXTERNAL_S3") or None
+
+
+def external_azurite() -> str | None:
+    """An Azurite already running elsewhere ($HDH_DEVSTACK_EXTERNAL_AZURITE, account URL)."""
+    return os.environ.get("HDH_DEVSTACK_EXTERNAL_AZURITE") or None
+
+
+def is_root() -> bool:
+    """True when running as root (we may then apt-get install and create users)."""
+    return os.geteuid() == 0

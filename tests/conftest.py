@@ -1,0 +1,34 @@
+"""Session-wide fixtures: the local server stack and fresh resource names.
+
+Fixtures specific to one area live in that subfolder's own conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+import devstack
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[devstack.Stack]:
+    """The running local stack (started if not healthy); its env vars set for the session."""
+    running = devstack.ensure_up()
+    saved = {name: os.environ.get(name) for name in running.env()}
+    os.environ.update(running.env())
+    yield running
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A fresh name valid as an S3 bucket and an Azure container (lowercase, 3-40 chars)."""
+    return f"t{uuid.uuid4().hex[:20]}"
