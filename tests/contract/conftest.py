@@ -96,12 +96,20 @@ def seaweedfs_target(ctx: FactoryContext) -> Iterator[ContractTarget]:
 
 @factory("azure-azurite", stack=True)
 def azurite_target(ctx: FactoryContext) -> Iterator[ContractTarget]:
-    # Placeholder filled by the azure_blob helper: build AzureBlobBackend on a fresh
-    # container from ctx.stack() with page_size=PAGE_SIZE, yield it, delete the container.
-    if importlib.util.find_spec("hdh_migrate.backends.azure_blob") is None:
-        pytest.skip("azure_blob backend not implemented yet")
-    pytest.skip("azure-azurite factory not written yet")
-    yield ContractTarget(MemoryBackend())  # pragma: no cover
+    stack, mib = ctx.stack(), 1024 * 1024
+    config = {
+        "container": unique("az"),
+        "connection_string": stack.azurite_connection_string,
+        "page_size": PAGE_SIZE,
+        "chunk_size": mib,  # several ranged GETs per object above 1 MiB
+        "block_size": mib,
+        "single_put_size": mib,  # Put Block List above 1 MiB
+    }
+    backend: Any = open_backend("azure_blob", config)
+    backend.ensure_container()
+    yield ContractTarget(backend, part_size=mib, threshold=mib)
+    backend.delete_container()
+    backend.close()
 
 
 @factory("sftp-sshd", stack=True)

@@ -1,0 +1,627 @@
+"""Azure Blob Storage backend (azure-storage-blob): the only module importing the Azure SDK.
+
+Config (plain values; secrets as ``SecretRef``, a ``${env:…}``/``${file:…}`` string, or a
+plain string in tests)::
+
+    container: NAME                          required
+    connection_string: SECRET                either this …
+    account_url: https://ACCOUNT.blob.core.windows.net  … or this, with
+    credential: SECRET                       an account key or a SAS token (auto-detected)
+    page_size: 5000                          List Blobs results per page (max 5000)
+    chunk_size: 4MiB                         ranged GET size while reading
+    max_concurrency: 2                       ranged GETs in flight per open stream
+    block_size: 8MiB                         staged block size (WriteOptions.part_size wins)
+    single_put_size: 8MiB                    objects up to this size are one Put Blob
+    api_version: "2021-12-02"                optional x-ms-version (Azurite: --skipApiVersionCheck)
+    sdk_retries: 2                           the SDK's own retries before we classify
+
+Contracts, beyond ``base.Backend``:
+
+- ``list`` fetches one page at a time (``results_per_page``), with user metadata.
+  ``extra`` carries ``blob_type``, ``access_tier``, ``lease_state`` … (see ``_extra``).
+  Snapshots and versions are not listed.
+- ``open_read`` issues the first ranged GET at open (so NotFound / precondition errors are
+  raised there), then pins every further GET to the ETag of the first answer: a blob
+  changed mid-read raises ``PreconditionFailedError`` from ``read``. Memory is at most
+  ``(max_concurrency + 1) × chunk_size`` per stream.
+- ``write`` buffers objects up to ``single_put_size`` and sends one Put Blob; larger ones
+  are staged as blocks and made visible by one Put Block List, so a failure before the
+  commit leaves nothing visible (Azure drops uncommitted blocks after 7 days). An expected
+  ``md5`` in ``WriteOptions.checksums`` is checked locally before the commit and stored
+  as the blob's Content-MD5.
+- Errors: 404 → NotFoundError; 412 and 409 BlobAlreadyExists → PreconditionFailedError;
+  a lease conflict → ``LeaseConflictError`` (a PreconditionFailedError); 401/403 →
+  AuthError; 429/503 → ThrottledError; 408/5xx and a connection dropped mid-answer →
+  RetryableError; a connection that cannot be opened → UnreachableError until this backend
+  has once reached the service, RetryableError afterwards; other 4xx → PermanentError.
+  Messages carry the status and error code only, never the SDK text (it may hold a SAS).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import io
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, BinaryIO, Self, cast
+from urllib.parse import urlsplit
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    IncompleteReadError,
+    ResourceExistsError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.storage.blob import (
+    BlobBlock,
+    BlobClient,
+    BlobLeaseClient,
+    BlobProperties,
+    BlobServiceClient,
+    ContainerClient,
+    ContentSettings,
+    ExponentialRetry,
+)
+
+from hdh_migrate.backends import config_values as cv
+from hdh_migrate.backends.base import CONTENT_HEADERS, Capabilities, ObjectInfo, WriteOptions
+from hdh_migrate.backends.checksums import check_expected, read_exact
+from hdh_migrate.errors import (
+    AuthError,
+    HdhError,
+    NotFoundError,
+    PermanentError,
+    PreconditionFailedError,
+    RetryableError,
+    StorageError,
+    ThrottledError,
+    UnreachableError,
+    UsageError,
+)
+
+KIND = "azure_blob"
+MiB = 1024 * 1024
+MAX_BLOCKS = 50_000
+MAX_BLOCK_SIZE = 4000 * MiB
+LEASE_CODES = frozenset(
+    {
+        "LeaseIdMissing",
+        "LeaseIdMismatchWithBlobOperation",
+        "LeaseIdMismatchWithLeaseOperation",
+        "LeaseNotPresentWithBlobOperation",
+        "LeaseAlreadyPresent",
+        "LeaseIsBreakingAndCannotBeAcquired",
+        "LeaseLost",
+    }
+)
+
+
+class LeaseConflictError(PreconditionFailedError):
+    """The blob is leased and the call did not carry the lease id (or a lease already exists)."""
+
+
+def classify(status: int | None, code: str | None) -> type[HdhError]:
+    """Our error class for an HTTP ``status`` and Azure ``x-ms-error-code`` (pure)."""
+    if code in LEASE_CODES:
+        return LeaseConflictError
+    if status in (401, 403):
+        return AuthError
+    if status == 404:
+        return NotFoundError
+    if status == 412 or code == "BlobAlreadyExists":
+        return PreconditionFailedError
+    if status in (429, 503):
+        return ThrottledError
+    if status == 408 or (status is not None and status >= 500):
+        return RetryableError
+    return PermanentError
+
+
+_HINTS = {
+    AuthError: "check the connection string, account key or SAS token (rights, expiry)",
+    UnreachableError: "check account_url / the connection string endpoint and the network",
+    LeaseConflictError: "the blob is leased: pass its lease id or break the lease",
+}
+_CODE_HINTS = {
+    "ContainerNotFound": "create the container or fix its name in the config",
+    "BlobArchived": "the blob is in the Archive tier: rehydrate it first",
+    "InvalidRange": "the range starts at or past the end of the blob",
+    "SnapshotsPresent": "the blob has snapshots: delete them explicitly first",
+}
+
+
+class AzureBlobBackend:
+    """One Azure Blob container (or an Azurite one). Thread-safe: the SDK clients are."""
+
+    def __init__(
+        self,
+        container: ContainerClient,
+        *,
+        name: str,
+        page_size: int = 5000,
+        chunk_size: int = 4 * MiB,
+        max_concurrency: int = 2,
+        block_size: int = 8 * MiB,
+        single_put_size: int = 8 * MiB,
+    ) -> None:
+        self._container = container
+        self.name = name
+        self.page_size = min(page_size, 5000)
+        self.chunk_size = chunk_size
+        self.max_concurrency = max_concurrency
+        self.block_size = block_size
+        self.single_put_size = single_put_size
+        self._reached = False
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Self:
+        """Build from plain values (see the module docstring). Reveals the secret now, makes
+        no request. Raises UsageError for a missing or contradictory setting."""
+        container_name = cv.required(config, "container", KIND)
+        chunk = cv.size(config, "chunk_size", 4 * MiB, KIND)
+        service = _service_client(config, chunk)
+        return cls(
+            service.get_container_client(container_name),
+            name=f"azure://{service.account_name}/{container_name}",
+            page_size=cv.count(config, "page_size", 5000, KIND),
+            chunk_size=chunk,
+            max_concurrency=cv.count(config, "max_concurrency", 2, KIND),
+            block_size=cv.size(config, "block_size", 8 * MiB, KIND),
+            single_put_size=cv.size(config, "single_put_size", 8 * MiB, KIND),
+        )
+
+    def __repr__(self) -> str:
+        return f"AzureBlobBackend({self.name})"
+
+    # -- errors -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _errors(self, action: str, key: str | None = None) -> Iterator[None]:
+        """Translate every SDK exception raised inside into our error tree."""
+        try:
+            yield
+        except AzureError as error:
+            raise self._translate(error, action, key) from None
+        self._reached = True
+
+    def _translate(self, error: AzureError, action: str, key: str | None) -> HdhError:
+        where = f"{self.name}: {action}" + (f" {key!r}" if key is not None else "")
+        if isinstance(error, ServiceRequestError):
+            cls: type[HdhError] = RetryableError if self._reached else UnreachableError
+            return _make(cls, f"{where}: cannot connect", key)
+        if isinstance(error, ServiceResponseError | IncompleteReadError):
+            return _make(RetryableError, f"{where}: connection dropped", key)
+        self._reached = True
+        status = getattr(error, "status_code", None)
+        raw_code = getattr(error, "error_code", None)
+        code = _text(raw_code) if raw_code is not None else None
+        if isinstance(error, ClientAuthenticationError) and status is None:
+            status = 401
+        cls = classify(status, code) if isinstance(error, HttpResponseError) else PermanentError
+        hint = _CODE_HINTS.get(code or "") or _HINTS.get(cls)
+        return _make(cls, f"{where}: {status or ''} {code or type(error).__name__}", key, hint)
+
+    # -- the contract -------------------------------------------------------------------------
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every blob under ``prefix`` in name order, one List Blobs page in memory at a time."""
+        pages = self._container.list_blobs(
+            name_starts_with=prefix or None,
+            include=["metadata"],
+            results_per_page=self.page_size,
+        ).by_page()
+        while True:
+            with self._errors("list", prefix):
+                page = next(pages, None)
+                infos = [_info(props) for props in page] if page is not None else None
+            if infos is None:
+                return
+            yield from infos
+
+    def stat(self, key: str) -> ObjectInfo:
+        """Get Blob Properties. Raises NotFoundError."""
+        with self._errors("stat", key):
+            return _info(self._container.get_blob_client(key).get_blob_properties())
+
+    def open_read(
+        self, key: str, range: tuple[int, int] | None = None, if_match: str | None = None
+    ) -> BinaryIO:
+        """A stream of the blob (or the inclusive ``range``), pinned to one ETag."""
+        offset, length = _offset_length(range)
+        blob = self._container.get_blob_client(key)
+        with self._errors("read", key):
+            downloader = blob.download_blob(
+                offset=offset, length=length, max_concurrency=1, **_pinned(if_match)
+            )
+            first = downloader.read(min(self.chunk_size, downloader.size))
+        etag = downloader.properties.etag
+        start = (offset or 0) + len(first)
+        end = (offset or 0) + downloader.size
+        if range is not None and downloader.size == 0:
+            raise _make(PermanentError, f"{self.name}: read {key!r}: range past the end", key)
+
+        def fetch(at: int, n: int) -> bytes:
+            with self._errors("read", key):
+                part = blob.download_blob(offset=at, length=n, max_concurrency=1, **_pinned(etag))
+                return bytes(part.readall())
+
+        spans = _spans(start, end, self.chunk_size)
+        raw = ChunkStream(_prefetched(first, spans, fetch, self.max_concurrency))
+        return cast(BinaryIO, io.BufferedReader(raw, buffer_size=64 * 1024))
+
+    def write(
+        self,
+        key: str,
+        stream: BinaryIO,
+        size: int,
+        options: WriteOptions | None = None,
+        *,
+        lease_id: str | None = None,
+    ) -> ObjectInfo:
+        """Put Blob (small) or Put Block + Put Block List (large): atomic, bounded memory.
+        ``lease_id`` is required when the blob is leased (else LeaseConflictError)."""
+        opts = options or WriteOptions()
+        _check_key(key)
+        unknown = set(opts.checksums) - {"md5"}
+        if unknown:
+            raise _make(PermanentError, f"{self.name}: unsupported checksum {sorted(unknown)}", key)
+        if size <= self.single_put_size:
+            return self._put_blob(key, stream, size, opts, lease_id)
+        return self._put_blocks(key, stream, size, opts, lease_id)
+
+    def _put_blob(
+        self, key: str, stream: BinaryIO, size: int, opts: WriteOptions, lease_id: str | None
+    ) -> ObjectInfo:
+        data = b"".join(read_exact(stream, size, key=key))
+        hasher = _md5_if(opts)
+        if hasher is not None:
+            hasher.update(data)
+        md5 = _check_digest(opts, hasher, key)
+        with self._errors("write", key):
+            blob = self._container.get_blob_client(key)
+            result = blob.upload_blob(
+                data,
+                length=size,
+                overwrite=not opts.if_none_match,
+                content_settings=_content_settings(opts, md5),
+                metadata=dict(opts.metadata) or None,
+                lease=_lease(blob, lease_id),
+            )
+        return _written(key, size, opts, md5, result)
+
+    def _put_blocks(
+        self, key: str, stream: BinaryIO, size: int, opts: WriteOptions, lease_id: str | None
+    ) -> ObjectInfo:
+        block_size = self._block_size(size, opts, key)
+        blob = self._container.get_blob_client(key)
+        hasher = _md5_if(opts)
+        nonce, block_ids = uuid.uuid4().hex, list[BlobBlock]()
+        for index, block in enumerate(_blocks(stream, size, block_size, key)):
+            block_id = f"{index:08d}{nonce}"  # fixed length; the SDK base64-encodes it
+            if hasher is not None:
+                hasher.update(block)
+            with self._errors("write", key):
+                blob.stage_block(block_id, block, length=len(block))
+            block_ids.append(BlobBlock(block_id))
+        md5 = _check_digest(opts, hasher, key)
+        with self._errors("write", key):
+            result = blob.commit_block_list(
+                block_ids,
+                content_settings=_content_settings(opts, md5),
+                metadata=dict(opts.metadata) or None,
+                lease=_lease(blob, lease_id),
+                **_if_missing(opts),
+            )
+        return _written(key, size, opts, md5, result)
+
+    def _block_size(self, size: int, opts: WriteOptions, key: str) -> int:
+        wanted = opts.part_size or max(self.block_size, -(-size // MAX_BLOCKS))
+        if wanted > MAX_BLOCK_SIZE or -(-size // wanted) > MAX_BLOCKS:
+            raise _make(PermanentError, f"{self.name}: {size} bytes do not fit in blocks", key)
+        return wanted
+
+    def delete(self, key: str, *, lease_id: str | None = None) -> None:
+        """Delete Blob; a missing blob is fine. A blob with snapshots raises PermanentError."""
+        with contextlib.suppress(NotFoundError), self._errors("delete", key):
+            blob = self._container.get_blob_client(key)
+            blob.delete_blob(lease=_lease(blob, lease_id))
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            multipart=True,
+            conditional_read=True,
+            conditional_write=True,
+            checksum_algorithms=("md5",),
+            max_object_size=MAX_BLOCKS * MAX_BLOCK_SIZE,
+            min_part_size=1,
+            max_part_size=MAX_BLOCK_SIZE,
+            max_part_count=MAX_BLOCKS,
+            max_key_length=1024,
+        )
+
+    def close(self) -> None:
+        self._container.close()
+
+    # -- container (tests, rehearsals) ---------------------------------------------------------
+
+    def ensure_container(self) -> None:
+        """Create the container if it does not exist. Idempotent."""
+        with self._errors("create container"), contextlib.suppress(ResourceExistsError):
+            self._container.create_container()
+
+    def delete_container(self) -> None:
+        """Delete the container and everything in it. A missing container is fine."""
+        with contextlib.suppress(NotFoundError), self._errors("delete container"):
+            self._container.delete_container()
+
+    # -- leases (freeze) ------------------------------------------------------------------------
+
+    def acquire_lease(self, key: str, duration: int = -1) -> str:
+        """Lease ``key`` (``-1`` = infinite, else 15–60 s); returns the lease id. A leased
+        blob refuses writes and deletes without the id (LeaseConflictError)."""
+        with self._errors("lease", key):
+            lease = self._container.get_blob_client(key).acquire_lease(lease_duration=duration)
+        return str(lease.id)
+
+    def release_lease(self, key: str, lease_id: str) -> None:
+        """Release a lease held with ``lease_id``."""
+        with self._errors("release lease", key):
+            BlobLeaseClient(self._container.get_blob_client(key), lease_id).release()
+
+    def break_lease(self, key: str) -> None:
+        """Break any lease on ``key`` at once (needs no id)."""
+        with self._errors("break lease", key):
+            BlobLeaseClient(self._container.get_blob_client(key)).break_lease(lease_break_period=0)
+
+
+# -- client construction ---------------------------------------------------------------------
+
+
+def _service_client(config: Mapping[str, Any], chunk: int) -> BlobServiceClient:
+    """A BlobServiceClient from a connection string, or an account URL and credential."""
+    options: dict[str, Any] = {
+        "max_single_get_size": chunk,
+        "max_chunk_get_size": chunk,
+        "retry_policy": ExponentialRetry(
+            initial_backoff=1,
+            increment_base=2,
+            random_jitter_range=1,
+            retry_total=cv.count(config, "sdk_retries", 2, KIND, minimum=0),
+        ),
+    }
+    if config.get("api_version"):
+        options["api_version"] = str(config["api_version"])
+    connection = cv.secret(config, "connection_string")
+    if connection is not None and config.get("account_url"):
+        raise UsageError(f"{KIND} backend: give connection_string or account_url, not both")
+    try:
+        if connection is not None:
+            return BlobServiceClient.from_connection_string(connection.reveal(), **options)
+        url = cv.required(config, "account_url", KIND)
+        return BlobServiceClient(url, credential=_credential(config, url), **options)
+    except ValueError:
+        raise UsageError(
+            f"{KIND} backend: the connection string or account URL is malformed",
+            hint="expected AccountName=…;AccountKey=…;BlobEndpoint=… or https://ACCOUNT.blob…",
+        ) from None
+
+
+def _credential(config: Mapping[str, Any], url: str) -> Any:
+    """None (anonymous), a SAS token string, or an account-key dict for ``url``'s account."""
+    credential = cv.secret(config, "credential")
+    if credential is None:
+        return None
+    value = credential.reveal()
+    if "sig=" in value:
+        return value
+    account = str(config.get("account_name") or _account_from_url(url))
+    return {"account_name": account, "account_key": value}
+
+
+def _account_from_url(url: str) -> str:
+    """``https://acct.blob.core.windows.net`` → acct; ``http://127.0.0.1:10000/acct`` → acct."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host.replace(".", "").isdigit() or host == "localhost":
+        return parts.path.strip("/").split("/")[0]
+    return host.split(".")[0]
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _make(cls: type[HdhError], message: str, key: str | None, hint: str | None = None) -> HdhError:
+    if issubclass(cls, StorageError):
+        return cls(message, key=key, hint=hint)
+    return cls(message, hint=hint)
+
+
+def _lease(blob: BlobClient, lease_id: str | None) -> BlobLeaseClient | None:
+    return BlobLeaseClient(blob, lease_id) if lease_id else None
+
+
+def _if_missing(opts: WriteOptions) -> dict[str, Any]:
+    if not opts.if_none_match:
+        return {}
+    return {"etag": "*", "match_condition": MatchConditions.IfMissing}
+
+
+def _pinned(etag: str | None) -> dict[str, Any]:
+    if etag is None:
+        return {}
+    return {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+
+
+def _offset_length(range: tuple[int, int] | None) -> tuple[int | None, int | None]:
+    if range is None:
+        return None, None
+    start, end = range
+    if start < 0 or end < start:
+        raise ValueError(f"invalid range {range}: expected 0 <= start <= end")
+    return start, end - start + 1
+
+
+def _check_key(key: str) -> None:
+    if not key or key.startswith("/") or len(key) > 1024:
+        raise PermanentError(f"invalid blob name {key!r}", key=key)
+
+
+def _spans(start: int, end: int, chunk: int) -> Iterator[tuple[int, int]]:
+    """(offset, length) pairs covering ``[start, end)`` in ``chunk``-sized steps."""
+    for at in range(start, end, chunk):
+        yield at, min(chunk, end - at)
+
+
+def _prefetched(
+    first: bytes,
+    spans: Iterator[tuple[int, int]],
+    fetch: Callable[[int, int], bytes],
+    depth: int,
+) -> Iterator[bytes]:
+    """``first``, then ``fetch(*span)`` for each span in order, at most ``depth`` in flight.
+    Closing the generator cancels what was not started and waits for what was."""
+    if first:
+        yield first
+    if depth <= 1:
+        for at, n in spans:
+            yield fetch(at, n)
+        return
+    pending: deque[Future[bytes]] = deque()
+    with ThreadPoolExecutor(depth, thread_name_prefix="azure-read") as pool:
+        try:
+            for at, n in spans:
+                pending.append(pool.submit(fetch, at, n))
+                if len(pending) >= depth:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+class ChunkStream(io.RawIOBase):
+    """A read-only binary stream over an iterator of byte chunks; ``close`` closes it."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._view = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._view:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._view = memoryview(chunk)
+        n = min(len(buffer), len(self._view))
+        buffer[:n] = self._view[:n]
+        self._view = self._view[n:]
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                close()
+            self._view = memoryview(b"")
+        super().close()
+
+
+def _blocks(stream: BinaryIO, size: int, block_size: int, key: str) -> Iterator[bytes]:
+    """Exactly ``size`` bytes of ``stream`` as ``block_size`` blocks (the last may be short).
+    Raises PermanentError (from read_exact) on a short or long stream, before the last
+    block is followed by the commit."""
+    buffer = bytearray()
+    for data in read_exact(stream, size, key=key, chunk=min(block_size, 4 * MiB)):
+        buffer += data
+        while len(buffer) >= block_size:
+            yield bytes(buffer[:block_size])
+            del buffer[:block_size]
+    if buffer:
+        yield bytes(buffer)
+
+
+def _md5_if(opts: WriteOptions) -> Any:
+    """A fresh MD5 when the caller gave an expected one, else None (MD5 costs CPU)."""
+    return hashlib.md5(usedforsecurity=False) if "md5" in opts.checksums else None
+
+
+def _check_digest(opts: WriteOptions, hasher: Any, key: str) -> bytes | None:
+    """The raw MD5 when one was expected, after checking it (PermanentError otherwise)."""
+    if hasher is None:
+        return None
+    digest = bytes(hasher.digest())
+    check_expected(opts.checksums, {"md5": base64.b64encode(digest).decode()}, key=key)
+    return digest
+
+
+def _content_settings(opts: WriteOptions, md5: bytes | None) -> ContentSettings:
+    headers = {name: opts.content[name] for name in CONTENT_HEADERS if opts.content.get(name)}
+    return ContentSettings(**headers, content_md5=bytearray(md5) if md5 else None)
+
+
+def _written(
+    key: str, size: int, opts: WriteOptions, md5: bytes | None, result: Mapping[str, Any]
+) -> ObjectInfo:
+    return ObjectInfo(
+        key=key,
+        size=size,
+        etag=result.get("etag"),
+        last_modified=result.get("last_modified"),
+        content_md5=md5,
+        content={k: v for k, v in opts.content.items() if k in CONTENT_HEADERS and v},
+        metadata=dict(opts.metadata),
+    )
+
+
+def _info(props: BlobProperties) -> ObjectInfo:
+    settings = props.content_settings
+    md5 = settings.content_md5
+    return ObjectInfo(
+        key=props.name,
+        size=props.size,
+        etag=props.etag,
+        last_modified=props.last_modified,
+        content_md5=bytes(md5) if md5 else None,
+        content={h: str(getattr(settings, h)) for h in CONTENT_HEADERS if getattr(settings, h)},
+        metadata=dict(props.metadata or {}),
+        extra=_extra(props),
+    )
+
+
+def _extra(props: BlobProperties) -> dict[str, str]:
+    """What the mapping report needs: type, tier, lease, tags, holds, policies, snapshot."""
+    lease = props.lease
+    policy = props.immutability_policy
+    values: dict[str, Any] = {
+        "blob_type": _text(props.blob_type),
+        "access_tier": props.blob_tier,
+        "archive_status": props.archive_status,
+        "lease_state": lease.state if lease else None,
+        "lease_status": lease.status if lease else None,
+        "tag_count": props.tag_count or None,
+        "legal_hold": "true" if props.has_legal_hold else None,
+        "immutability_policy_until": policy.expiry_time if policy else None,
+        "version_id": props.version_id,
+        "snapshot": props.snapshot,
+        "encryption_scope": props.encryption_scope,
+    }
+    return {name: _text(value) for name, value in values.items() if value is not None}
+
+
+def _text(value: Any) -> str:
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(getattr(value, "value", value))
