@@ -116,6 +116,7 @@ def _hsm_child(stack: devstack.Stack, code: str) -> subprocess.CompletedProcess[
 
 _HSM_PRELUDE = """
 import os, secrets, pkcs11
+from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 lib = pkcs11.lib(os.environ["HDH_HSM_MODULE"])
 tok = lib.get_token(token_label=os.environ["HDH_HSM_TOKEN"])
 s = tok.open(user_pin=os.environ["HDH_HSM_PIN"], rw=True)
