@@ -1,1 +1,13 @@
+"""Key-encryption-key providers: a file, an HSM through PKCS#11 (imported lazily)."""
 
+from hdh_migrate.keys.base import KeyProvider
+from hdh_migrate.keys.factory import open_key_provider
+from hdh_migrate.keys.file import FileKeyProvider, generate_key_file, key_check_value
+
+__all__ = [
+    "FileKeyProvider",
+    "KeyProvider",
+    "generate_key_file",
+    "key_check_value",
+    "open_key_provider",
+]

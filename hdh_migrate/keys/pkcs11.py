@@ -1,0 +1,189 @@
+"""The ``pkcs11`` key provider: a non-extractable AES KEK in an HSM (SoftHSM2 in tests).
+
+The only module that imports python-pkcs11, lazily, with an install hint. Wrapping uses
+the unpadded RFC 3394 mechanism ``CKM_AES_KEY_WRAP`` (SoftHSM's padded mechanism code
+differs from production HSMs), so a blob wrapped by the HSM unwraps with
+``cryptography``'s ``aes_key_unwrap`` under the same key and vice versa. A data key only
+ever exists in the HSM as a session object that is destroyed right after use.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from hdh_migrate.errors import AuthError, IntegrityAuthError, UsageError
+from hdh_migrate.secrets import SecretRef, is_reference
+
+_LIBS: dict[str, Any] = {}
+_LIBS_LOCK = threading.Lock()
+KEK_ATTRIBUTES = (
+    "LOCAL",
+    "NEVER_EXTRACTABLE",
+    "ALWAYS_SENSITIVE",
+    "EXTRACTABLE",
+    "SENSITIVE",
+    "WRAP",
+    "UNWRAP",
+    "TOKEN",
+)
+
+
+def _pkcs11() -> Any:
+    try:
+        import pkcs11
+    except ImportError:
+        raise UsageError(
+            "the pkcs11 key provider needs python-pkcs11",
+            hint="pip install 'hdh-migrate[hsm]'",
+        ) from None
+    return pkcs11
+
+
+def load_library(module: str) -> Any:
+    """The PKCS#11 library at ``module``, loaded and initialized once per process."""
+    p11 = _pkcs11()
+    with _LIBS_LOCK:
+        if module not in _LIBS:
+            try:
+                _LIBS[module] = p11.lib(module)
+            except p11.PKCS11Error as exc:
+                raise AuthError(
+                    f"cannot load PKCS#11 module {module}: {type(exc).__name__}",
+                    hint="check the module path (e.g. /usr/lib/softhsm/libsofthsm2.so)",
+                ) from None
+        return _LIBS[module]
+
+
+def _pin_value(pin: SecretRef | str) -> str:
+    if isinstance(pin, SecretRef):
+        return pin.reveal()
+    return SecretRef.parse(pin).reveal() if is_reference(pin) else pin
+
+
+class Pkcs11KeyProvider:
+    """RFC 3394 wrap/unwrap by an HSM-resident AES KEK found by token and key label.
+
+    One logged-in session per provider, serialized by a lock (PKCS#11 sessions are not
+    safe for concurrent use). ``close()`` logs out.
+    """
+
+    def __init__(self, module: str, token: str, label: str, pin: SecretRef | str) -> None:
+        self._p11 = _pkcs11()
+        self.module, self.token_label, self.key_label = module, token, label
+        self.ref = f"pkcs11:token={token};label={label}"
+        self._lock = threading.Lock()
+        self._token = self._find_token(load_library(module))
+        self._session = self._login(_pin_value(pin))
+        self._kek = self._find_kek()
+
+    def __repr__(self) -> str:
+        return f"Pkcs11KeyProvider({self.ref})"
+
+    def _find_token(self, lib: Any) -> Any:
+        try:
+            return lib.get_token(token_label=self.token_label)
+        except (self._p11.NoSuchToken, self._p11.MultipleTokensReturned):
+            raise AuthError(
+                f"PKCS#11 token {self.token_label!r} not found (or not unique) in {self.module}",
+                hint="list tokens with `softhsm2-util --show-slots` / check SOFTHSM2_CONF",
+            ) from None
+
+    def _login(self, pin: str) -> Any:
+        p11 = self._p11
+        try:
+            return self._token.open(user_pin=pin)
+        except (p11.PinIncorrect, p11.PinInvalid, p11.PinLenRange):
+            raise AuthError(
+                f"PKCS#11 token {self.token_label!r} refused the PIN",
+                hint="check the PIN reference (repeated failures may lock the token)",
+            ) from None
+        except p11.PinLocked:
+            raise AuthError(f"PKCS#11 token {self.token_label!r}: PIN locked") from None
+        except p11.UserAlreadyLoggedIn:  # login is per process: another provider holds it
+            return self._token.open()
+
+    def _find_kek(self) -> Any:
+        p11 = self._p11
+        try:
+            return self._session.get_key(
+                object_class=p11.ObjectClass.SECRET_KEY,
+                key_type=p11.KeyType.AES,
+                label=self.key_label,
+            )
+        except (p11.NoSuchKey, p11.MultipleObjectsReturned):
+            self._session.close()
+            raise AuthError(
+                f"no unique AES key labelled {self.key_label!r} on token {self.token_label!r}",
+                hint="check the key label (`pkcs11-tool --list-objects`)",
+            ) from None
+
+    def wrap(self, dek: bytes) -> bytes:
+        p11 = self._p11
+        attrs = self._session_key_template()
+        attrs.update({p11.Attribute.CLASS: p11.ObjectClass.SECRET_KEY})
+        attrs.update({p11.Attribute.KEY_TYPE: p11.KeyType.AES, p11.Attribute.VALUE: dek})
+        with self._lock:
+            key = self._session.create_object(attrs)
+            try:
+                return bytes(self._kek.wrap_key(key, mechanism=p11.Mechanism.AES_KEY_WRAP))
+            except p11.PKCS11Error as exc:
+                raise AuthError(f"{self.ref} refused to wrap: {type(exc).__name__}") from None
+            finally:
+                key.destroy()
+
+    def unwrap(self, blob: bytes) -> bytes:
+        p11 = self._p11
+        with self._lock:
+            try:
+                key = self._kek.unwrap_key(
+                    p11.ObjectClass.SECRET_KEY,
+                    p11.KeyType.AES,
+                    blob,
+                    mechanism=p11.Mechanism.AES_KEY_WRAP,
+                    template=self._session_key_template(),
+                )
+            except p11.PKCS11Error:
+                raise IntegrityAuthError(
+                    f"the data key does not unwrap under {self.ref}",
+                    hint="wrong KEK, or the envelope was modified",
+                ) from None
+            try:
+                return bytes(key[p11.Attribute.VALUE])
+            finally:
+                key.destroy()
+
+    def _session_key_template(self) -> dict[Any, Any]:
+        a = self._p11.Attribute
+        return {a.TOKEN: False, a.SENSITIVE: False, a.EXTRACTABLE: True}
+
+    def describe(self) -> dict[str, Any]:
+        a = self._p11.Attribute
+        with self._lock:
+            attrs = {name.lower(): bool(self._kek[getattr(a, name)]) for name in KEK_ATTRIBUTES}
+        return {
+            "provider": "pkcs11",
+            "reference": self.ref,
+            "module": self.module,
+            "key_label": self.key_label,
+            "key_length_bits": int(self._kek.key_length),
+            "attributes": attrs,
+            "token": {
+                "label": self._token.label,
+                "serial": _text(self._token.serial),
+                "manufacturer": self._token.manufacturer_id,
+                "model": self._token.model,
+            },
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace").strip()
+    return str(value).strip()
