@@ -135,7 +135,7 @@ def test_default_s3_limits_and_provider_overrides() -> None:
     assert (s3ns.min_part_size, s3ns.max_part_size) == (5 * MiB, 5 * GiB)
     assert (s3ns.max_part_count, s3ns.max_object_size) == (10_000, 5 * TiB)
     assert get_preset("scaleway").limits.max_part_count == 1000
-    assert get_preset("ovh").limits.max_object_size == 48 * 1000**4
+    assert get_preset("ovh").limits.max_object_size == 48 * TiB
 
 
 def test_statuses_per_offering() -> None:
@@ -151,6 +151,7 @@ def test_statuses_per_offering() -> None:
     assert status("s3ns", "u-france-east1") == "qualified"
     assert status("outscale", "cloudgouv-eu-west-1") == "claimed"
     assert status("outscale", "eu-west-2") == "not_qualified"
+    assert status("outscale", "us-east-2") == "not_qualified"
     assert status("scaleway", "fr-par") == "not_qualified"
 
 
@@ -188,3 +189,10 @@ def test_models_are_frozen() -> None:
 
     with pytest.raises(ValidationError):
         get_preset("ovh").name = "other"  # type: ignore[misc]
+
+
+def test_outscale_regions() -> None:
+    outscale = get_preset("outscale")
+    assert outscale.region("cloudgouv-eu-west-1").eu and outscale.region("eu-west-2").eu
+    for name in ("us-east-2", "us-west-1", "ap-northeast-1"):
+        assert outscale.region(name).eu is False, name

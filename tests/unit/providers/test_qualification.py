@@ -108,3 +108,9 @@ def test_bare_host() -> None:
     assert bare_host("https://S3.gra.io.cloud.ovh.net:443/bucket") == "s3.gra.io.cloud.ovh.net"
     assert bare_host("s3.fr-par.scw.cloud") == "s3.fr-par.scw.cloud"
     assert bare_host("s3.fr-par.scw.cloud:8443") == "s3.fr-par.scw.cloud"
+
+
+def test_host_of_another_offering_of_the_same_preset_is_refused() -> None:
+    outscale = get_preset("outscale")
+    ok, reason = is_qualified(outscale, "cloudgouv-eu-west-1", "oos.eu-west-2.outscale.com", TODAY)
+    assert not ok and "outscale-oos-cloudgouv" in reason
