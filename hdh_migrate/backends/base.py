@@ -76,13 +76,16 @@ class WriteOptions:
     (``md5``, ``sha256``, ``crc32c``) to the base64 digest of the *whole* stream the caller
     already knows; the backend sends it so the server validates, or checks it itself.
     ``part_size`` asks multipart uploads to cut parts at exactly that size (ciphertext
-    segment alignment). ``if_none_match`` refuses to overwrite an existing key.
+    segment alignment); ``first_part_size``, when set, is the size of part 1 (an HDH1 header
+    plus whole segments), later parts being ``part_size``. ``if_none_match`` refuses to
+    overwrite an existing key.
     """
 
     content: Mapping[str, str] = field(default_factory=dict)
     metadata: Mapping[str, str] = field(default_factory=dict)
     checksums: Mapping[str, str] = field(default_factory=dict)
     part_size: int | None = None
+    first_part_size: int | None = None
     if_none_match: bool = False
 
 
