@@ -193,6 +193,10 @@ class Preset(_Frozen):
         found = self.regions.get(region)
         return self.offering(found.offering) if found and found.offering else None
 
+    def offerings_for_host(self, host: str) -> tuple[Offering, ...]:
+        """Offerings whose ``host_pattern`` matches the bare host name ``host`` (SOV-05)."""
+        return tuple(o for o in self.offerings if o.matches_host(host))
+
     def endpoint(self, region: str, **vars: str) -> str:
         """The endpoint URL for ``region``; ``vars`` fill other placeholders (``namespace``).
 

@@ -79,3 +79,14 @@ def test_any_region_presets_accept_any_name() -> None:
         False,
         None,
     )
+
+
+def test_offerings_for_host() -> None:
+    ovh = get_preset("ovh")
+    assert [o.name for o in ovh.offerings_for_host("s3.us-east-va.io.cloud.ovh.us")] == [
+        "ovh-us-public-cloud"
+    ]
+    assert [o.name for o in ovh.offerings_for_host("s3.gra.io.cloud.ovh.net")] == [
+        "ovh-public-cloud"
+    ]
+    assert ovh.offerings_for_host("evil.example.com") == ()
