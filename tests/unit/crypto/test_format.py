@@ -126,3 +126,26 @@ def test_aligned_part_size(length: int) -> None:
 def test_aligned_part_size_small_segments() -> None:
     first, part = aligned_part_size(10_000, 64, 100, min_part=1000)
     assert part == 13 * 80 and first == 100 + part
+
+
+def test_final_flag_separates_the_last_segment(kek: FileKeyProvider, seal: Seal) -> None:
+    """Segment i opens only with nonce (i, final = i == n-1): a non-final segment can
+    never pass as the end of the object, whatever the length field says."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from hdh_migrate.crypto import keyschedule as ks
+    from hdh_migrate.crypto.cipher import open_object
+
+    blob = seal(kek, bytes(150), "ds/f")  # 3 segments
+    header = read_header(io.BytesIO(blob))
+    prk = ks.extract(header.salt, kek.unwrap(header.wrapped_dek))
+    aead = AESGCM(ks.payload_key(prk, header.ctx, 0))
+    open_object(header, kek, "ds/f")  # the commitment holds for these keys
+    for index in range(3):
+        start = header.header_length + index * 80
+        sealed = blob[start : start + (80 if index < 2 else 22 + 16)]
+        final = index == 2
+        aead.decrypt(ks.nonce(index, final), sealed, header.ctx)
+        with pytest.raises(InvalidTag):
+            aead.decrypt(ks.nonce(index, not final), sealed, header.ctx)
