@@ -1,0 +1,144 @@
+"""The copy work unit: a pure function of a ``CopyItem`` returning a ``CopyResult``.
+
+Per attempt: read the source pinned to its ETag → SHA-256 (and MD5 when the source has a
+Content-MD5 to cross-check) of the plaintext → HDH1 encrypt under a fresh data key →
+SHA-256 of the ciphertext → write (multipart parts aligned on whole segments) → HEAD
+confirms the size. Each attempt re-opens the source and rebuilds the whole pipeline; a
+changed source (ETag) restarts the object at its new version with a fresh data key.
+Nothing here writes the journal: the coordinator records the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from functools import partial
+
+from hdh_migrate.backends.base import ObjectInfo, WriteOptions
+from hdh_migrate.crypto import Encryptor, aligned_part_size
+from hdh_migrate.errors import (
+    HdhError,
+    PermanentError,
+    PreconditionFailedError,
+    RetryableError,
+)
+from hdh_migrate.integrity.hashing import HashingReader
+from hdh_migrate.stages.clients import PROCESS_CLIENTS, Clients
+from hdh_migrate.stages.items import CopyItem, CopyResult
+from hdh_migrate.stages.retry import RetryPolicy
+
+#: User metadata every encrypted object carries (no plaintext digest: it would confirm guesses).
+FORMAT_METADATA = {"hdh-format": "HDH1"}
+SOURCE_CHANGES_TOLERATED = 3
+
+
+@dataclass
+class _Attempts:
+    count: int = 0
+
+
+def copy_object(
+    item: CopyItem, clients: Clients = PROCESS_CLIENTS, retry: RetryPolicy | None = None
+) -> CopyResult:
+    """Copy one object; never raises for a per-object failure (the result says why)."""
+    attempts = _Attempts()
+    policy = retry or RetryPolicy()
+    try:
+        for _ in range(SOURCE_CHANGES_TOLERATED + 1):
+            try:
+                return policy.run(partial(_attempt, item, clients, attempts), _ignore)
+            except PreconditionFailedError:
+                item = _restat(item, clients)
+        raise RetryableError("the source object keeps changing while it is copied")
+    except HdhError as exc:
+        return _failed(item, exc, attempts.count)
+
+
+def _ignore(attempt: int, error: BaseException) -> None:
+    return None
+
+
+def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts) -> CopyResult:
+    attempts.count += 1
+    source, target = clients.backend(item.source), clients.backend(item.target)
+    encryptor = Encryptor(clients.key(item.kek), item.object_id, item.size, item.segment_size)
+    first, part = aligned_part_size(
+        item.size, item.segment_size, len(encryptor.header), min_part=item.min_part_size
+    )
+    options = WriteOptions(
+        content=item.content,
+        metadata={**item.metadata, **FORMAT_METADATA},
+        part_size=part,
+        first_part_size=first,
+    )
+    with source.open_read(item.key, if_match=item.etag) as raw:
+        plain = HashingReader(raw, ("sha256", "md5") if item.content_md5 else ("sha256",))
+        sealed = HashingReader(encryptor.reader(plain))  # type: ignore[arg-type]
+        target.write(item.target_key, sealed, encryptor.ciphertext_length, options)  # type: ignore[arg-type]
+    _cross_check_md5(item, plain, clients)
+    stored = _confirm(item, target.stat(item.target_key), encryptor.ciphertext_length, clients)
+    return _copied(item, plain, sealed, encryptor, stored, attempts.count)
+
+
+def _cross_check_md5(item: CopyItem, plain: HashingReader, clients: Clients) -> None:
+    if item.content_md5 and plain.digests()["md5"] != item.content_md5:
+        clients.backend(item.target).delete(item.target_key)
+        raise PermanentError(
+            "bytes read do not match the source's Content-MD5; nothing kept at the target",
+            key=item.key,
+        )
+
+
+def _confirm(item: CopyItem, stored: ObjectInfo, expected: int, clients: Clients) -> ObjectInfo:
+    if stored.size != expected:
+        clients.backend(item.target).delete(item.target_key)
+        raise RetryableError(
+            f"target holds {stored.size} bytes, expected {expected}", key=item.target_key
+        )
+    return stored
+
+
+def _restat(item: CopyItem, clients: Clients) -> CopyItem:
+    info = clients.backend(item.source).stat(item.key)
+    md5 = info.content_md5.hex() if info.content_md5 else None
+    return replace(item, etag=info.etag, size=info.size, content_md5=md5)
+
+
+def _copied(
+    item: CopyItem,
+    plain: HashingReader,
+    sealed: HashingReader,
+    encryptor: Encryptor,
+    stored: ObjectInfo,
+    attempts: int,
+) -> CopyResult:
+    return CopyResult(
+        dataset=item.dataset,
+        key=item.key,
+        state="copied",
+        etag=item.etag,
+        size=item.size,
+        attempts=attempts,
+        plaintext_sha256=plain.sha256,
+        ciphertext_sha256=sealed.sha256,
+        header_sha256=hashlib.sha256(encryptor.header).hexdigest(),
+        kek_ref=encryptor.cipher.header.kek_ref,
+        target_key=item.target_key,
+        target_etag=stored.etag,
+        target_version=stored.extra.get("version_id"),
+        target_size=stored.size,
+    )
+
+
+def _failed(item: CopyItem, exc: HdhError, attempts: int) -> CopyResult:
+    return CopyResult(
+        dataset=item.dataset,
+        key=item.key,
+        state="failed",
+        etag=item.etag,
+        size=item.size,
+        attempts=max(attempts, 1),
+        error=exc.one_line(),
+        error_kind=type(exc).__name__,
+        target_key=item.target_key,
+    )

@@ -1,0 +1,92 @@
+"""Plain-data work items and their results: what crosses from the coordinator to a task
+and back. Frozen, picklable, no clients inside (a task rebuilds those from the specs)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How to build a backend or a key provider: ``kind`` + plain ``config`` (SecretRefs, not
+    secrets). ``ident`` names it in caches and messages."""
+
+    kind: str
+    config: Mapping[str, Any]
+    ident: str
+
+
+@dataclass(frozen=True)
+class CopyItem:
+    """One object to copy: read ``key`` at ``etag`` from ``source``, encrypt as
+    ``object_id``, write ``target_key`` on ``target``."""
+
+    dataset: str
+    key: str
+    size: int
+    etag: str | None
+    object_id: str
+    target_key: str
+    source: Spec
+    target: Spec
+    kek: Spec
+    content_md5: str | None = None  # hex, when the source stores one
+    content: Mapping[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    segment_size: int = 1 << 20
+    min_part_size: int = 8 << 20
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    """What happened to one CopyItem. ``state`` is ``copied`` or ``failed``; when the source
+    changed during the copy, ``etag``/``size`` carry the version that was copied."""
+
+    dataset: str
+    key: str
+    state: str
+    etag: str | None = None
+    size: int = 0
+    attempts: int = 1
+    error: str | None = None
+    error_kind: str | None = None
+    plaintext_sha256: str | None = None
+    ciphertext_sha256: str | None = None
+    header_sha256: str | None = None
+    kek_ref: str | None = None
+    target_key: str | None = None
+    target_etag: str | None = None
+    target_version: str | None = None
+    target_size: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class VerifyItem:
+    """One object to verify at the target against what the journal recorded."""
+
+    dataset: str
+    key: str
+    object_id: str
+    target_key: str
+    target: Spec
+    kek: Spec
+    mode: str  # full | sample | header | metadata
+    plaintext_sha256: str | None
+    plaintext_size: int
+    ciphertext_size: int
+    target_etag: str | None = None
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    dataset: str
+    key: str
+    mode: str
+    ok: bool
+    reason: str | None = None
+    bytes_read: int = 0
