@@ -9,6 +9,9 @@ ever exists in the HSM as a session object that is destroyed right after use.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import threading
 from typing import Any
 
@@ -17,6 +20,11 @@ from hdh_migrate.secrets import SecretRef, is_reference
 
 _LIBS: dict[str, Any] = {}
 _LIBS_LOCK = threading.Lock()
+# PKCS#11 login state is per process and token: a second session on a logged-in token
+# cannot C_Login again. Remember a keyed digest of the PIN that logged in, so a later
+# provider with a different PIN is still refused.
+_PIN_KEY = os.urandom(32)
+_LOGINS: dict[tuple[str, str], bytes] = {}
 KEK_ATTRIBUTES = (
     "LOCAL",
     "NEVER_EXTRACTABLE",
@@ -55,6 +63,14 @@ def load_library(module: str) -> Any:
         return _LIBS[module]
 
 
+def reload_library(module: str) -> None:
+    """Finalize and re-initialize a loaded library so it re-reads its configuration (e.g. a
+    new SOFTHSM2_CONF). Every open session on it becomes invalid. For tests."""
+    with _LIBS_LOCK:
+        if module in _LIBS:
+            _LIBS[module].reinitialize()
+
+
 def _pin_value(pin: SecretRef | str) -> str:
     if isinstance(pin, SecretRef):
         return pin.reveal()
@@ -91,8 +107,11 @@ class Pkcs11KeyProvider:
 
     def _login(self, pin: str) -> Any:
         p11 = self._p11
+        digest = hmac.new(_PIN_KEY, pin.encode("utf-8"), hashlib.sha256).digest()
         try:
-            return self._token.open(user_pin=pin)
+            session = self._token.open(user_pin=pin)
+            _LOGINS[(self.module, self.token_label)] = digest
+            return session
         except (p11.PinIncorrect, p11.PinInvalid, p11.PinLenRange):
             raise AuthError(
                 f"PKCS#11 token {self.token_label!r} refused the PIN",
@@ -101,6 +120,12 @@ class Pkcs11KeyProvider:
         except p11.PinLocked:
             raise AuthError(f"PKCS#11 token {self.token_label!r}: PIN locked") from None
         except p11.UserAlreadyLoggedIn:  # login is per process: another provider holds it
+            known = _LOGINS.get((self.module, self.token_label))
+            if known is not None and not hmac.compare_digest(known, digest):
+                raise AuthError(
+                    f"PKCS#11 token {self.token_label!r} refused the PIN",
+                    hint="it differs from the PIN this process logged in with",
+                ) from None
             return self._token.open()
 
     def _find_kek(self) -> Any:
