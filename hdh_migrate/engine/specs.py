@@ -1,0 +1,117 @@
+"""Plan sections → plain ``Spec``s the work units rebuild their clients from.
+
+Secrets stay ``SecretRef``s inside the specs: they are revealed by the backend or key
+provider that uses them, in whatever process runs the task.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hdh_migrate.errors import UsageError
+from hdh_migrate.plan import EffectiveDataset, Key, Plan, S3Target, Source, resolve_text
+from hdh_migrate.providers import get_preset
+from hdh_migrate.stages.items import Spec
+
+
+def source_spec(eff: EffectiveDataset) -> Spec:
+    """The backend a dataset reads from (its container, bucket or directory)."""
+    source, where = eff.source, eff.location
+    config: dict[str, Any]
+    if source.kind == "azure_blob":
+        config = {"container": where}
+        if source.connection_string is not None:
+            config["connection_string"] = source.connection_string
+        else:
+            config["account_url"] = str(source.account_url)
+            config["credential"] = source.credential
+    elif source.kind == "s3":
+        config = _s3_source_config(source, where)
+    elif source.kind == "sftp":
+        config = _sftp_config(source, where)
+    else:
+        config = {"root": _join(resolve_text(source.path), where)}
+    return Spec(source.kind, config, f"source:{eff.dataset.source}:{where}")
+
+
+def target_spec(plan: Plan, name: str, eff: EffectiveDataset | None = None) -> Spec:
+    """The S3 backend of target ``name`` with its preset's addressing, signature, checksums."""
+    target = plan.targets[name]
+    preset = get_preset(target.provider)
+    config: dict[str, Any] = {
+        "endpoint_url": target_endpoint(target),
+        "region": target.region,
+        "bucket": target.bucket,
+        "access_key": target.credentials.access_key,
+        "secret_key": target.credentials.secret_key,
+        "addressing_style": target.addressing_style or preset.addressing_style,
+        "signature_version": target.signature or preset.signature,
+        "checksum_mode": target.checksum_mode or preset.checksum_mode,
+        "verify_tls": target.verify_tls,
+    }
+    if target.sse_c_key is not None:
+        config["sse_c_key"] = target.sse_c_key
+    if target.storage_class:
+        config["storage_class"] = target.storage_class
+    if eff is not None:
+        config["part_size"] = eff.part_size
+        config["multipart_threshold"] = eff.multipart_threshold
+    return Spec("s3", config, f"target:{name}")
+
+
+def key_spec(name: str, key: Key) -> Spec:
+    """The key provider of plan key ``name``."""
+    if key.kind == "file":
+        if key.path is None:
+            raise UsageError(
+                f"key {name!r}: only key files are supported by this build",
+                hint="write path: /path/to/kek.key",
+            )
+        return Spec("file", {"path": resolve_text(key.path)}, f"key:{name}")
+    config = {"module": key.module, "token": key.token, "label": key.label, "pin": key.pin}
+    return Spec("pkcs11", config, f"key:{name}")
+
+
+def target_endpoint(target: S3Target) -> str:
+    """The explicit endpoint, or the preset's template filled for the region."""
+    if target.endpoint is not None:
+        return str(target.endpoint).rstrip("/")
+    extra = {"namespace": target.namespace} if target.namespace else {}
+    return get_preset(target.provider).endpoint(target.region, **extra)
+
+
+def _s3_source_config(source: Source, bucket: str | None) -> dict[str, Any]:
+    assert source.kind == "s3"
+    endpoint = str(source.endpoint) if source.endpoint else None
+    if endpoint is None and source.provider:
+        endpoint = get_preset(source.provider).endpoint(source.region or "")
+    return {
+        "endpoint_url": endpoint,
+        "region": source.region or "us-east-1",
+        "bucket": bucket,
+        "access_key": source.credentials.access_key,
+        "secret_key": source.credentials.secret_key,
+        "verify_tls": source.verify_tls,
+    }
+
+
+def _sftp_config(source: Source, path: str | None) -> dict[str, Any]:
+    assert source.kind == "sftp"
+    config: dict[str, Any] = {
+        "host": source.host,
+        "port": source.port,
+        "user": source.user,
+        "known_hosts": resolve_text(source.known_hosts),
+        "root": _join(source.root, path),
+    }
+    if source.key is not None:
+        config["key"] = source.key
+    if source.key_file is not None:
+        config["key_file"] = resolve_text(source.key_file)
+    if source.password is not None:
+        config["password"] = source.password
+    return config
+
+
+def _join(root: str, sub: str | None) -> str:
+    return f"{root.rstrip('/')}/{sub.strip('/')}" if sub else root
