@@ -22,6 +22,7 @@ class ContractTarget:
     part_size: int = PART_SIZE
     threshold: int = THRESHOLD
     open_uploads: Callable[[], list[Any]] | None = None  # S3: multipart uploads left open
+    sorted_listing: bool = True  # False: the service lists in its own order (a quirk)
 
     @property
     def edge_sizes(self) -> list[int]:
