@@ -1,0 +1,89 @@
+"""Inventory: stream a source listing, keep what the dataset selects, flag what cannot move.
+
+Nothing is held in memory beyond one backend page. Flags are decided up front so the
+operator hears about them before the copy starts, not when an upload fails:
+oversized (the ciphertext exceeds the target's object limit), archive tier (needs
+rehydration, hours), and names the target cannot hold (too long, control characters).
+
+Glob rule for include/exclude: a pattern without ``/`` matches the object's base name; a
+pattern with ``/`` matches the whole key relative to the dataset prefix (``fnmatch``,
+``*`` crosses ``/``). An object is kept when it matches some include (or there are none)
+and no exclude.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from hdh_migrate.backends.base import Backend, ObjectInfo
+from hdh_migrate.crypto import ciphertext_length
+from hdh_migrate.crypto.format import MAX_HEADER_LEN
+
+S3_MAX_KEY_BYTES = 1024
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a dataset takes from its source and where it puts it."""
+
+    dataset: str
+    prefix: str = ""
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    target_prefix: str = ""
+    max_object_size: int | None = None
+    max_key_bytes: int = S3_MAX_KEY_BYTES
+    segment_size: int = 1 << 20
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One selected source object, with its target key and, when it cannot move, why."""
+
+    info: ObjectInfo
+    relative: str
+    object_id: str
+    target_key: str
+    flag: str | None = None
+
+
+def inventory(source: Backend, selection: Selection) -> Iterator[Entry]:
+    """The selected objects of ``source`` under the dataset prefix, flagged where needed."""
+    for info in source.list(selection.prefix):
+        relative = info.key[len(selection.prefix) :]
+        if selected(relative, selection.include, selection.exclude):
+            yield _entry(info, relative, selection)
+
+
+def selected(relative: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
+    includes = tuple(include)
+    if includes and not any(_matches(relative, p) for p in includes):
+        return False
+    return not any(_matches(relative, p) for p in exclude)
+
+
+def _matches(relative: str, pattern: str) -> bool:
+    subject = relative if "/" in pattern else relative.rsplit("/", 1)[-1]
+    return fnmatchcase(subject, pattern)
+
+
+def _entry(info: ObjectInfo, relative: str, sel: Selection) -> Entry:
+    target_key = sel.target_prefix + relative
+    object_id = f"{sel.dataset}/{relative}"
+    return Entry(info, relative, object_id, target_key, _flag(info, target_key, sel))
+
+
+def _flag(info: ObjectInfo, target_key: str, sel: Selection) -> str | None:
+    tier = info.extra.get("access_tier", "")
+    if tier.lower() == "archive":
+        return "archive tier: rehydrate the blob to Hot or Cool before it can be read"
+    sealed = ciphertext_length(info.size, sel.segment_size, MAX_HEADER_LEN)
+    if sel.max_object_size is not None and sealed > sel.max_object_size:
+        return f"too large for the target: {sealed} bytes encrypted > {sel.max_object_size}"
+    if len(target_key.encode("utf-8")) > sel.max_key_bytes:
+        return f"target key longer than {sel.max_key_bytes} bytes"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target_key):
+        return "target key holds control characters"
+    return None
