@@ -1,0 +1,117 @@
+"""``hdh-migrate validate PLAN`` — check a plan and summarize it, or name the first error.
+
+Thin adapter: ``hdh_migrate.plan.check_plan`` does the work; this module renders. Errors
+exit 2 through the CLI boundary (``InvalidPlan`` is a ``PlanError``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from hdh_migrate.cli.render import emit_json, ok, stderr, stdout
+from hdh_migrate.errors import PlanError, UsageError
+from hdh_migrate.plan import InvalidPlan, check_plan
+from hdh_migrate.plan.summary import summarize
+
+HELP = """Validate a plan: YAML syntax, secrets written as references, every key and type,
+names that must exist (sources, targets, keys, waves), presets and their regions.
+
+Prints a summary (waves, datasets, sources, targets, keys, the secrets referenced by name,
+warnings) or the first error as file:line:column: path: what is wrong — how to fix.
+Exits 0 when valid, 2 when not. Sovereignty policy is judged by `hdh-migrate audit`.
+
+Examples:
+
+  hdh-migrate validate plans/rehearsal.yaml
+
+  hdh-migrate validate examples/ovh-snc.yaml --json
+"""
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``validate`` to the root application."""
+    app.command("validate", help=HELP)(validate)
+
+
+def validate(
+    plan: str = typer.Argument(..., metavar="PLAN", help="Path of the plan file (YAML)."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print {valid, errors, summary} as JSON on stdout."
+    ),
+) -> None:
+    """Validate a plan (see Examples)."""
+    try:
+        result = check_plan(plan)
+    except UsageError as exc:
+        if as_json:
+            emit_json({"valid": False, "errors": [_error_json(exc, plan)], "summary": None})
+        raise
+    summary = summarize(result.plan, result.warnings) if result.plan is not None else None
+    if as_json:
+        errors = [_error_json(e, plan) for e in result.errors]
+        emit_json({"valid": result.valid, "errors": errors, "summary": summary})
+    if result.errors:
+        raise InvalidPlan(result.errors)
+    if not as_json and summary is not None:
+        _print_summary(summary)
+
+
+def _error_json(exc: UsageError, file: str) -> dict[str, Any]:
+    if isinstance(exc, InvalidPlan):
+        return _error_json(exc.errors[0], file)
+    if isinstance(exc, PlanError):
+        where: dict[str, Any] = {"file": exc.file, "line": exc.line, "column": exc.column}
+        return {**where, "path": exc.path, "message": exc.message, "hint": exc.hint}
+    return {
+        "file": file,
+        "line": None,
+        "column": None,
+        "path": "",
+        "message": exc.message,
+        "hint": exc.hint,
+    }
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    counts = summary["counts"]
+    ok(
+        f"plan [bold]{escape(summary['name'])}[/] is valid: {counts['waves']} wave(s), "
+        f"{counts['datasets']} dataset(s), {counts['sources']} source(s), "
+        f"{counts['targets']} target(s), {counts['keys']} key(s)"
+    )
+    stdout.print(_datasets_table(summary))
+    for name, target in summary["targets"].items():
+        where = target["endpoint"] or f"{target['provider']} preset endpoint"
+        stdout.print(
+            f"  target [bold]{escape(name)}[/]: {escape(target['provider'])} / "
+            f"{escape(target['region'])} / {escape(target['bucket'])} ({escape(where)})"
+        )
+    if summary["secrets"]:
+        stdout.print("  secrets referenced: " + escape(", ".join(summary["secrets"])))
+    stdout.print(f"  state directory: {escape(summary['state_dir'])}")
+    for warning in summary["warnings"]:
+        _print_warning(warning)
+
+
+def _datasets_table(summary: dict[str, Any]) -> Table:
+    table = Table(title_justify="left", show_edge=False)
+    for column in ("wave", "dataset", "from", "to", "key", "verify"):
+        table.add_column(column)
+    for wave in summary["waves"]:
+        for d in wave["datasets"]:
+            origin = f"{d['source']}:{d['location'] or ''}/{d['prefix']}"
+            target = f"{d['target']}:/{d['target_prefix']}"
+            table.add_row(
+                wave["name"], d["name"], origin, target, d["key"] or "[red]none[/]", d["verify"]
+            )
+    return table
+
+
+def _print_warning(warning: dict[str, Any]) -> None:
+    where = f"{warning['file']}:{warning['line']}:{warning['column']}: {warning['path']}: "
+    hint = f" — {warning['hint']}" if warning["hint"] else ""
+    stderr.print(f"[yellow]warning:[/] {escape(where + warning['message'] + hint)}")
