@@ -30,6 +30,9 @@ def cmd_up() -> int:
 
 
 def cmd_status() -> int:
+    if not (stack_dir() / "stack.json").exists():
+        print(f"devstack: nothing set up in {stack_dir()}: run `python -m devstack up`")
+        return 1
     worst = 0
     for svc, pid, reason in status():
         mem = f" rss={procs.rss_mib(pid):.0f}MiB" if pid else ""

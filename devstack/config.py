@@ -7,10 +7,20 @@ import sys
 from pathlib import Path
 
 HOST = "127.0.0.1"
-AZURITE_PORT = 10000
-S3_PORT = 8333
-RCLONE_PORT = 8334
-SFTP_PORT = 2222
+# $HDH_DEVSTACK_PORT_OFFSET shifts every port (SeaweedFS's internal ones too), so a second
+# stack can run beside the usual one, e.g. to test devstack itself. Read once, at import.
+PORT_OFFSET = int(os.environ.get("HDH_DEVSTACK_PORT_OFFSET") or 0)
+AZURITE_PORT = 10000 + PORT_OFFSET
+S3_PORT = 8333 + PORT_OFFSET
+RCLONE_PORT = 8334 + PORT_OFFSET
+SFTP_PORT = 2222 + PORT_OFFSET
+# SeaweedFS internals (gRPC ports are these + 10000): master, volume, filer, admin.
+WEED_INTERNAL_PORTS = {
+    "master": 9333 + PORT_OFFSET,
+    "volume": 9340 + PORT_OFFSET,
+    "filer": 8888 + PORT_OFFSET,
+    "admin": 23646 + PORT_OFFSET,
+}
 AZURITE_VERSION = "3.35.0"
 HSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 HSM_TOKEN = "hdh-test"

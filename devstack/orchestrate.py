@@ -31,7 +31,7 @@ from devstack.services.sshd import Sshd, sftp_user
 from devstack.stack import Stack, describe, env_sh, from_json, write_json
 
 START_TIMEOUT = 60.0
-REUSE_GRACE = 10.0
+REUSE_GRACE = 30.0  # a busy server may answer slowly: wait before restarting it
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,10 @@ def running_pid(svc: Service) -> int | None:
 def start(svc: Service, cmd: list[str]) -> int:
     """Start the daemon after checking that nobody else holds its port; save its PID."""
     if svc.port is not None and procs.port_open(HOST, svc.port):
-        raise svc.fail(f"port {HOST}:{svc.port} is already in use by a process we did not start")
-    svc.log_file.parent.mkdir(parents=True, exist_ok=True)
+        reason = f"port {HOST}:{svc.port} is already in use by a process we did not start"
+        raise DevstackError(svc.name, reason)
+    with svc.log_file.open("a") as log:
+        log.write(f"{procs.LOG_MARK} {time.strftime('%Y-%m-%dT%H:%M:%S')} {' '.join(cmd)}\n")
     pid = procs.spawn(cmd, svc.log_file, svc.process_env())
     svc.pid_file.parent.mkdir(parents=True, exist_ok=True)
     svc.pid_file.write_text(f"{pid}\n")
@@ -164,11 +166,24 @@ def _record(ctx: Context, items: list[Service]) -> Stack:
     s3 = next(s for s in items if isinstance(s, SeaweedFS))
     rclone = next(s for s in items if isinstance(s, RcloneS3))
     doc = describe(ctx.dir, azurite.endpoint(), s3.endpoint(), rclone.endpoint(), sftp_user())
+    doc["services"] = {svc.name: _service_entry(svc) for svc in items}
     write_json(ctx.dir / "stack.json", doc)
     stack = load(ctx.dir)
     assert stack is not None
     (ctx.dir / "env.sh").write_text(env_sh(stack))
     return stack
+
+
+def _service_entry(svc: Service) -> dict[str, object]:
+    """Per-service bookkeeping for stack.json: how to find, reach and debug it."""
+    return {
+        "endpoint": svc.endpoint(),
+        "port": svc.port,
+        "managed": svc.command() is not None,
+        "pid_file": str(svc.pid_file) if svc.command() is not None else None,
+        "log": str(svc.log_file),
+        "credentials": svc.credentials(),
+    }
 
 
 def load(directory: Path | None = None) -> Stack | None:

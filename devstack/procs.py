@@ -79,13 +79,19 @@ def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
         return False
 
 
+LOG_MARK = "=== devstack start"
+
+
 def tail(path: Path, lines: int = 15) -> str:
-    """The last ``lines`` lines of a log file ('' if absent)."""
+    """The last ``lines`` lines of a log since its last start mark ('' if absent)."""
     try:
         text = path.read_text(errors="replace")
     except OSError:
         return ""
-    return "\n".join(text.splitlines()[-lines:])
+    recent = (
+        text.rsplit(LOG_MARK, 1)[-1].splitlines()[1:] if LOG_MARK in text else text.splitlines()
+    )
+    return "\n".join(recent[-lines:])
 
 
 def rss_mib(pid: int) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from devstack import creds
-from devstack.config import HOST, S3_PORT, external_s3, venv_bin
+from devstack.config import HOST, S3_PORT, WEED_INTERNAL_PORTS, external_s3, venv_bin
 from devstack.services import s3check
 from devstack.services.base import Service
 
@@ -29,8 +29,10 @@ class SeaweedFS(Service):
             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
         }
         (self.home / "data").mkdir(parents=True, exist_ok=True)
-        document = json.dumps({"identities": [identity]}, indent=2).encode()
-        creds.write_private(self.ctx.cred("s3.json"), document)
+        document = json.dumps({"identities": [identity]}, indent=2)
+        path = self.ctx.cred("s3.json")
+        if not path.exists() or path.read_text() != document:
+            creds.write_private(path, document.encode())
 
     def command(self) -> list[str]:
         return [
@@ -48,6 +50,7 @@ class SeaweedFS(Service):
             "-master.telemetry=false",
             f"-filer.localSocket={self.home / 'filer.sock'}",
             f"-s3.localSocket={self.home / 's3.sock'}",
+            *(f"-{name}.port={port}" for name, port in WEED_INTERNAL_PORTS.items()),
         ]
 
     def health(self) -> None:
