@@ -1,33 +1,74 @@
-"""``open_key_provider(kind, config)``: build a provider by name, importing HSM code lazily."""
+"""``open_key_provider(kind, config)``: build a provider by name, importing HSM code lazily.
+
+``config`` is a plain mapping (a plan's ``keys.<name>`` section dumped to a dict fits):
+non-secret values may be ``${env:…}``/``${file:…}`` references, resolved here; secrets
+(``pin``, ``ref``) stay references until the provider uses them.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from hdh_migrate.errors import UsageError
+from hdh_migrate.errors import AuthError, UsageError
 from hdh_migrate.keys.base import KeyProvider
-from hdh_migrate.keys.file import FileKeyProvider
+from hdh_migrate.keys.file import FileKeyProvider, generate_key_file
+from hdh_migrate.secrets import SecretRef, is_reference
 
 KINDS = ("file", "pkcs11")
 
 
 def open_key_provider(kind: str, config: Mapping[str, Any]) -> KeyProvider:
-    """``file``: {"path"}. ``pkcs11``: {"module", "token", "label", "pin"} where ``pin`` is a
-    SecretRef or a string (a ``${env:…}`` reference is resolved here)."""
+    """``file``: {"path", "create"?} or {"ref"} (a reference to the base64 key).
+    ``pkcs11``: {"module", "token", "label", "pin", "slot"?}; ``pin`` a SecretRef, a
+    reference string, or (tests only) the PIN itself."""
     if kind == "file":
-        return FileKeyProvider(Path(_required(config, "path", kind)))
+        return _file_provider(config)
     if kind == "pkcs11":
         from hdh_migrate.keys.pkcs11 import Pkcs11KeyProvider
 
         return Pkcs11KeyProvider(
-            module=str(_required(config, "module", kind)),
-            token=str(_required(config, "token", kind)),
-            label=str(_required(config, "label", kind)),
+            module=_text(config, "module", kind),
+            token=_text(config, "token", kind),
+            label=_text(config, "label", kind),
             pin=_required(config, "pin", kind),
+            slot=config.get("slot"),
         )
     raise UsageError(f"unknown key provider {kind!r}", hint=f"use one of: {', '.join(KINDS)}")
+
+
+def _file_provider(config: Mapping[str, Any]) -> KeyProvider:
+    if config.get("ref"):
+        ref = config["ref"]
+        secret = ref if isinstance(ref, SecretRef) else SecretRef.parse(str(ref))
+        return FileKeyProvider.from_bytes(_decode_material(secret), label=str(secret))
+    path = Path(_text(config, "path", "file")).expanduser()
+    if config.get("create") and not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        generate_key_file(path)
+    return FileKeyProvider(path)
+
+
+def _decode_material(secret: SecretRef) -> bytes:
+    text = secret.reveal()
+    try:
+        key = bytes.fromhex(text) if len(text) == 64 else base64.b64decode(text, validate=True)
+    except (ValueError, binascii.Error):
+        key = b""
+    if len(key) != 32:
+        raise AuthError(
+            f"key {secret} is not a 32-byte key in base64 (or 64 hex digits)",
+            hint="generate one with `hdh-migrate keys generate` and encode it",
+        )
+    return key
+
+
+def _text(config: Mapping[str, Any], name: str, kind: str) -> str:
+    value = str(_required(config, name, kind))
+    return SecretRef.parse(value).reveal() if is_reference(value) else value
 
 
 def _required(config: Mapping[str, Any], name: str, kind: str) -> Any:

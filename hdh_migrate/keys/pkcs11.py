@@ -84,11 +84,14 @@ class Pkcs11KeyProvider:
     safe for concurrent use). ``close()`` logs out.
     """
 
-    def __init__(self, module: str, token: str, label: str, pin: SecretRef | str) -> None:
+    def __init__(
+        self, module: str, token: str, label: str, pin: SecretRef | str, slot: int | None = None
+    ) -> None:
         self._p11 = _pkcs11()
         self.module, self.token_label, self.key_label = module, token, label
         self.ref = f"pkcs11:token={token};label={label}"
         self._lock = threading.Lock()
+        self.slot = slot
         self._token = self._find_token(load_library(module))
         self._session = self._login(_pin_value(pin))
         self._kek = self._find_kek()
@@ -98,12 +101,22 @@ class Pkcs11KeyProvider:
 
     def _find_token(self, lib: Any) -> Any:
         try:
+            if self.slot is not None:
+                return self._token_in_slot(lib)
             return lib.get_token(token_label=self.token_label)
         except (self._p11.NoSuchToken, self._p11.MultipleTokensReturned):
             raise AuthError(
                 f"PKCS#11 token {self.token_label!r} not found (or not unique) in {self.module}",
                 hint="list tokens with `softhsm2-util --show-slots` / check SOFTHSM2_CONF",
             ) from None
+
+    def _token_in_slot(self, lib: Any) -> Any:
+        for slot in lib.get_slots(token_present=True):
+            if slot.slot_id == self.slot:
+                token = slot.get_token()
+                if token.label == self.token_label:
+                    return token
+        raise self._p11.NoSuchToken(f"slot {self.slot}")
 
     def _login(self, pin: str) -> Any:
         p11 = self._p11

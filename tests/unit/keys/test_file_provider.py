@@ -99,3 +99,25 @@ def test_factory(tmp_path: Path) -> None:
         open_key_provider("kms", {})
     with pytest.raises(UsageError, match="needs 'path'"):
         open_key_provider("file", {})
+
+
+def test_factory_key_from_secret_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+
+    key = os.urandom(32)
+    monkeypatch.setenv("HDH_TEST_KEK", base64.b64encode(key).decode())
+    provider = open_key_provider("file", {"ref": "${env:HDH_TEST_KEK}"})
+    assert provider.ref == f"file:kcv={key_check_value(key)}"
+    assert "HDH_TEST_KEK" in repr(provider.describe()) and key.hex() not in repr(provider)
+    monkeypatch.setenv("HDH_TEST_KEK", "bm90IGEga2V5")
+    with pytest.raises(AuthError, match="not a 32-byte key"):
+        open_key_provider("file", {"ref": "${env:HDH_TEST_KEK}"})
+
+
+def test_factory_create_and_path_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "new.key"
+    monkeypatch.setenv("HDH_TEST_KEY_PATH", str(path))
+    first = open_key_provider("file", {"path": "${env:HDH_TEST_KEY_PATH}", "create": True})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    again = open_key_provider("file", {"path": str(path), "create": True})
+    assert first.ref == again.ref  # never overwritten

@@ -140,3 +140,16 @@ def test_wrong_pin_refused_while_another_provider_is_logged_in(
     second = _open(hsm_token, hsm_token.kek_label)  # the right PIN shares the login
     assert second.unwrap(provider.wrap(bytes(32))) == bytes(32)
     second.close()
+
+
+def test_slot_selection(hsm_token: Any) -> None:
+    from hdh_migrate.keys.pkcs11 import load_library
+
+    lib = load_library(hsm_token.module)
+    slot = next(s for s in lib.get_slots(token_present=True) if s.get_token().label == "hdh-unit")
+    config = {"module": hsm_token.module, "token": "hdh-unit", "label": "kek", "pin": "4711"}
+    p = open_key_provider("pkcs11", {**config, "slot": slot.slot_id})
+    assert p.unwrap(p.wrap(bytes(32))) == bytes(32)
+    p.close()
+    with pytest.raises(AuthError, match="not found"):
+        open_key_provider("pkcs11", {**config, "slot": slot.slot_id + 12345})

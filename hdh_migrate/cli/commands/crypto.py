@@ -1,0 +1,167 @@
+"""``hdh-migrate encrypt|decrypt`` (local files) and ``hdh-migrate keys generate|describe``.
+
+Thin adapters: the work is in ``hdh_migrate.crypto.files`` and ``hdh_migrate.keys``.
+The ``keys`` group is a sub-app so plan-based ``keys describe PLAN`` and ``keys rotate``
+can join it with the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from hdh_migrate.cli.render import emit_json, ok, stdout
+from hdh_migrate.crypto.files import FileResult, decrypt_file, encrypt_file
+from hdh_migrate.errors import UsageError
+from hdh_migrate.keys import KeyProvider, generate_key_file, open_key_provider
+from hdh_migrate.units import human_size, parse_size
+
+KEY_FILE = typer.Option(None, "--key-file", help="A 32-byte KEK file (mode 0600).")
+PLAN = typer.Option(None, "--plan", help="A plan whose key provider to use (with --key).")
+KEY = typer.Option(None, "--key", help="The name of a key in the plan's `keys` section.")
+OUT = typer.Option(..., "-o", "--out", help="Output file (must not exist unless --force).")
+OBJECT_ID = typer.Option(None, "--object-id", help="The logical object id in the header.")
+FORCE = typer.Option(False, "--force", help="Replace OUT if it exists.")
+JSON = typer.Option(False, "--json", help="Print JSON.")
+PLAINTEXT = typer.Argument(..., help="The plaintext file.")
+CIPHERTEXT = typer.Argument(..., help="The HDH1 object.")
+NEW_KEY = typer.Argument(..., help="Where to write the new key.")
+
+ENCRYPT_HELP = """Encrypt a local file into an HDH1 object (docs/hdh1-format.md).
+
+The object id defaults to the source file name. Examples:
+
+  hdh-migrate encrypt scan.dcm -o scan.dcm.hdh1 --key-file kek.key --object-id ds/scan.dcm
+
+  hdh-migrate encrypt big.parquet -o big.hdh1 --plan plan.yaml --key prod-kek
+"""
+
+DECRYPT_HELP = """Decrypt a local HDH1 object. OUT appears only once the whole object
+authenticated; any tampering, truncation or wrong key exits 7 and writes nothing.
+
+With --object-id the header must name that object (guards against swapped objects).
+Example:
+
+  hdh-migrate decrypt scan.dcm.hdh1 -o scan.dcm --key-file kek.key --object-id ds/scan.dcm
+"""
+
+keys_app = typer.Typer(help="Key-encryption keys: generate a key file, describe a KEK.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``encrypt``, ``decrypt`` and the ``keys`` group."""
+    app.command("encrypt", help=ENCRYPT_HELP)(encrypt)
+    app.command("decrypt", help=DECRYPT_HELP)(decrypt)
+    app.add_typer(keys_app, name="keys")
+
+
+def encrypt(
+    src: Path = PLAINTEXT,
+    out: Path = OUT,
+    key_file: Path | None = KEY_FILE,
+    plan: Path | None = PLAN,
+    key: str | None = KEY,
+    object_id: str | None = OBJECT_ID,
+    segment_size: str = typer.Option("1MiB", "--segment-size", help="Power of two, 64B…16MiB."),
+    force: bool = FORCE,
+) -> None:
+    try:
+        size = parse_size(segment_size)
+    except ValueError as exc:
+        raise UsageError(f"--segment-size: {exc}") from None
+    with _provider(key_file, plan, key) as provider:
+        _done("encrypted", encrypt_file(src, out, provider, object_id, size, force))
+
+
+def decrypt(
+    src: Path = CIPHERTEXT,
+    out: Path = OUT,
+    key_file: Path | None = KEY_FILE,
+    plan: Path | None = PLAN,
+    key: str | None = KEY,
+    object_id: str | None = OBJECT_ID,
+    force: bool = FORCE,
+) -> None:
+    with _provider(key_file, plan, key) as provider:
+        _done("decrypted and authenticated", decrypt_file(src, out, provider, object_id, force))
+
+
+@keys_app.command("generate")
+def keys_generate(path: Path = NEW_KEY) -> None:
+    """Write a fresh random 32-byte KEK (mode 0600; refuses to overwrite)."""
+    ok(f"{path}: new key {generate_key_file(path)}")
+
+
+@keys_app.command("describe")
+def keys_describe(
+    key_file: Path | None = KEY_FILE,
+    pkcs11_module: str | None = typer.Option(None, "--pkcs11-module", help="PKCS#11 module."),
+    token: str | None = typer.Option(None, "--token", help="Token label."),
+    label: str | None = typer.Option(None, "--label", help="Key label on the token."),
+    pin_env: str | None = typer.Option(None, "--pin-env", help="Variable holding the PIN."),
+    as_json: bool = JSON,
+) -> None:
+    """What can be said of a KEK without revealing it (provider, reference, custody)."""
+    if key_file is not None:
+        provider = open_key_provider("file", {"path": str(key_file)})
+    elif pkcs11_module and token and label and pin_env:
+        config = {"module": pkcs11_module, "token": token, "label": label}
+        provider = open_key_provider("pkcs11", {**config, "pin": f"${{env:{pin_env}}}"})
+    else:
+        raise UsageError(
+            "keys describe needs --key-file, or --pkcs11-module, --token, --label and --pin-env"
+        )
+    try:
+        _show(provider.describe(), as_json)
+    finally:
+        provider.close()
+
+
+@contextmanager
+def _provider(key_file: Path | None, plan: Path | None, key: str | None) -> Iterator[KeyProvider]:
+    if (key_file is None) == (plan is None) or (plan is None) != (key is None):
+        raise UsageError("give either --key-file K, or --plan PLAN --key NAME")
+    provider = (
+        open_key_provider("file", {"path": str(key_file)})
+        if key_file is not None
+        else _plan_provider(plan, key)  # type: ignore[arg-type]
+    )
+    try:
+        yield provider
+    finally:
+        provider.close()
+
+
+def _plan_provider(plan_path: Path, name: str) -> KeyProvider:
+    from hdh_migrate.plan import load_plan
+
+    plan = load_plan(plan_path)
+    if name not in plan.keys:
+        known = ", ".join(sorted(plan.keys)) or "none"
+        raise UsageError(f"the plan has no key {name!r}", hint=f"keys in the plan: {known}")
+    spec = plan.keys[name]
+    return open_key_provider(spec.kind, spec.model_dump())
+
+
+def _done(verb: str, result: FileResult) -> None:
+    ok(
+        f"{verb} {result.object_id!r} → {result.path} "
+        f"({human_size(result.plaintext_length)} plaintext, "
+        f"{human_size(result.ciphertext_length)} HDH1, KEK {result.kek_ref})"
+    )
+
+
+def _show(info: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit_json(info)
+        return
+    for name, value in info.items():
+        if isinstance(value, dict):
+            for sub, item in value.items():
+                stdout.print(f"{name}.{sub}: {item}", highlight=False, markup=False)
+        else:
+            stdout.print(f"{name}: {value}", highlight=False, markup=False)
