@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import devstack
+import devstack.orchestrate
 from devstack.orchestrate import running_pid, services
 from devstack.services.base import Context
 
@@ -186,3 +188,62 @@ def test_up_twice_is_idempotent(stack: devstack.Stack) -> None:
 
 def test_load_matches_ensure_up(stack: devstack.Stack) -> None:
     assert devstack.load() == stack
+
+
+def _devstack_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "devstack", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_concurrent_up_reuses_the_same_processes(stack: devstack.Stack) -> None:
+    ctx = Context(stack.dir)
+    before = {svc.name: running_pid(svc) for svc in services(ctx)}
+    runs = [_devstack_cli("up") for _ in range(2)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert {svc.name: running_pid(svc) for svc in services(ctx)} == before
+    for out, _ in outputs:
+        assert out.count("(reused)") == 4, out
+
+
+def test_status_reports_every_service_healthy(stack: devstack.Stack) -> None:
+    out, err = _devstack_cli("status").communicate(timeout=60)
+    lines = out.strip().splitlines()
+    assert len(lines) == 5, (out, err)
+    assert all(" healthy " in line for line in lines), out
+
+
+def test_start_failure_names_the_service_and_exits_non_zero(
+    stack: devstack.Stack, tmp_path: Path
+) -> None:
+    # A second stack dir on the same ports: every daemon port is held by the first stack,
+    # which this one did not start, so each must refuse with a one-line reason.
+    env = {**os.environ, "HDH_DEVSTACK_DIR": str(tmp_path / "other")}
+    env.pop("HDH_DEVSTACK_PORT_OFFSET", None)
+    run = _devstack_cli("up", env=env)
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 1, (out, err)
+    reasons = [line for line in err.splitlines() if line.startswith("devstack: ")]
+    assert len(reasons) == 4, err
+    assert all("already in use by a process we did not start" in r for r in reasons), err
+    assert stack == devstack.load()  # the running stack is untouched
+
+
+def test_down_leaves_a_process_that_is_not_ours(tmp_path: Path) -> None:
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        pids = tmp_path / "pids"
+        pids.mkdir()
+        (pids / "seaweedfs.pid").write_text(f"{sleeper.pid}\n")
+        stopped = devstack.orchestrate.down(tmp_path)
+        assert stopped == [("seaweedfs", sleeper.pid, False)]
+        assert sleeper.poll() is None
+        assert not (pids / "seaweedfs.pid").exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
