@@ -41,7 +41,7 @@ def root(
 
 
 # Each module in hdh_migrate/cli/commands defines ``register(app)``.
-COMMAND_MODULES: tuple[str, ...] = ("providers", "validate", "schema", "crypto")
+COMMAND_MODULES: tuple[str, ...] = ("providers", "validate", "schema", "crypto", "manifest")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"hdh_migrate.cli.commands.{_name}").register(app)
