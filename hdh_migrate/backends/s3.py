@@ -74,7 +74,13 @@ from botocore.exceptions import (
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from hdh_migrate.backends.base import CONTENT_HEADERS, Capabilities, ObjectInfo, WriteOptions
-from hdh_migrate.backends.checksums import MultiHasher, check_expected, checksum_b64, read_exact
+from hdh_migrate.backends.checksums import (
+    CHUNK,
+    MultiHasher,
+    check_expected,
+    checksum_b64,
+    read_exact,
+)
 from hdh_migrate.backends.config_values import Secret, count, required, secret, size
 from hdh_migrate.backends.registry import redact_url
 from hdh_migrate.errors import (
@@ -453,12 +459,15 @@ class S3Backend:
         pending: deque[Future[dict[str, Any]]] = deque()
         with ThreadPoolExecutor(workers, thread_name_prefix="hdh-s3-part") as pool:
             try:
-                for number, data in enumerate(_parts(stream, size, part_size, key), start=1):
-                    hasher.update(data)
-                    while len(pending) >= workers:
+                for number, offset in enumerate(range(0, size, part_size), start=1):
+                    while len(pending) >= workers:  # a free slot before reading more
                         parts.append(pending.popleft().result())
+                    data = _read_part(stream, min(part_size, size - offset), key)
+                    for chunk in data.chunks:
+                        hasher.update(chunk)
                     pending.append(pool.submit(self._upload_part, key, upload_id, number, data))
                     del data
+                _check_exhausted(stream, size, key)
                 while pending:
                     parts.append(pending.popleft().result())
             finally:
@@ -467,11 +476,11 @@ class S3Backend:
         check_expected(opts.checksums, hasher.b64(), key=key)
         return parts
 
-    def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
+    def _upload_part(self, key: str, upload_id: str, number: int, data: _Part) -> dict[str, Any]:
         params: dict[str, Any] = dict(self._sse)
         part: dict[str, Any] = {"PartNumber": number}
         if "crc32c" in self.settings.checksum_algorithms:
-            part["ChecksumCRC32C"] = params["ChecksumCRC32C"] = checksum_b64("crc32c", data)
+            part["ChecksumCRC32C"] = params["ChecksumCRC32C"] = data.checksum("crc32c")
         response = self._call(
             "upload_part",
             key,
@@ -479,7 +488,7 @@ class S3Backend:
             UploadId=upload_id,
             PartNumber=number,
             Body=data,
-            ContentLength=len(data),
+            ContentLength=data.length,
             **params,
         )
         part["ETag"] = response["ETag"]
@@ -636,16 +645,22 @@ def _digests(expected: Mapping[str, str], data: bytes) -> dict[str, str]:
     return {name: checksum_b64(name, data) for name in expected}
 
 
-def _parts(stream: BinaryIO, size: int, part_size: int, key: str) -> Iterator[bytes]:
-    """Exactly-``part_size`` parts (the last one shorter); short/long → PermanentError."""
-    buffer = bytearray()
-    for chunk in read_exact(stream, size, key=key):
-        buffer += chunk
-        while len(buffer) >= part_size:
-            yield bytes(buffer[:part_size])
-            del buffer[:part_size]
-    if buffer:
-        yield bytes(buffer)
+def _read_part(stream: BinaryIO, length: int, key: str) -> _Part:
+    """Exactly ``length`` bytes as a list of chunks (never joined: no second copy)."""
+    chunks: builtins.list[bytes] = []
+    filled = 0
+    while filled < length:
+        chunk = stream.read(min(CHUNK, length - filled))
+        if not chunk:
+            raise PermanentError(f"stream ended {length - filled} bytes early", key=key)
+        chunks.append(bytes(chunk))
+        filled += len(chunk)
+    return _Part(chunks, length)
+
+
+def _check_exhausted(stream: BinaryIO, size: int, key: str) -> None:
+    if stream.read(1):
+        raise PermanentError(f"stream holds more than the announced {size} bytes", key=key)
 
 
 def _content(response: Mapping[str, Any]) -> dict[str, str]:
@@ -728,3 +743,54 @@ class _Body(io.RawIOBase):
             with contextlib.suppress(Exception):
                 self._body.close()
         super().close()
+
+
+class _Part(io.RawIOBase):
+    """One part held as the chunks it was read in: a seekable stream botocore can send
+    (and rewind on its own retry) without ever joining the chunks into a second copy."""
+
+    def __init__(self, chunks: builtins.list[bytes], length: int) -> None:
+        self.chunks = chunks
+        self.length = length
+        self._pos = self._index = self._inner = 0  # position, as (chunk index, offset)
+
+    def checksum(self, algorithm: str) -> str:
+        digest = MultiHasher([algorithm])
+        for chunk in self.chunks:
+            digest.update(chunk)
+        return digest.b64()[algorithm]
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.length}[whence]
+        self._pos = max(0, min(self.length, base + offset))
+        self._index, self._inner = 0, self._pos
+        while self._index < len(self.chunks) and self._inner >= len(self.chunks[self._index]):
+            self._inner -= len(self.chunks[self._index])
+            self._index += 1
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        written = 0
+        while written < len(view) and self._index < len(self.chunks):
+            chunk = self.chunks[self._index]
+            piece = chunk[self._inner : self._inner + len(view) - written]
+            view[written : written + len(piece)] = piece
+            written += len(piece)
+            self._inner += len(piece)
+            if self._inner >= len(chunk):
+                self._index, self._inner = self._index + 1, 0
+        self._pos += written
+        return written
+
+    def __len__(self) -> int:
+        return self.length
