@@ -10,7 +10,6 @@ case over ``FACTORIES``.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -118,12 +117,22 @@ def azurite_target(ctx: FactoryContext) -> Iterator[ContractTarget]:
 
 @factory("sftp-sshd", stack=True)
 def sshd_target(ctx: FactoryContext) -> Iterator[ContractTarget]:
-    # Placeholder filled by the sftp helper: SftpBackend on a fresh directory under
-    # ctx.stack().sftp_root with page_size=PAGE_SIZE, yield it, remove the directory.
-    if importlib.util.find_spec("hdh_migrate.backends.sftp") is None:
-        pytest.skip("sftp backend not implemented yet")
-    pytest.skip("sftp-sshd factory not written yet")
-    yield ContractTarget(MemoryBackend())  # pragma: no cover
+    stack = ctx.stack()
+    config = {
+        "host": stack.sftp_host,
+        "port": stack.sftp_port,
+        "user": stack.sftp_user,
+        "key": f"${{file:{stack.sftp_key_path}}}",
+        "known_hosts": str(stack.sftp_known_hosts),
+        "root": f"{stack.sftp_root}/{unique('sftp')}",
+        "page_size": PAGE_SIZE,
+        "read_window": 256 * 1024,  # several prefetch windows per larger object
+    }
+    backend: Any = open_backend("sftp", config)
+    backend.ensure_root()
+    yield ContractTarget(backend, 256 * 1024, 256 * 1024)
+    backend.remove_root()
+    backend.close()
 
 
 # -- the fixture every contract case takes ----------------------------------------------------
