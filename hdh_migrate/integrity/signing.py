@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from hdh_migrate.errors import AuthError, UsageError
+from hdh_migrate.secrets import SecretRef
 
 PUBLIC_KEY_SIZE = 32
 SIGNATURE_SIZE = 64
@@ -64,7 +65,15 @@ class Ed25519FileSigner:
         """Load the key at ``path``; AuthError when unreadable, too open or not Ed25519."""
         path = Path(path).expanduser()
         _check_private_file(path)
-        return cls(_parse_private_key(path.read_bytes(), path), key_id or path.name)
+        return cls(_parse_private_key(path.read_bytes(), str(path)), key_id or path.name)
+
+    @classmethod
+    def from_reference(cls, ref: SecretRef, key_id: str | None = None) -> Ed25519FileSigner:
+        """Load the key a plan names (``signing.private_key``): ``${file:…}`` goes through
+        the permission check of ``from_file``; ``${env:…}`` must hold the PEM text."""
+        if ref.scheme == "file":
+            return cls.from_file(ref.name, key_id)
+        return cls(_parse_private_key(ref.reveal_bytes(), str(ref)), key_id or ref.name)
 
     @classmethod
     def generate(cls, key_id: str = "generated") -> Ed25519FileSigner:
@@ -110,7 +119,7 @@ def _check_private_file(path: Path) -> None:
         )
 
 
-def _parse_private_key(data: bytes, path: Path) -> Ed25519PrivateKey:
+def _parse_private_key(data: bytes, path: str) -> Ed25519PrivateKey:
     if len(data) == PUBLIC_KEY_SIZE:
         return Ed25519PrivateKey.from_private_bytes(data)
     try:

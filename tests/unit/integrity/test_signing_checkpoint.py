@@ -26,6 +26,7 @@ from hdh_migrate.integrity.signing import (
     verify_signature,
     write_public_key,
 )
+from hdh_migrate.secrets import SecretRef
 
 # RFC 8032 §7.1 TEST 1: secret key, public key, empty message, signature.
 RFC8032_SEED = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
@@ -60,6 +61,21 @@ def test_pem_key_file_and_permissions(tmp_path: Path) -> None:
     assert refused.value.exit_code == 7 and f"chmod 600 {path}" in refused.value.one_line()
     with pytest.raises(AuthError, match="no such file"):
         Ed25519FileSigner.from_file(tmp_path / "missing.pem")
+
+
+def test_signer_from_a_plan_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "signing.pem"
+    original = Ed25519FileSigner.generate()
+    original.write_private_key(path)
+    by_file = Ed25519FileSigner.from_reference(SecretRef.parse(f"${{file:{path}}}"))
+    assert by_file.public_key_bytes() == original.public_key_bytes()
+    monkeypatch.setenv("HDH_TEST_SIGNING_KEY", path.read_text())
+    by_env = Ed25519FileSigner.from_reference(SecretRef.parse("${env:HDH_TEST_SIGNING_KEY}"))
+    assert by_env.public_key_bytes() == original.public_key_bytes()
+    assert by_env.key_id == "HDH_TEST_SIGNING_KEY"
+    path.chmod(0o644)
+    with pytest.raises(AuthError):
+        Ed25519FileSigner.from_reference(SecretRef.parse(f"${{file:{path}}}"))
 
 
 def test_non_ed25519_keys_are_refused(tmp_path: Path) -> None:
