@@ -14,6 +14,7 @@ plain string in tests)::
     verify_tls: true                     false is accepted only for loopback endpoints
     ca_bundle: PATH                      a private CA for verify_tls
     sse_c_key: SECRET                    32 raw bytes (or their base64): SSE-C on every call
+    storage_class: STANDARD              sent with every PUT (never derived from Azure tiers)
     multipart_threshold: 64MiB           multipart above this size
     part_size: 16MiB                     WriteOptions.part_size wins
     max_concurrency: 4                   parts in flight per upload
@@ -150,6 +151,7 @@ class S3Settings:
     verify_tls: bool = True
     ca_bundle: str | None = None
     sse_c_key: Secret | None = None
+    storage_class: str | None = None
     multipart_threshold: int = 64 * MIB
     part_size: int = 16 * MIB
     max_concurrency: int = 4
@@ -220,6 +222,7 @@ def settings_from_config(config: Mapping[str, Any]) -> S3Settings:
         verify_tls=verify,
         ca_bundle=config.get("ca_bundle") or None,
         sse_c_key=secret(config, "sse_c_key"),
+        storage_class=config.get("storage_class") or None,
         multipart_threshold=size(config, "multipart_threshold", 64 * MIB, KIND),
         part_size=part,
         max_concurrency=count(config, "max_concurrency", 4, KIND),
@@ -400,6 +403,8 @@ class S3Backend:
                 params[_CONTENT_PARAMS[name]] = value
         if opts.metadata:
             params["Metadata"] = dict(opts.metadata)
+        if self.settings.storage_class:
+            params["StorageClass"] = self.settings.storage_class
         return params
 
     def _put_checksums(self, expected: Mapping[str, str], data: bytes) -> dict[str, str]:
@@ -591,12 +596,13 @@ class S3Backend:
                 self.delete(info.key)
         self._call("delete_bucket")
 
-    def try_call(self, op: str, **params: Any) -> S3Reply:
+    def try_call(self, op: str, *, bucket: str | None = None, **params: Any) -> S3Reply:
         """A raw call for the capability probe: server refusals come back as an S3Reply
         (with ``code``), never raised; a body is read whole (probe objects are tiny).
+        ``bucket`` overrides this backend's bucket (the probe's scratch bucket).
         Connection problems raise UnreachableError/RetryableError."""
         try:
-            response = getattr(self.client, op)(Bucket=self.bucket, **params)
+            response = getattr(self.client, op)(Bucket=bucket or self.bucket, **params)
         except ClientError as exc:
             self._reached = True
             code, status = _code_status(exc)

@@ -41,7 +41,14 @@ def root(
 
 
 # Each module in hdh_migrate/cli/commands defines ``register(app)``.
-COMMAND_MODULES: tuple[str, ...] = ("providers", "validate", "schema", "crypto", "manifest")
+COMMAND_MODULES: tuple[str, ...] = (
+    "providers",
+    "validate",
+    "schema",
+    "crypto",
+    "manifest",
+    "probe",
+)
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"hdh_migrate.cli.commands.{_name}").register(app)

@@ -1,0 +1,417 @@
+"""Capability probe of an S3 target: what the server *does*, not what it claims.
+
+Everything is written under a canary prefix ``.hdh-probe/<uuid>/`` of the target bucket
+and deleted afterwards (every version, every open upload). Checks:
+
+- checksums — for sha256, crc32c and md5: a PUT with the right value must be accepted
+  and a PUT with a deliberately wrong one refused (BadDigest): ``validated``; a wrong
+  value accepted is ``not-validated`` (the server stores whatever it is told); a right
+  value refused is ``rejected`` (do not send that header).
+- SSE-C — PUT with a random key, then GET without the key and with a wrong key must both
+  fail and GET with the key must return the bytes: ``enforced``; readable without the key
+  is ``ignored`` (the server stored plaintext); PUT refused is ``unsupported``.
+- conditional write (PUT If-None-Match on an existing key → 412) and conditional read
+  (GET If-Match with a stale ETag → 412): ``enforced`` | ``ignored`` | ``unsupported``.
+- multipart — parts below 5 MiB refused (EntityTooSmall) or not, 5 MiB parts completed,
+  an aborted upload gone: ``ok`` | ``failed: CODE``.
+- versioning / object lock of the bucket (GetBucketVersioning, GetObjectLockConfiguration),
+  and — on a scratch bucket created and deleted for the purpose, by default only for
+  loopback (rehearsal) endpoints — whether the server can enable them at all.
+
+A target that does not answer raises UnreachableError (exit 8); refused credentials raise
+AuthError (exit 7). The result is a frozen value with a timestamp, cached as JSON under
+``<state_dir>/probe/<target>.json`` for later stages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from hdh_migrate.backends.checksums import checksum_b64
+from hdh_migrate.backends.registry import redact_url
+from hdh_migrate.errors import AuthError, HdhError, PermanentError, UsageError
+
+MIB = 1024 * 1024
+PROBE_PREFIX = ".hdh-probe/"
+_DIGEST_CODES = {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "InvalidChecksum"}
+_UNSUPPORTED = {"NotImplemented", "501", "NotSupported", "UnsupportedOperation"}
+_FLEXIBLE = {"sha256": "ChecksumSHA256", "crc32c": "ChecksumCRC32C", "md5": "ContentMD5"}
+
+
+class Reply(Protocol):
+    """A raw answer: ``code`` is None on success (``S3Reply`` satisfies it)."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def code(self) -> str | None: ...
+
+    @property
+    def data(self) -> Mapping[str, Any]: ...
+
+    @property
+    def body(self) -> bytes: ...
+
+
+class ProbeClient(Protocol):
+    """What the probe needs from the S3 backend (``S3Backend`` satisfies it)."""
+
+    name: str
+    bucket: str
+
+    def head_bucket(self) -> None: ...
+
+    def try_call(self, op: str, *, bucket: str | None = None, **params: Any) -> Reply: ...
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One target's measured capabilities. Values are short words (see module docstring)."""
+
+    target: str
+    endpoint: str
+    bucket: str
+    probed_at: str
+    checksums: Mapping[str, str] = field(default_factory=dict)
+    sse_c: str = "not-probed"
+    conditional_write: str = "not-probed"
+    conditional_read: str = "not-probed"
+    multipart: str = "not-probed"
+    min_part_size_enforced: bool | None = None
+    versioning: str = "not-probed"  # this bucket: enabled | suspended | off | unsupported
+    object_lock: str = "not-probed"  # this bucket: enabled | off | unsupported
+    versioning_server: str = "not-probed"  # scratch bucket: supported | unsupported | unknown
+    object_lock_server: str = "not-probed"
+    notes: tuple[str, ...] = ()
+
+    @property
+    def validated_checksums(self) -> tuple[str, ...]:
+        """Algorithms whose wrong values the server refuses: safe to rely on."""
+        return tuple(name for name, state in self.checksums.items() if state == "validated")
+
+    @property
+    def trustworthy(self) -> bool:
+        """False when the server stores whatever it is told: verify by reading back."""
+        return bool(self.validated_checksums) and self.sse_c != "ignored"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["checksums"] = dict(self.checksums)
+        data["notes"] = list(self.notes)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProbeResult:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["notes"] = tuple(values.get("notes", ()))
+        return cls(**values)
+
+
+# -- the probe ---------------------------------------------------------------------------------
+
+
+def probe_s3(
+    config: Mapping[str, Any],
+    *,
+    target: str = "target",
+    scratch_bucket: bool | None = None,
+    opener: Callable[[Mapping[str, Any]], ProbeClient] | None = None,
+) -> ProbeResult:
+    """Probe the S3 target described by backend ``config`` (see ``hdh_migrate.backends.s3``).
+
+    ``scratch_bucket`` (default: only for loopback endpoints) also creates and deletes a
+    temporary bucket to learn whether the server can enable versioning and object lock.
+    """
+    from hdh_migrate.backends.s3 import S3Backend, is_loopback  # boto3 only when probing
+
+    plain = {k: v for k, v in config.items() if k != "sse_c_key"}  # the probe uses its own
+    plain.setdefault("sdk_attempts", 1)
+    client = opener(plain) if opener else S3Backend.from_config(plain)
+    endpoint = str(config.get("endpoint_url") or "aws")
+    if scratch_bucket is None:
+        scratch_bucket = is_loopback(config.get("endpoint_url"))
+    run = _Probe(client, f"{PROBE_PREFIX}{uuid.uuid4().hex}/")
+    client.head_bucket()  # UnreachableError / AuthError / NotFoundError surface here
+    try:
+        found = run.all(scratch_bucket)
+    finally:
+        run.cleanup()
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    notes = tuple(run.notes)
+    return ProbeResult(target, _redact(endpoint), client.bucket, stamp, notes=notes, **found)
+
+
+def _redact(url: str) -> str:
+    return redact_url(url) if "://" in url else url
+
+
+class _Probe:
+    """The individual checks; each returns short words and adds notes."""
+
+    def __init__(self, client: ProbeClient, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.notes: list[str] = []
+        self.scratch: str | None = None
+
+    def call(self, op: str, **params: Any) -> Reply:
+        return self.client.try_call(op, **params)
+
+    def key(self, name: str) -> str:
+        return self.prefix + name
+
+    def all(self, scratch_bucket: bool) -> dict[str, Any]:
+        canary = os.urandom(1024)
+        self.require_put(canary)
+        found: dict[str, Any] = {"checksums": self.checksums(canary)}
+        found["sse_c"] = self.sse_c(canary)
+        found["conditional_write"] = self.conditional_write(canary)
+        found["conditional_read"] = self.conditional_read()
+        found["multipart"], found["min_part_size_enforced"] = self.multipart()
+        found["versioning"] = self.versioning()
+        found["object_lock"] = self.object_lock()
+        if scratch_bucket:
+            found["versioning_server"], found["object_lock_server"] = self.server_features()
+        return found
+
+    def require_put(self, canary: bytes) -> None:
+        reply = self.call("put_object", Key=self.key("canary"), Body=canary)
+        if reply.code is not None:
+            raise _refused(self.client.name, "a plain PUT", reply)
+
+    # -- checksums -----------------------------------------------------------------------------
+
+    def checksums(self, canary: bytes) -> dict[str, str]:
+        return {name: self.checksum(name, canary) for name in ("sha256", "crc32c", "md5")}
+
+    def checksum(self, name: str, canary: bytes) -> str:
+        header = _FLEXIBLE[name]
+        good = self.call("put_object", Key=self.key(f"ck-{name}-good"), Body=canary,
+                         **{header: checksum_b64(name, canary)})  # fmt: skip
+        if good.code is not None:
+            self.notes.append(f"{name}: a correct checksum was refused ({good.code})")
+            return "rejected"
+        wrong = checksum_b64(name, b"not the canary")
+        bad = self.call(
+            "put_object", Key=self.key(f"ck-{name}-bad"), Body=canary, **{header: wrong}
+        )
+        if bad.code in _DIGEST_CODES:
+            return "validated"
+        if bad.code is None:
+            self.notes.append(f"{name}: a wrong checksum was accepted and stored")
+            return "not-validated"
+        self.notes.append(f"{name}: a wrong checksum was refused with {bad.code}")
+        return "validated"
+
+    # -- SSE-C -----------------------------------------------------------------------------------
+
+    def sse_c(self, canary: bytes) -> str:
+        key, wrong = os.urandom(32), os.urandom(32)
+        name = self.key("sse-c")
+        put = self.call("put_object", Key=name, Body=canary, **_sse(key))
+        if put.code is not None:
+            self.notes.append(f"sse-c: PUT refused ({put.code})")
+            return "unsupported"
+        plain = self.call("get_object", Key=name)
+        if plain.code is None:
+            same = plain.body == canary
+            self.notes.append(
+                "sse-c: readable without the key" + (" (plaintext stored)" if same else "")
+            )
+            return "ignored"
+        if self.call("get_object", Key=name, **_sse(wrong)).code is None:
+            self.notes.append("sse-c: readable with a wrong key")
+            return "ignored"
+        right = self.call("get_object", Key=name, **_sse(key))
+        if right.code is not None or right.body != canary:
+            self.notes.append("sse-c: the right key did not return the bytes written")
+            return "broken"
+        return "enforced"
+
+    # -- conditional requests ---------------------------------------------------------------------
+
+    def conditional_write(self, canary: bytes) -> str:
+        reply = self.call("put_object", Key=self.key("canary"), Body=canary, IfNoneMatch="*")
+        return _conditional(reply, "conditional write", self.notes)
+
+    def conditional_read(self) -> str:
+        stale = '"00000000000000000000000000000000"'
+        reply = self.call("get_object", Key=self.key("canary"), IfMatch=stale)
+        return _conditional(reply, "conditional read", self.notes)
+
+    # -- multipart -------------------------------------------------------------------------------
+
+    def multipart(self) -> tuple[str, bool | None]:
+        """Parts below 5 MiB (refused = enforced), then 5 MiB parts, then an abort."""
+        small = self.upload("mpu-small", [os.urandom(MIB), b"z"])
+        enforced = small is not None
+        if enforced and small not in ("EntityTooSmall", "InvalidPart"):
+            return f"failed: {small}", None
+        if enforced:
+            full = self.upload("mpu-5mib", [os.urandom(5 * MIB), b"z"])
+            if full is not None:
+                return f"failed: {full}", True
+        aborted = self.abort_check()
+        return ("ok" if aborted is None else f"failed: {aborted}"), enforced
+
+    def upload(self, name: str, parts: list[bytes]) -> str | None:
+        """Create, upload ``parts``, complete; the error code, or None on success."""
+        key = self.key(name)
+        created = self.call("create_multipart_upload", Key=key)
+        if created.code is not None:
+            return created.code
+        upload_id = created.data["UploadId"]
+        done: list[dict[str, Any]] = []
+        for number, data in enumerate(parts, start=1):
+            reply = self.call("upload_part", Key=key, UploadId=upload_id, PartNumber=number,
+                              Body=data)  # fmt: skip
+            if reply.code is not None:
+                self.call("abort_multipart_upload", Key=key, UploadId=upload_id)
+                return reply.code
+            done.append({"PartNumber": number, "ETag": reply.data["ETag"]})
+        complete = self.call("complete_multipart_upload", Key=key, UploadId=upload_id,
+                             MultipartUpload={"Parts": done})  # fmt: skip
+        if complete.code is not None:
+            self.call("abort_multipart_upload", Key=key, UploadId=upload_id)
+            return complete.code
+        head = self.call("head_object", Key=key)
+        expected = sum(len(p) for p in parts)
+        if head.code is not None or int(head.data.get("ContentLength", -1)) != expected:
+            return "SizeMismatch"
+        return None
+
+    def abort_check(self) -> str | None:
+        key = self.key("mpu-abort")
+        created = self.call("create_multipart_upload", Key=key)
+        if created.code is not None:
+            return created.code
+        aborted = self.call("abort_multipart_upload", Key=key, UploadId=created.data["UploadId"])
+        if aborted.code is not None:
+            return aborted.code
+        listed = self.call("list_multipart_uploads", Prefix=key)
+        return "AbortedUploadStillListed" if listed.data.get("Uploads") else None
+
+    # -- versioning and object lock --------------------------------------------------------------
+
+    def versioning(self, bucket: str | None = None) -> str:
+        reply = self.client.try_call("get_bucket_versioning", bucket=bucket)
+        if reply.code is not None:
+            return _unsupported_or(reply, "versioning", self.notes)
+        status = str(reply.data.get("Status") or "off").lower()
+        return status if status in ("enabled", "suspended") else "off"
+
+    def object_lock(self, bucket: str | None = None) -> str:
+        reply = self.client.try_call("get_object_lock_configuration", bucket=bucket)
+        if reply.code == "ObjectLockConfigurationNotFoundError":
+            return "off"
+        if reply.code is not None:
+            return _unsupported_or(reply, "object lock", self.notes)
+        config = reply.data.get("ObjectLockConfiguration") or {}
+        return "enabled" if config.get("ObjectLockEnabled") == "Enabled" else "off"
+
+    def server_features(self) -> tuple[str, str]:
+        """Create a scratch bucket with object lock, enable versioning, read both back."""
+        name = f"hdh-probe-{uuid.uuid4().hex[:20]}"
+        created = self.client.try_call("create_bucket", bucket=name,
+                                       ObjectLockEnabledForBucket=True)  # fmt: skip
+        if created.code is not None:
+            self.notes.append(f"scratch bucket refused ({created.code})")
+            return "unknown", "unknown"
+        self.scratch = name
+        lock = "supported" if self.object_lock(name) == "enabled" else "unsupported"
+        put = self.client.try_call("put_bucket_versioning", bucket=name,
+                                   VersioningConfiguration={"Status": "Enabled"})  # fmt: skip
+        enabled = put.code is None and self.versioning(name) == "enabled"
+        return ("supported" if enabled else "unsupported"), lock
+
+    # -- cleanup ---------------------------------------------------------------------------------
+
+    def cleanup(self) -> None:
+        """Delete every version and open upload under the prefix; drop the scratch bucket."""
+        try:
+            self.purge(None, self.prefix)
+            if self.scratch:
+                self.purge(self.scratch, "")
+                self.client.try_call("delete_bucket", bucket=self.scratch)
+        except HdhError as exc:  # cleanup never hides the probe's own outcome
+            self.notes.append(f"cleanup incomplete: {exc.one_line()}")
+
+    def purge(self, bucket: str | None, prefix: str) -> None:
+        call = self.client.try_call
+        uploads = call("list_multipart_uploads", bucket=bucket, Prefix=prefix)
+        for upload in uploads.data.get("Uploads", ()):
+            call("abort_multipart_upload", bucket=bucket, Key=upload["Key"],
+                 UploadId=upload["UploadId"])  # fmt: skip
+        versions = call("list_object_versions", bucket=bucket, Prefix=prefix)
+        entries = [*versions.data.get("Versions", ()), *versions.data.get("DeleteMarkers", ())]
+        for entry in entries:
+            call("delete_object", bucket=bucket, Key=entry["Key"], VersionId=entry["VersionId"])
+        listed = call("list_objects_v2", bucket=bucket, Prefix=prefix)
+        for entry in listed.data.get("Contents", ()):
+            call("delete_object", bucket=bucket, Key=entry["Key"])
+
+
+def _sse(key: bytes) -> dict[str, Any]:
+    return {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
+
+
+def _conditional(reply: Reply, what: str, notes: list[str]) -> str:
+    if reply.code in ("PreconditionFailed", "412"):
+        return "enforced"
+    if reply.code is None:
+        notes.append(f"{what}: the condition was ignored")
+        return "ignored"
+    return _unsupported_or(reply, what, notes)
+
+
+def _unsupported_or(reply: Reply, what: str, notes: list[str]) -> str:
+    notes.append(f"{what}: {reply.code} (HTTP {reply.status})")
+    return "unsupported" if reply.code in _UNSUPPORTED or reply.status == 501 else "error"
+
+
+def _refused(name: str, what: str, reply: Reply) -> HdhError:
+    text = f"{name}: {what} under {PROBE_PREFIX} was refused: {reply.code} (HTTP {reply.status})"
+    if reply.status in (401, 403):
+        return AuthError(text, hint="the probe needs PutObject/GetObject/DeleteObject rights")
+    return PermanentError(text)
+
+
+# -- the cache -----------------------------------------------------------------------------------
+
+
+def probe_cache_path(state_dir: str | Path, target: str) -> Path:
+    if not target or "/" in target or target.startswith("."):
+        raise UsageError(f"invalid target name {target!r} for the probe cache")
+    return Path(state_dir) / "probe" / f"{target}.json"
+
+
+def save_probe(result: ProbeResult, state_dir: str | Path) -> Path:
+    """Write ``<state_dir>/probe/<target>.json`` atomically; return its path."""
+    path = probe_cache_path(state_dir, result.target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n", "utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def load_probe(state_dir: str | Path, target: str) -> ProbeResult | None:
+    """The cached probe of ``target``, or None when it was never probed."""
+    path = probe_cache_path(state_dir, target)
+    try:
+        return ProbeResult.from_dict(json.loads(path.read_text("utf-8")))
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError) as exc:
+        raise UsageError(
+            f"{path}: unreadable probe cache ({exc})", hint="run probe again"
+        ) from None
