@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from hdh_migrate.errors import UsageError
 from hdh_migrate.plan import EffectiveDataset, Key, Plan, S3Target, Source, resolve_text
 from hdh_migrate.providers import get_preset
 from hdh_migrate.stages.items import Spec
@@ -60,16 +59,9 @@ def target_spec(plan: Plan, name: str, eff: EffectiveDataset | None = None) -> S
 
 
 def key_spec(name: str, key: Key) -> Spec:
-    """The key provider of plan key ``name``."""
-    if key.kind == "file":
-        if key.path is None:
-            raise UsageError(
-                f"key {name!r}: only key files are supported by this build",
-                hint="write path: /path/to/kek.key",
-            )
-        return Spec("file", {"path": resolve_text(key.path)}, f"key:{name}")
-    config = {"module": key.module, "token": key.token, "label": key.label, "pin": key.pin}
-    return Spec("pkcs11", config, f"key:{name}")
+    """The key provider of plan key ``name`` (the section's fields, references unresolved)."""
+    config = {k: v for k, v in dict(key).items() if k != "kind" and v is not None}
+    return Spec(key.kind, config, f"key:{name}")
 
 
 def target_endpoint(target: S3Target) -> str:

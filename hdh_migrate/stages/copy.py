@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from functools import partial
 
-from hdh_migrate.backends.base import ObjectInfo, WriteOptions
+from hdh_migrate.backends.base import ObjectInfo
 from hdh_migrate.crypto import Encryptor, aligned_part_size
 from hdh_migrate.errors import (
     HdhError,
@@ -25,10 +25,10 @@ from hdh_migrate.errors import (
 from hdh_migrate.integrity.hashing import HashingReader
 from hdh_migrate.stages.clients import PROCESS_CLIENTS, Clients
 from hdh_migrate.stages.items import CopyItem, CopyResult
+from hdh_migrate.stages.metadata import not_carried, target_metadata
 from hdh_migrate.stages.retry import RetryPolicy
+from hdh_migrate.stages.throttle import limited
 
-#: User metadata every encrypted object carries (no plaintext digest: it would confirm guesses).
-FORMAT_METADATA = {"hdh-format": "HDH1"}
 SOURCE_CHANGES_TOLERATED = 3
 
 
@@ -61,23 +61,29 @@ def _ignore(attempt: int, error: BaseException) -> None:
 def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts) -> CopyResult:
     attempts.count += 1
     source, target = clients.backend(item.source), clients.backend(item.target)
+    info = source.stat(item.key)
+    if item.etag and info.etag != item.etag:
+        raise PreconditionFailedError("the source changed since it was listed", key=item.key)
+    mapped, by_plan = target_metadata(
+        info,
+        carry=item.carry_metadata,
+        rename=item.rename_metadata,
+        drop=item.drop_metadata,
+    )
     encryptor = Encryptor(clients.key(item.kek), item.object_id, item.size, item.segment_size)
     first, part = aligned_part_size(
         item.size, item.segment_size, len(encryptor.header), min_part=item.min_part_size
     )
-    options = WriteOptions(
-        content=item.content,
-        metadata={**item.metadata, **FORMAT_METADATA},
-        part_size=part,
-        first_part_size=first,
-    )
+    options = mapped.write_options(part_size=part, first_part_size=first)
     with source.open_read(item.key, if_match=item.etag) as raw:
-        plain = HashingReader(raw, ("sha256", "md5") if item.content_md5 else ("sha256",))
+        algorithms = ("sha256", "md5") if item.content_md5 else ("sha256",)
+        plain = HashingReader(limited(raw), algorithms)
         sealed = HashingReader(encryptor.reader(plain))  # type: ignore[arg-type]
         target.write(item.target_key, sealed, encryptor.ciphertext_length, options)  # type: ignore[arg-type]
     _cross_check_md5(item, plain, clients)
     stored = _confirm(item, target.stat(item.target_key), encryptor.ciphertext_length, clients)
-    return _copied(item, plain, sealed, encryptor, stored, attempts.count)
+    result = _copied(item, plain, sealed, encryptor, stored, attempts.count)
+    return replace(result, not_carried=not_carried(mapped, by_plan))
 
 
 def _cross_check_md5(item: CopyItem, plain: HashingReader, clients: Clients) -> None:

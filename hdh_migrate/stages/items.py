@@ -4,7 +4,7 @@ and back. Frozen, picklable, no clients inside (a task rebuilds those from the s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 
@@ -33,8 +33,9 @@ class CopyItem:
     target: Spec
     kek: Spec
     content_md5: str | None = None  # hex, when the source stores one
-    content: Mapping[str, str] = field(default_factory=dict)
-    metadata: Mapping[str, str] = field(default_factory=dict)
+    carry_metadata: bool = True
+    rename_metadata: tuple[tuple[str, str], ...] = ()
+    drop_metadata: tuple[str, ...] = ()
     segment_size: int = 1 << 20
     min_part_size: int = 8 << 20
 
@@ -60,6 +61,7 @@ class CopyResult:
     target_etag: str | None = None
     target_version: str | None = None
     target_size: int = 0
+    not_carried: tuple[str, ...] = ()  # metadata and properties the target could not hold
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

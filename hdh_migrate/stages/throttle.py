@@ -52,3 +52,19 @@ class LimitedReader:
 
     def close(self) -> None:
         self._inner.close()
+
+
+#: The limit every copy in this process shares; ``configure`` sets it (0 = unlimited).
+PROCESS_BANDWIDTH = Bandwidth(0)
+
+
+def configure(rate: int | None) -> None:
+    """Set the process-wide limit in bytes per second (None or 0 = unlimited)."""
+    global PROCESS_BANDWIDTH
+    PROCESS_BANDWIDTH = Bandwidth(rate or 0)
+
+
+def limited(stream: BinaryIO) -> BinaryIO:
+    """``stream`` charged to the process-wide limit (itself when unlimited)."""
+    bandwidth = PROCESS_BANDWIDTH
+    return stream if bandwidth.rate <= 0 else LimitedReader(stream, bandwidth)  # type: ignore[return-value]

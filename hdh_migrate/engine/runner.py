@@ -1,0 +1,422 @@
+"""The coordinator: waves → datasets → inventory → reconcile → copy → verify → evidence.
+
+It is the only writer of the journal and the manifest. Work units (``copy_object``,
+``verify_object``) run on any ``concurrent.futures`` executor through a bounded window fed
+from a journal cursor, so memory stays flat whatever the object count. Every step is
+idempotent: re-running after a crash re-reads the journal and redoes the current step;
+a finished plan re-run lists the source, finds nothing to do and writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+from hdh_migrate import __version__
+from hdh_migrate.backends.base import Backend
+from hdh_migrate.engine.specs import key_spec, source_spec, target_spec
+from hdh_migrate.events import NullReporter, Reporter
+from hdh_migrate.execution import imap_unordered
+from hdh_migrate.integrity import ManifestWriter
+from hdh_migrate.journal import CopyResult as JournalCopy
+from hdh_migrate.journal import DatasetState, InventoryEntry, Item, ItemState, JournalStore
+from hdh_migrate.plan import EffectiveDataset, Plan
+from hdh_migrate.providers import get_preset
+from hdh_migrate.stages.clients import Clients
+from hdh_migrate.stages.copy import copy_object
+from hdh_migrate.stages.inventory import Entry, Selection, inventory
+from hdh_migrate.stages.items import CopyItem, CopyResult, Spec, VerifyItem, VerifyResult
+from hdh_migrate.stages.metadata import as_pairs
+from hdh_migrate.stages.verify import sample_drawn, verify_object
+
+
+@dataclass
+class DatasetOutcome:
+    """What one dataset's run did (counts are for this run; ``failed`` names objects)."""
+
+    dataset: str
+    wave: str
+    listed: int = 0
+    new: int = 0
+    changed: int = 0
+    flagged: int = 0
+    copied: int = 0
+    bytes_copied: int = 0
+    verified: int = 0
+    not_carried: int = 0  # objects with metadata or properties the target could not hold
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["failed"] = [{"key": k, "reason": r} for k, r in self.failed]
+        return data
+
+
+@dataclass(frozen=True)
+class Context:
+    """A dataset's resolved collaborators."""
+
+    eff: EffectiveDataset
+    source: Spec
+    target: Spec
+    kek: Spec
+    verify: str
+    segment_size: int = 1 << 20
+
+
+class Migration:
+    """Runs a plan's datasets. Collaborators are injected; the CLI builds the real ones."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        plan_digest: str,
+        *,
+        journal: JournalStore,
+        manifest: ManifestWriter,
+        executor: Executor,
+        clients: Clients,
+        reporter: Reporter | None = None,
+        window: int = 16,
+        run_id: str | None = None,
+    ) -> None:
+        self.plan, self.plan_digest = plan, plan_digest
+        self.journal, self.manifest, self.executor = journal, manifest, executor
+        self.clients, self.window = clients, window
+        self.reporter = reporter or NullReporter()
+        self.run_id = run_id or uuid.uuid4().hex
+        self._started = False
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self, wave: str | None = None, dataset: str | None = None) -> list[DatasetOutcome]:
+        """Run the selected waves and datasets in plan order; return per-dataset outcomes."""
+        outcomes = [self.run_dataset(name) for name in self.selected(wave, dataset)]
+        return outcomes
+
+    def selected(self, wave: str | None, dataset: str | None) -> list[str]:
+        names = [
+            d.name
+            for w, d in self.plan.iter_datasets()
+            if (wave is None or w.name == wave) and (dataset is None or d.name == dataset)
+        ]
+        return names
+
+    def run_dataset(self, name: str) -> DatasetOutcome:
+        ctx = self._context(name)
+        outcome = DatasetOutcome(name, ctx.eff.wave.name)
+        self._begin_run()
+        self.journal.ensure_dataset(name, ctx.eff.wave.name)
+        self.reporter.event("dataset.start", dataset=name, wave=ctx.eff.wave.name)
+        self._inventory(ctx, outcome)
+        self._reconcile(ctx)
+        self._copy(ctx, outcome)
+        self._verify(ctx, outcome, ctx.verify)
+        self._settle(ctx, outcome)
+        self.reporter.event("dataset.done", **outcome.to_dict())
+        return outcome
+
+    def _begin_run(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self.journal.begin_run(self.run_id, self.plan_digest, __version__)
+        self.manifest.append(
+            {
+                "type": "run",
+                "run_id": self.run_id,
+                "tool_version": __version__,
+                "plan_digest": self.plan_digest,
+                "plan": self.plan.name,
+                "kek_refs": sorted(self._kek_refs()),
+            }
+        )
+
+    def _kek_refs(self) -> set[str]:
+        refs = set()
+        for _, ds in self.plan.iter_datasets():
+            eff = self.plan.effective(ds)
+            if eff.key is not None and eff.key_name is not None:
+                refs.add(self.clients.key(key_spec(eff.key_name, eff.key)).ref)
+        return refs
+
+    def _context(self, name: str) -> Context:
+        eff = self.plan.effective(name)
+        if eff.key is None or eff.key_name is None:
+            from hdh_migrate.errors import UsageError
+
+            raise UsageError(
+                f"dataset {name!r} has no key: client-side encryption needs one",
+                hint="set defaults.key or the dataset's key",
+            )
+        verify = str(eff.verify)
+        return Context(
+            eff,
+            source_spec(eff),
+            target_spec(self.plan, eff.dataset.target, eff),
+            key_spec(eff.key_name, eff.key),
+            verify,
+        )
+
+    # ------------------------------------------------------------------ inventory
+
+    def _inventory(self, ctx: Context, outcome: DatasetOutcome) -> None:
+        source = self.clients.backend(ctx.source)
+        counts = self.journal.upsert_inventory(self._entries(ctx, source, outcome))
+        outcome.new, outcome.changed = counts.new, counts.changed
+        self.reporter.event(
+            "inventory.done",
+            dataset=outcome.dataset,
+            listed=outcome.listed,
+            new=counts.new,
+            changed=counts.changed,
+            flagged=outcome.flagged,
+        )
+
+    def _entries(
+        self, ctx: Context, source: Backend, outcome: DatasetOutcome
+    ) -> Iterator[InventoryEntry]:
+        for entry in inventory(source, self._selection(ctx)):
+            outcome.listed += 1
+            outcome.flagged += entry.flag is not None
+            yield _journal_entry(ctx.eff.name, entry)
+
+    def _selection(self, ctx: Context) -> Selection:
+        ds = ctx.eff.dataset
+        limits = get_preset(ctx.eff.target.provider).limits
+        return Selection(
+            dataset=ds.name,
+            prefix=ds.prefix,
+            include=tuple(ds.include),
+            exclude=tuple(ds.exclude),
+            target_prefix=ds.target_prefix,
+            max_object_size=limits.max_object_size,
+            segment_size=ctx.segment_size,
+        )
+
+    # ------------------------------------------------------------------ reconcile
+
+    def _reconcile(self, ctx: Context) -> None:
+        """Items caught mid-copy go back to pending; failed items get another chance;
+        multipart uploads left open by a crash under the dataset's prefix are aborted."""
+        name = ctx.eff.name
+        stale = [item.item_id for item in self.journal.in_copying(name)]
+        stale += [item.item_id for item in self.journal.items(ItemState.FAILED, name)]
+        for item_id in stale:
+            self.journal.reset_to_pending(item_id, "retried")
+        target = self.clients.backend(ctx.target)
+        lister = getattr(target, "list_multipart_uploads", None)
+        if stale and lister is not None:
+            for upload in list(lister(ctx.eff.dataset.target_prefix)):
+                target.abort_multipart(upload.key, upload.upload_id, quiet=True)  # type: ignore[attr-defined]
+        self.reporter.event("reconcile.done", dataset=name, redone=len(stale))
+
+    # ------------------------------------------------------------------ copy
+
+    def _copy(self, ctx: Context, outcome: DatasetOutcome) -> None:
+        self._announce(ctx, "copy.start", ItemState.PENDING)
+        items = self._copy_items(ctx)
+        for _, future in imap_unordered(self.executor, self._copy_task, items, self.window):
+            self._record_copy(future.result(), outcome)
+
+    def _copy_task(self, item: CopyItem) -> CopyResult:
+        return copy_object(item, self.clients)
+
+    def _copy_items(self, ctx: Context) -> Iterator[CopyItem]:
+        for item in self.journal.pending(ctx.eff.name):
+            self.journal.mark_copying(item.item_id)
+            yield self._copy_item(ctx, item)
+
+    def _copy_item(self, ctx: Context, item: Item) -> CopyItem:
+        ds = ctx.eff.dataset
+        relative = item.key[len(ds.prefix) :]
+        return CopyItem(
+            dataset=ds.name,
+            key=item.key,
+            size=item.size,
+            etag=item.etag or None,
+            object_id=f"{ds.name}/{relative}",
+            target_key=ds.target_prefix + relative,
+            source=ctx.source,
+            target=ctx.target,
+            kek=ctx.kek,
+            content_md5=item.content_md5,
+            carry_metadata=ds.metadata.carry_user_metadata,
+            rename_metadata=as_pairs(ds.metadata.rename),
+            drop_metadata=tuple(ds.metadata.drop),
+            segment_size=ctx.segment_size,
+            min_part_size=max(ctx.eff.part_size, 5 << 20),
+        )
+
+    def _record_copy(self, result: CopyResult, outcome: DatasetOutcome) -> None:
+        item_id = _item_id(result.dataset, result.key)
+        if result.state != "copied":
+            reason = result.error or "copy failed"
+            self.journal.mark_failed(item_id, reason, result.error_kind)
+            outcome.failed.append((result.key, reason))
+            self.reporter.event(
+                "object.failed", dataset=result.dataset, key=result.key, reason=reason
+            )
+            return
+        self.journal.mark_copied(item_id, _journal_copy(result))
+        if result.not_carried:
+            outcome.not_carried += 1
+            self.reporter.event(
+                "object.not_carried",
+                dataset=result.dataset,
+                key=result.key,
+                items=list(result.not_carried),
+            )
+        outcome.copied += 1
+        outcome.bytes_copied += result.size
+        self.reporter.event(
+            "object.copied", dataset=result.dataset, key=result.key, bytes=result.size
+        )
+
+    # ------------------------------------------------------------------ verify
+
+    def _verify(self, ctx: Context, outcome: DatasetOutcome, mode: str) -> None:
+        self._announce(ctx, "verify.start", ItemState.COPIED)
+        items = (
+            self._verify_item(ctx, item, mode)
+            for item in self.journal.items(ItemState.COPIED, ctx.eff.name)
+        )
+        for _, future in imap_unordered(self.executor, self._verify_task, items, self.window):
+            self._record_verify(ctx, future.result(), outcome)
+
+    def _verify_task(self, item: VerifyItem) -> VerifyResult:
+        return verify_object(item, self.clients)
+
+    def _verify_item(self, ctx: Context, item: Item, mode: str) -> VerifyItem:
+        relative = item.key[len(ctx.eff.dataset.prefix) :]
+        object_id = f"{ctx.eff.name}/{relative}"
+        return VerifyItem(
+            dataset=ctx.eff.name,
+            key=item.key,
+            object_id=object_id,
+            target_key=item.target_key or "",
+            target=ctx.target,
+            kek=ctx.kek,
+            mode=_concrete_mode(mode, object_id, self.plan_digest),
+            plaintext_sha256=item.plaintext_sha256,
+            plaintext_size=item.size,
+            ciphertext_size=item.target_size or 0,
+            target_etag=item.target_etag,
+        )
+
+    def _record_verify(self, ctx: Context, result: VerifyResult, outcome: DatasetOutcome) -> None:
+        item_id = _item_id(result.dataset, result.key)
+        if not result.ok:
+            reason = f"verification ({result.mode}) failed: {result.reason}"
+            self.journal.mark_failed(item_id, reason, None, verify_mode=result.mode)
+            outcome.failed.append((result.key, reason))
+            self.reporter.event(
+                "object.failed", dataset=result.dataset, key=result.key, reason=reason
+            )
+            return
+        self.journal.mark_verified(item_id, result.mode)
+        item = self.journal.get_by_id(item_id)
+        if item is not None:
+            self.manifest.append(self._object_record(ctx, item, result.mode))
+        outcome.verified += 1
+        self.reporter.event(
+            "object.verified", dataset=result.dataset, key=result.key, mode=result.mode
+        )
+
+    def _object_record(self, ctx: Context, item: Item, mode: str) -> dict[str, Any]:
+        relative = item.key[len(ctx.eff.dataset.prefix) :]
+        return {
+            "type": "object",
+            "run_id": self.run_id,
+            "dataset": ctx.eff.name,
+            "object_id": f"{ctx.eff.name}/{relative}",
+            "source": {
+                "uri": f"{ctx.source.ident}/{item.key}",
+                "etag": item.etag,
+                "size": item.size,
+            },
+            "target": {
+                "bucket": ctx.eff.target.bucket,
+                "key": item.target_key or "",
+                "version": item.target_version,
+                "size": item.target_size or 0,
+                "checksum": item.target_etag,
+            },
+            "crypto": {"header_sha256": item.header_sha256 or "", "kek_ref": ctx.kek.ident},
+            "plaintext_sha256": item.plaintext_sha256 or "",
+            "ciphertext_sha256": item.ciphertext_sha256 or "",
+            "verify": {"mode": mode, "result": "ok"},
+        }
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _announce(self, ctx: Context, event: str, state: ItemState) -> None:
+        counts = [c for c in self.journal.counts(ctx.eff.name) if c.state == state]
+        self.reporter.event(
+            event,
+            dataset=ctx.eff.name,
+            objects=sum(c.count for c in counts),
+            bytes=sum(c.bytes for c in counts),
+        )
+
+    def _settle(self, ctx: Context, outcome: DatasetOutcome) -> None:
+        counts = {c.state: c.count for c in self.journal.counts(ctx.eff.name)}
+        unfinished = sum(n for s, n in counts.items() if s not in _DONE)
+        current = self.journal.dataset_state(ctx.eff.name)
+        if unfinished == 0 and current in (DatasetState.NEW, DatasetState.COPYING):
+            if current == DatasetState.NEW:
+                self.journal.move_dataset(ctx.eff.name, DatasetState.COPYING)
+            self.journal.move_dataset(ctx.eff.name, DatasetState.VERIFIED)
+        elif unfinished and current == DatasetState.NEW:
+            self.journal.move_dataset(ctx.eff.name, DatasetState.COPYING)
+
+
+_DONE = {ItemState.VERIFIED, ItemState.SKIPPED, ItemState.FLAGGED}
+
+
+def _journal_entry(dataset: str, entry: Entry) -> InventoryEntry:
+    info = entry.info
+    return InventoryEntry(
+        dataset=dataset,
+        key=info.key,
+        size=info.size,
+        etag=info.etag or "",
+        last_modified=info.last_modified.isoformat() if info.last_modified else None,
+        content_md5=info.content_md5.hex() if info.content_md5 else None,
+        flag=ItemState.FLAGGED if entry.flag else None,
+        reason=entry.flag,
+    )
+
+
+def _journal_copy(result: CopyResult) -> JournalCopy:
+    return JournalCopy(
+        plaintext_sha256=result.plaintext_sha256 or "",
+        ciphertext_sha256=result.ciphertext_sha256 or "",
+        target_key=result.target_key or "",
+        target_size=result.target_size,
+        header_sha256=result.header_sha256 or "",
+        target_etag=result.target_etag,
+        target_version=result.target_version,
+    )
+
+
+def _item_id(dataset: str, key: str) -> str:
+    from hdh_migrate.journal import item_id_for
+
+    return item_id_for(dataset, key)
+
+
+def _concrete_mode(mode: str, object_id: str, seed: str) -> str:
+    """``sample:P%`` → ``full`` for the drawn objects, ``header`` for the others."""
+    if not mode.startswith("sample"):
+        return mode
+    percent = float(mode.split(":", 1)[1].rstrip("%"))
+    return "full" if sample_drawn(object_id, percent, seed) else "header"
+
+
+def plan_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()

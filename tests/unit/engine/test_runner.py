@@ -1,0 +1,174 @@
+"""The coordinator on a local source and an in-memory target (no servers)."""
+
+import hashlib
+import os
+import textwrap
+import uuid
+
+import pytest
+
+from hdh_migrate.backends.memory import MemoryBackend, drop_store
+from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.events import ListReporter
+from hdh_migrate.execution import SerialExecutor, make_executor
+from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter, verify_manifest
+from hdh_migrate.journal import ItemState, Journal
+from hdh_migrate.plan import check_text
+from hdh_migrate.stages.clients import Clients
+
+PLAN = """
+version: 1
+name: unit
+policy: {{profile: rehearsal, rehearsal: true}}
+sources:
+  disk: {{kind: local, path: "{src}"}}
+targets:
+  mem:
+    kind: s3
+    provider: seaweedfs
+    region: local
+    endpoint: http://127.0.0.1:9
+    bucket: unit-bucket
+    credentials: {{access_key: "${{env:NOPE_A}}", secret_key: "${{env:NOPE_S}}"}}
+keys:
+  k: {{kind: file, path: "{key}", create: true}}
+defaults: {{key: k, verify: {verify}}}
+state_dir: "{state}"
+waves:
+  - name: w1
+    datasets:
+      - name: ds
+        source: disk
+        prefix: data/
+        exclude: ["*.tmp"]
+        target: mem
+        target_prefix: enc/
+"""
+
+
+class MemoryTargetClients(Clients):
+    """Real clients, except that S3 targets become one in-memory store."""
+
+    def __init__(self, store: str) -> None:
+        super().__init__()
+        self.target = MemoryBackend(store)
+        self.puts = 0
+        original = self.target.write
+
+        def counting_write(*args, **kwargs):
+            self.puts += 1
+            return original(*args, **kwargs)
+
+        self.target.write = counting_write  # type: ignore[method-assign]
+
+    def backend(self, spec):
+        return self.target if spec.kind == "s3" else super().backend(spec)
+
+
+@pytest.fixture
+def env(tmp_path):
+    src = tmp_path / "src"
+    (src / "data" / "sub").mkdir(parents=True)
+    files = {"data/a.bin": os.urandom(3000), "data/sub/b.bin": b"", "data/c.tmp": b"skip"}
+    files["data/sub/é 100% #1.bin"] = os.urandom(70_000)
+    for rel, data in files.items():
+        (src / rel).write_bytes(data)
+    store = f"t-{uuid.uuid4().hex}"
+    signer = Ed25519FileSigner.generate("unit")
+    yield {"tmp": tmp_path, "src": src, "files": files, "store": store, "signer": signer}
+    drop_store(store)
+
+
+def make_plan(env, verify="full"):
+    text = PLAN.format(
+        src=env["src"], key=env["tmp"] / "kek.key", state=env["tmp"] / "state", verify=verify
+    )
+    result = check_text(textwrap.dedent(text), "unit.yaml")
+    assert not result.errors, [e.one_line() for e in result.errors]
+    return result.plan
+
+
+def run_once(env, plan, clients, executor=None):
+    state = env["tmp"] / "state"
+    state.mkdir(exist_ok=True)
+    signer = env["signer"]
+    reporter = ListReporter()
+    with (
+        Journal(state / "journal.sqlite") as journal,
+        ManifestWriter(state / "manifest.jsonl", signer, "hdh-migrate/unit") as manifest,
+    ):
+        migration = Migration(
+            plan,
+            plan_digest(b"plan"),
+            journal=journal,
+            manifest=manifest,
+            executor=executor or SerialExecutor(),
+            clients=clients,
+            reporter=reporter,
+            window=4,
+        )
+        outcomes = migration.run()
+        counts = {c.state: c.count for c in journal.counts("ds")}
+    return outcomes, counts, reporter, signer
+
+
+def test_run_copies_verifies_and_signs_then_a_rerun_does_nothing(env):
+    plan = make_plan(env)
+    clients = MemoryTargetClients(env["store"])
+    outcomes, counts, reporter, signer = run_once(env, plan, clients, make_executor("threads", 4))
+    (ds,) = outcomes
+    assert ds.failed == []
+    assert (ds.listed, ds.copied, ds.verified) == (3, 3, 3)
+    assert counts == {ItemState.VERIFIED: 3}
+    stored = {info.key for info in clients.target.list("")}
+    assert stored == {"enc/a.bin", "enc/sub/b.bin", "enc/sub/é 100% #1.bin"}
+    for rel, data in env["files"].items():
+        if rel.endswith(".tmp"):
+            continue
+        body = clients.target.open_read("enc/" + rel.removeprefix("data/")).read()
+        assert len(data) < 16 or data not in body
+    report = verify_manifest(env["tmp"] / "state" / "manifest.jsonl", signer.public_key_bytes())
+    assert report.ok, report.one_line()
+    lines = (env["tmp"] / "state" / "manifest.jsonl").read_text().splitlines()
+    digests = {hashlib.sha256(d).hexdigest() for r, d in env["files"].items() if ".tmp" not in r}
+    assert digests <= {x for line in lines for x in digests if x in line}
+
+    puts_before = clients.puts
+    outcomes, counts, _, _ = run_once(env, plan, clients)
+    assert (outcomes[0].copied, outcomes[0].verified, clients.puts) == (0, 0, puts_before)
+    assert counts == {ItemState.VERIFIED: 3}
+
+
+def test_a_changed_source_object_is_copied_again_exactly_once(env):
+    plan = make_plan(env)
+    clients = MemoryTargetClients(env["store"])
+    run_once(env, plan, clients)
+    (env["src"] / "data" / "a.bin").write_bytes(b"changed contents")
+    outcomes, counts, _, _ = run_once(env, plan, clients)
+    assert (outcomes[0].changed, outcomes[0].copied, outcomes[0].verified) == (1, 1, 1)
+    outcomes, _, _, _ = run_once(env, plan, clients)
+    assert outcomes[0].copied == 0
+
+
+def test_a_corrupted_target_is_reported_failed_and_repaired_by_the_next_run(env):
+    plan = make_plan(env, verify="full")
+    clients = MemoryTargetClients(env["store"])
+    original_write = clients.target.write
+    calls = {"n": 0}
+
+    def corrupting_write(key, stream, size, options=None):
+        data = bytearray(stream.read())
+        calls["n"] += 1
+        if key == "enc/a.bin" and calls["n"] == 1:
+            data[-1] ^= 1  # the first upload of a.bin lands damaged
+        import io
+
+        return original_write(key, io.BytesIO(bytes(data)), size, options)
+
+    clients.target.write = corrupting_write  # type: ignore[method-assign]
+    outcomes, counts, reporter, _ = run_once(env, plan, clients)
+    assert [k for k, _ in outcomes[0].failed] == ["data/a.bin"]
+    assert counts[ItemState.FAILED] == 1
+    assert any(name == "object.failed" for name, _ in reporter.events)
+    outcomes, counts, _, _ = run_once(env, plan, clients)
+    assert outcomes[0].failed == [] and counts == {ItemState.VERIFIED: 3}
