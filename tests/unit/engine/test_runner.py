@@ -115,7 +115,7 @@ def run_once(env, plan, clients, executor=None):
 def test_run_copies_verifies_and_signs_then_a_rerun_does_nothing(env):
     plan = make_plan(env)
     clients = MemoryTargetClients(env["store"])
-    outcomes, counts, reporter, signer = run_once(env, plan, clients, make_executor("threads", 4))
+    outcomes, counts, _, signer = run_once(env, plan, clients, make_executor("threads", 4))
     (ds,) = outcomes
     assert ds.failed == []
     assert (ds.listed, ds.copied, ds.verified) == (3, 3, 3)
@@ -144,7 +144,7 @@ def test_a_changed_source_object_is_copied_again_exactly_once(env):
     clients = MemoryTargetClients(env["store"])
     run_once(env, plan, clients)
     (env["src"] / "data" / "a.bin").write_bytes(b"changed contents")
-    outcomes, counts, _, _ = run_once(env, plan, clients)
+    outcomes, _, _, _ = run_once(env, plan, clients)
     assert (outcomes[0].changed, outcomes[0].copied, outcomes[0].verified) == (1, 1, 1)
     outcomes, _, _, _ = run_once(env, plan, clients)
     assert outcomes[0].copied == 0
