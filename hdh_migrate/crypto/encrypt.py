@@ -44,29 +44,40 @@ class Encryptor:
         self.header: bytes = self.cipher.header.raw
         self.ciphertext_length: int = self.cipher.header.ciphertext_length
 
-    def reader(self, src: BinaryIO) -> EncryptingReader:
-        """A file-like object whose ``read`` returns header + ciphertext of ``src``."""
+    def reader(self, src: Source) -> EncryptingReader:
+        """A file-like object whose ``read`` returns header + ciphertext of ``src`` (a
+        stream, or the whole plaintext as a bytes-like object, encrypted without a copy)."""
         return EncryptingReader(self, src)
 
-    def encrypt_stream(self, src: BinaryIO) -> Iterator[bytes]:
+    def encrypt_stream(self, src: Source) -> Iterator[bytes]:
         """Yield the header, then one bytes object per ciphertext segment."""
         yield self.header
         for segment in SegmentEncryptor(self.cipher, src).segments():
             yield bytes(segment)
 
 
+#: A plaintext source: a readable stream, or the whole plaintext already in memory
+#: (bytes-like: encrypted in place of a copy).
+Source = BinaryIO | bytes | bytearray | memoryview
+
+
 class SegmentEncryptor:
-    """Reads plaintext segments ``start``…``stop-1`` from ``src`` (positioned at segment
-    ``start``) and encrypts them into reused buffers."""
+    """Encrypts plaintext segments ``start``…``stop-1`` into reused buffers. A stream
+    ``src`` must be positioned at segment ``start``; a bytes-like ``src`` is the whole
+    plaintext (no copy is made)."""
 
     def __init__(
-        self, cipher: ObjectCipher, src: BinaryIO, start: int = 0, stop: int | None = None
+        self, cipher: ObjectCipher, src: Source, start: int = 0, stop: int | None = None
     ) -> None:
-        self.cipher, self.src = cipher, src
+        self.cipher = cipher
         self.index = start
         self.stop = cipher.header.segment_count if stop is None else stop
-        self._plain = memoryview(bytearray(cipher.header.segment_size))
         self._out = memoryview(bytearray(cipher.header.segment_size + TAG_LEN))
+        if isinstance(src, bytes | bytearray | memoryview):
+            self._view: memoryview | None = _whole_plaintext(src, cipher)
+        else:
+            self._view, self.src = None, src
+            self._plain = memoryview(bytearray(cipher.header.segment_size))
 
     def next_length(self) -> int:
         """Ciphertext length of the next segment, 0 when done."""
@@ -77,13 +88,20 @@ class SegmentEncryptor:
     def encrypt_next_into(self, out: memoryview) -> int:
         """Read and encrypt the next segment into ``out[:next_length()]``."""
         length = self.next_length() - TAG_LEN
+        plain = self._plaintext(length)
+        written = self.cipher.encrypt_into(self.index, plain, out[: length + TAG_LEN])
+        self.index += 1
+        return written
+
+    def _plaintext(self, length: int) -> memoryview:
+        if self._view is not None:
+            offset = self.index * self.cipher.header.segment_size
+            return self._view[offset : offset + length]
         plain = self._plain[:length]
         _read_exact(self.src, plain, self.index)
         if self.index == self.cipher.header.segment_count - 1:
             _expect_eof(self.src)
-        written = self.cipher.encrypt_into(self.index, plain, out[: length + TAG_LEN])
-        self.index += 1
-        return written
+        return plain
 
     def segments(self) -> Iterator[memoryview]:
         """Yield each ciphertext segment as a view of one reused buffer (valid until the
@@ -99,7 +117,7 @@ class EncryptingReader(io.RawIOBase):
     ``readinto`` with a buffer of at least one segment encrypts straight into it.
     """
 
-    def __init__(self, encryptor: Encryptor, src: BinaryIO) -> None:
+    def __init__(self, encryptor: Encryptor, src: Source) -> None:
         super().__init__()
         self.length = encryptor.ciphertext_length
         self._segments = SegmentEncryptor(encryptor.cipher, src)
@@ -128,6 +146,16 @@ class EncryptingReader(io.RawIOBase):
         target[:count] = self._pending[:count]
         self._pending = self._pending[count:]
         return count
+
+
+def _whole_plaintext(src: bytes | bytearray | memoryview, cipher: ObjectCipher) -> memoryview:
+    view = memoryview(src).cast("B")
+    if len(view) != cipher.header.plaintext_length:
+        raise SourceLengthError(
+            f"the plaintext buffer holds {len(view)} bytes, the header announces "
+            f"{cipher.header.plaintext_length}"
+        )
+    return view
 
 
 def _read_exact(src: BinaryIO, view: memoryview, index: int) -> None:

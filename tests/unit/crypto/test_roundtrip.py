@@ -158,3 +158,18 @@ def test_memory_is_bounded_by_segment_buffers() -> None:
     tracemalloc.stop()
     assert total == length
     assert peak < 1_000_000
+
+
+@pytest.mark.parametrize("length", [0, 1, 64, 65, 193])
+def test_in_memory_source_gives_the_same_ciphertext(length: int) -> None:
+    data = bytes(i % 251 for i in range(length))
+    enc, blob = _seal(data)
+    for source in (data, bytearray(data), memoryview(data)):
+        assert enc.reader(source).read() == blob
+
+
+def test_in_memory_source_of_the_wrong_length() -> None:
+    enc = Encryptor(KEK, "ds/x", 100, SEG)
+    for wrong in (bytes(99), bytes(101)):
+        with pytest.raises(SourceLengthError):
+            enc.reader(wrong).read()
