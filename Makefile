@@ -28,8 +28,8 @@ services-down:  ## stop only the processes services-up started
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m devstack down; fi
 
 lint: install  ## ruff, ruff format --check, mypy, import-linter
-	$(BIN)/ruff check hdh_migrate tests devstack bench
-	$(BIN)/ruff format --check hdh_migrate tests devstack bench
+	$(BIN)/ruff check hdh_migrate tests devstack bench examples
+	$(BIN)/ruff format --check hdh_migrate tests devstack bench examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -48,6 +48,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "crypto",
     "manifest",
     "probe",
+    "run",
 )
 
 for _name in COMMAND_MODULES:

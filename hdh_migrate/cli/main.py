@@ -44,7 +44,7 @@ def run(argv: list[str] | None = None) -> int:
         return exc.exit_code if exc.exit_code != 1 else EXIT_USAGE
     except KeyboardInterrupt:
         return _report(None, "interrupted", EXIT_INTERRUPTED)
-    except Exception as exc:  # the boundary: anything unexpected becomes one line
+    except Exception as exc:  # noqa: BLE001 — the boundary: anything unexpected is one line
         message = f"internal error: {type(exc).__name__}: {_first_line(exc)}"
         return _report(exc, message + " — rerun with --debug and report it", EXIT_INTERNAL)
     return result if isinstance(result, int) else EXIT_OK

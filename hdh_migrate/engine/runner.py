@@ -279,14 +279,42 @@ class Migration:
 
     # ------------------------------------------------------------------ verify
 
-    def _verify(self, ctx: Context, outcome: DatasetOutcome, mode: str) -> None:
-        self._announce(ctx, "verify.start", ItemState.COPIED)
+    def reverify(
+        self, mode: str | None = None, wave: str | None = None, dataset: str | None = None
+    ) -> list[DatasetOutcome]:
+        """Check again, at the target, every object already verified. A mismatch marks the
+        object failed (the next ``run`` copies it again); a pass changes nothing."""
+        outcomes = []
+        for name in self.selected(wave, dataset):
+            ctx = self._context(name)
+            outcome = DatasetOutcome(name, ctx.eff.wave.name)
+            self._verify(ctx, outcome, mode or ctx.verify, ItemState.VERIFIED)
+            outcomes.append(outcome)
+        return outcomes
+
+    def _verify(
+        self,
+        ctx: Context,
+        outcome: DatasetOutcome,
+        mode: str,
+        state: ItemState = ItemState.COPIED,
+    ) -> None:
+        self._announce(ctx, "verify.start", state)
         items = (
-            self._verify_item(ctx, item, mode)
-            for item in self.journal.items(ItemState.COPIED, ctx.eff.name)
+            self._verify_item(ctx, item, mode) for item in self.journal.items(state, ctx.eff.name)
         )
+        record = self._record_verify if state == ItemState.COPIED else self._record_recheck
         for _, future in imap_unordered(self.executor, self._verify_task, items, self.window):
-            self._record_verify(ctx, future.result(), outcome)
+            record(ctx, future.result(), outcome)
+
+    def _record_recheck(self, ctx: Context, result: VerifyResult, outcome: DatasetOutcome) -> None:
+        if result.ok:
+            outcome.verified += 1
+            self.reporter.event(
+                "object.verified", dataset=result.dataset, key=result.key, mode=result.mode
+            )
+            return
+        self._record_verify(ctx, result, outcome)
 
     def _verify_task(self, item: VerifyItem) -> VerifyResult:
         return verify_object(item, self.clients)

@@ -1,0 +1,154 @@
+"""``run``, ``status`` and ``verify``: thin adapters over ``hdh_migrate.engine.session``."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from hdh_migrate.cli.progress import JsonLinesReporter, RichReporter, make_reporter
+from hdh_migrate.cli.render import emit_json, ok, stdout
+from hdh_migrate.engine.runner import DatasetOutcome
+from hdh_migrate.engine.session import RunSettings, migration, status
+from hdh_migrate.errors import ObjectsFailedError, VerificationError
+from hdh_migrate.units import human_size, parse_rate
+
+RUN_HELP = """Run the plan: each dataset of each wave, in order, through inventory → copy
+(stream, hash, encrypt, upload) → verify, with a crash-safe journal and a signed manifest
+in the plan's state directory. Re-running continues where a crash stopped; a finished plan
+re-run transfers nothing.
+
+Exit 5 when some objects failed after retries (they are named); run again to retry them.
+
+Examples:
+
+  hdh-migrate run plans/rehearsal.yaml
+
+  hdh-migrate run plans/rehearsal.yaml --wave wave-1-rehearsal --concurrency 4 --json
+"""
+
+VERIFY_HELP = """Verify again, at the target, every object already verified: full (read
+back, decrypt, compare SHA-256), sample:P% or metadata. A mismatch exits 4, names the
+objects and marks them failed so the next run copies them again.
+
+Examples:
+
+  hdh-migrate verify plans/rehearsal.yaml --mode full
+"""
+
+PLAN_ARG = typer.Argument(..., metavar="PLAN", help="Path of the plan file (YAML).")
+JSON_OPT = typer.Option(False, "--json", help="JSON on stdout (events as JSON lines for run).")
+WAVE_OPT = typer.Option(None, "--wave", help="Only this wave.")
+DATASET_OPT = typer.Option(None, "--dataset", help="Only this dataset.")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run", help=RUN_HELP)(run)
+    app.command(
+        "status",
+        help="Per wave and dataset: state, objects and bytes per state, "
+        "failures with reasons.\n\nExample: hdh-migrate status plans/rehearsal.yaml",
+    )(show_status)
+    app.command("verify", help=VERIFY_HELP)(verify)
+
+
+def run(
+    plan: str = PLAN_ARG,
+    wave: str | None = WAVE_OPT,
+    dataset: str | None = DATASET_OPT,
+    concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="Parallel tasks."),
+    bandwidth: str | None = typer.Option(None, "--bandwidth", help="Global limit, e.g. 100MiB/s."),
+    executor: str | None = typer.Option(None, "--executor", help="serial or threads."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Run the plan (see Examples)."""
+    settings = RunSettings(concurrency, parse_rate(bandwidth) if bandwidth else None, executor)
+    reporter = make_reporter(as_json)
+    live = reporter if isinstance(reporter, RichReporter) else nullcontext()
+    with live, migration(plan, settings, reporter) as job:
+        outcomes = job.run(wave, dataset)
+    _conclude(outcomes, as_json, "run")
+
+
+def verify(
+    plan: str = PLAN_ARG,
+    mode: str | None = typer.Option(None, "--mode", help="full, sample:P% or metadata."),
+    wave: str | None = WAVE_OPT,
+    dataset: str | None = DATASET_OPT,
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Verify again (see Examples)."""
+    with migration(plan) as job:
+        outcomes = job.reverify(mode, wave, dataset)
+    _conclude(outcomes, as_json, "verify")
+
+
+def show_status(plan: str = PLAN_ARG, as_json: bool = JSON_OPT) -> None:
+    """Show the journal's view of the plan."""
+    data = status(plan)
+    if as_json:
+        emit_json(data)
+        return
+    table = Table("wave", "dataset", "state", "objects by state", "failures", title=data["plan"])
+    for wave, datasets in data["waves"].items():
+        for name, entry in datasets.items():
+            items = ", ".join(
+                f"{s} {v['objects']} ({human_size(v['bytes'])})"
+                for s, v in sorted(entry["items"].items())
+            )
+            table.add_row(
+                wave, name, entry["state"], escape(items) or "—", str(len(entry["failures"]))
+            )
+    stdout.print(table)
+
+
+def _conclude(outcomes: list[DatasetOutcome], as_json: bool, verb: str) -> None:
+    failed = [(o.dataset, key, reason) for o in outcomes for key, reason in o.failed]
+    if as_json and verb == "run":  # the end of the JSON-lines event stream
+        JsonLinesReporter().event("run.done", datasets=[o.to_dict() for o in outcomes])
+    elif as_json:
+        emit_json({"command": verb, "datasets": [o.to_dict() for o in outcomes]})
+    else:
+        _print_outcomes(outcomes, verb)
+    if failed:
+        names = "; ".join(f"{d}/{k}: {r}" for d, k, r in failed[:3])
+        more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
+        error = VerificationError if verb == "verify" else ObjectsFailedError
+        raise error(
+            f"{len(failed)} object(s) failed: {names}{more}",
+            hint="see `hdh-migrate status`; run again to retry",
+        )
+
+
+def _print_outcomes(outcomes: list[DatasetOutcome], verb: str) -> None:
+    table = Table(
+        "dataset",
+        "listed",
+        "new",
+        "changed",
+        "flagged",
+        "copied",
+        "bytes",
+        "verified",
+        "failed",
+        title=f"hdh-migrate {verb}",
+    )
+    for o in outcomes:
+        row: list[Any] = [
+            o.dataset,
+            o.listed,
+            o.new,
+            o.changed,
+            o.flagged,
+            o.copied,
+            human_size(o.bytes_copied),
+            o.verified,
+            len(o.failed),
+        ]
+        table.add_row(*(str(v) for v in row))
+    stdout.print(table)
+    if not any(o.failed for o in outcomes):
+        ok(f"{verb}: {sum(o.verified for o in outcomes)} object(s) verified")

@@ -1,0 +1,107 @@
+"""Build a Migration with its real collaborators from a plan file, and the read-side
+queries (status, re-verification) the CLI offers. The CLI stays a thin adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hdh_migrate.engine.evidence import StatePaths, manifest_signer, state_paths
+from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.errors import UsageError
+from hdh_migrate.events import NullReporter, Reporter
+from hdh_migrate.execution import make_executor
+from hdh_migrate.integrity import ManifestWriter
+from hdh_migrate.journal import Journal
+from hdh_migrate.plan import Plan, load_plan
+from hdh_migrate.stages import throttle
+from hdh_migrate.stages.clients import Clients
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Command-line overrides of the plan (None = the plan's value)."""
+
+    concurrency: int | None = None
+    bandwidth: int | None = None
+    executor: str | None = None
+
+
+def load(path: str | Path) -> tuple[Plan, str]:
+    """The validated plan and the digest of its exact bytes."""
+    plan = load_plan(path)
+    return plan, plan_digest(Path(path).read_bytes())
+
+
+@contextmanager
+def migration(
+    path: str | Path, settings: RunSettings | None = None, reporter: Reporter | None = None
+) -> Iterator[Migration]:
+    """A ready Migration; journal, manifest, executor and clients are closed on exit."""
+    settings = settings or RunSettings()
+    plan, digest = load(path)
+    paths = state_paths(plan).ensure()
+    workers = settings.concurrency or plan.executor.workers or plan.defaults.concurrency
+    throttle.configure(settings.bandwidth or plan.defaults.bandwidth)
+    executor = make_executor(settings.executor or plan.executor.kind, workers)
+    clients = Clients()
+    try:
+        with (
+            Journal(paths.journal) as journal,
+            ManifestWriter(
+                paths.manifest, manifest_signer(plan, paths), f"hdh-migrate/{plan.name}"
+            ) as manifest,
+        ):
+            yield Migration(
+                plan,
+                digest,
+                journal=journal,
+                manifest=manifest,
+                executor=executor,
+                clients=clients,
+                reporter=reporter or NullReporter(),
+                window=2 * workers,
+            )
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+        clients.close()
+
+
+def journal_for(plan: Plan) -> Journal:
+    """The plan's journal, which must exist (nothing has run otherwise)."""
+    paths: StatePaths = state_paths(plan)
+    if not paths.journal.exists():
+        raise UsageError(
+            f"no journal at {paths.journal}: nothing has run for plan {plan.name!r}",
+            hint=f"run `hdh-migrate run` first (state directory {paths.root})",
+        )
+    return Journal(paths.journal)
+
+
+def status(path: str | Path) -> dict[str, Any]:
+    """Per wave and dataset: state, counts and bytes per item state, failures with reasons."""
+    plan, _ = load(path)
+    with journal_for(plan) as journal:
+        waves: dict[str, Any] = {}
+        for wave, ds in plan.iter_datasets():
+            counts = {
+                str(c.state): {"objects": c.count, "bytes": c.bytes}
+                for c in journal.counts(ds.name)
+            }
+            failures = [
+                {"key": i.key, "reason": i.reason or i.last_error or ""}
+                for i in journal.failures(ds.name, limit=20)
+            ]
+            state = journal.dataset_state(ds.name)
+            entry = {"state": str(state) if state else "new", "items": counts, "failures": failures}
+            waves.setdefault(wave.name, {})[ds.name] = entry
+        runs = [r.to_dict() for r in journal.runs()[-5:]]
+    return {
+        "plan": plan.name,
+        "state_dir": str(state_paths(plan).root),
+        "waves": waves,
+        "runs": runs,
+    }
