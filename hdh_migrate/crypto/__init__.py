@@ -18,6 +18,7 @@ from hdh_migrate.crypto.decrypt import (
     read_header,
 )
 from hdh_migrate.crypto.encrypt import EncryptingReader, Encryptor, SourceLengthError
+from hdh_migrate.crypto.envelope import encode_sidecar, parse_sidecar, rewrap
 from hdh_migrate.crypto.format import (
     DEFAULT_SEGMENT_SIZE,
     MAX_HEADER_LEN,
@@ -46,10 +47,13 @@ __all__ = [
     "check_object_size",
     "ciphertext_length",
     "decrypt_range",
+    "encode_sidecar",
     "open_object",
     "parse_header",
+    "parse_sidecar",
     "plan_range",
     "read_header",
+    "rewrap",
     "seal_header",
     "segment_count",
 ]
