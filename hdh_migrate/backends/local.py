@@ -101,14 +101,13 @@ class LocalBackend:
     def _walk(self, directory: str, key_prefix: str, prefix: str) -> Iterator[ObjectInfo]:
         # Plain strings, not pathlib: pathlib interns every component it parses, which
         # would grow memory with the number of names listed.
-        for name, is_dir in _sorted_entries(directory):
-            key = key_prefix + name
-            path = os.path.join(directory, name)
-            if is_dir:
-                if (key + "/").startswith(prefix) or prefix.startswith(key + "/"):
-                    yield from self._walk(path, key + "/", prefix)
-            elif key.startswith(prefix):
-                info = _list_info(path, key)
+        for entry in _sorted_entries(directory):
+            if entry.endswith("/"):
+                key = key_prefix + entry
+                if key.startswith(prefix) or prefix.startswith(key):
+                    yield from self._walk(os.path.join(directory, entry[:-1]), key, prefix)
+            elif (key := key_prefix + entry).startswith(prefix):
+                info = _list_info(os.path.join(directory, entry), key)
                 if info is not None:
                     yield info
 
@@ -292,18 +291,19 @@ def _list_info(path: str, key: str) -> ObjectInfo | None:
     return _file_info(key, st) if stat_mod.S_ISREG(st.st_mode) else None
 
 
-def _sorted_entries(directory: str) -> list[tuple[str, bool]]:
-    """(name, is_dir) of one directory, sorted as keys sort (a directory sorts as 'name/')."""
+def _sorted_entries(directory: str) -> list[str]:
+    """Names in one directory, directories suffixed with '/', sorted as keys sort (one
+    string per entry: memory is bounded by the largest directory, ~100 bytes an entry)."""
     try:
         with os.scandir(directory) as entries:
             found = [
-                (e.name, e.is_dir(follow_symlinks=False))
+                e.name + "/" if e.is_dir(follow_symlinks=False) else e.name
                 for e in entries
                 if not e.name.startswith(RESERVED)
             ]
     except (FileNotFoundError, NotADirectoryError):
         return []
-    found.sort(key=lambda item: item[0] + "/" if item[1] else item[0])
+    found.sort()
     return found
 
 
