@@ -41,6 +41,7 @@ MAX_PLAINTEXT_LEN = (1 << 64) - 1
 
 _FIXED = struct.Struct(">4sBBBBIQ")  # magic, version, algorithm, log2, flags, hlen, ptlen
 PREFIX_LEN = _FIXED.size  # 20: enough to learn the header length
+MIN_HEADER_LEN = PREFIX_LEN + SALT_LEN + 3 + 3 + COMMIT_LEN + 4  # 1-byte fields: 94
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def header_length_from_prefix(prefix: bytes) -> int:
         raise IntegrityAuthError(f"unsupported HDH1 version {version} / algorithm {algorithm}")
     if flags != 0 or not MIN_LOG2_SEGMENT <= log2 <= MAX_LOG2_SEGMENT:
         raise IntegrityAuthError("HDH1 header: reserved flags set or segment size out of range")
-    if not PREFIX_LEN + SALT_LEN + 4 + COMMIT_LEN + 3 <= hlen <= MAX_HEADER_LEN:
+    if not MIN_HEADER_LEN <= hlen <= MAX_HEADER_LEN:
         raise IntegrityAuthError(f"HDH1 header: length {hlen} out of range")
     return int(hlen)
 
