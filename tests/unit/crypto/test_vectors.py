@@ -103,3 +103,15 @@ def test_library_decrypts_the_vectors(case: dict[str, Any]) -> None:
 def test_committed_file_is_what_the_generator_produces() -> None:
     """Fails (never rewrites) when the generator and the committed vectors disagree."""
     assert gen.render(gen.build()) == VECTORS_PATH.read_text(encoding="utf-8")
+
+
+def test_library_decrypts_across_the_epoch_boundary() -> None:
+    """2^18 + 1 segments: segment 2^18 is under the epoch-1 payload key."""
+    case = next(c for c in CASES if c["name"] == "epoch-boundary")
+    provider = FileKeyProvider.from_bytes(bytes.fromhex(VECTORS["kek"]))
+    _, body = independent_encrypt(case)
+    reader = DecryptingReader(io.BytesIO(body), provider, case["object_id"])
+    digest = hashlib.sha256()
+    while chunk := reader.read(1 << 20):
+        digest.update(chunk)
+    assert digest.hexdigest() == case["plaintext_sha256"]
