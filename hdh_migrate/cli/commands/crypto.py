@@ -30,6 +30,8 @@ JSON = typer.Option(False, "--json", help="Print JSON.")
 PLAINTEXT = typer.Argument(..., help="The plaintext file.")
 CIPHERTEXT = typer.Argument(..., help="The HDH1 object.")
 NEW_KEY = typer.Argument(..., help="Where to write the new key.")
+PLAN_ARG = typer.Argument(None, help="A plan file (describe its keys).")
+KEY_ARG = typer.Argument(None, help="One key name of the plan (default: all).")
 
 ENCRYPT_HELP = """Encrypt a local file into an HDH1 object (docs/hdh1-format.md).
 
@@ -98,6 +100,8 @@ def keys_generate(path: Path = NEW_KEY) -> None:
 
 @keys_app.command("describe")
 def keys_describe(
+    plan: Path | None = PLAN_ARG,
+    key: str | None = KEY_ARG,
     key_file: Path | None = KEY_FILE,
     pkcs11_module: str | None = typer.Option(None, "--pkcs11-module", help="PKCS#11 module."),
     token: str | None = typer.Option(None, "--token", help="Token label."),
@@ -105,7 +109,18 @@ def keys_describe(
     pin_env: str | None = typer.Option(None, "--pin-env", help="Variable holding the PIN."),
     as_json: bool = JSON,
 ) -> None:
-    """What can be said of a KEK without revealing it (provider, reference, custody)."""
+    """What can be said of a KEK without revealing it (provider, reference, custody).
+
+    Give a plan (and optionally one of its key names), or --key-file, or the PKCS#11
+    options. Examples:
+
+      hdh-migrate keys describe plans/prod.yaml prod-kek
+
+      hdh-migrate keys describe --key-file kek.key --json
+    """
+    if plan is not None:
+        _show_plan_keys(plan, key, as_json)
+        return
     if key_file is not None:
         provider = open_key_provider("file", {"path": str(key_file)})
     elif pkcs11_module and token and label and pin_env:
@@ -136,15 +151,35 @@ def _provider(key_file: Path | None, plan: Path | None, key: str | None) -> Iter
         provider.close()
 
 
-def _plan_provider(plan_path: Path, name: str) -> KeyProvider:
+def _plan_provider(plan_path: Path, name: str, *, create: bool = True) -> KeyProvider:
     from hdh_migrate.plan import load_plan
 
     plan = load_plan(plan_path)
     if name not in plan.keys:
         known = ", ".join(sorted(plan.keys)) or "none"
         raise UsageError(f"the plan has no key {name!r}", hint=f"keys in the plan: {known}")
-    spec = plan.keys[name]
-    return open_key_provider(spec.kind, spec.model_dump())
+    spec = plan.keys[name].model_dump()
+    return open_key_provider(spec["kind"], spec if create else {**spec, "create": False})
+
+
+def _show_plan_keys(plan_path: Path, name: str | None, as_json: bool) -> None:
+    """Describe one or every key of a plan (never creates a missing key file)."""
+    from hdh_migrate.plan import load_plan
+
+    names = [name] if name else sorted(load_plan(plan_path).keys)
+    described: dict[str, Any] = {}
+    for each in names:
+        provider = _plan_provider(plan_path, each, create=False)
+        try:
+            described[each] = provider.describe()
+        finally:
+            provider.close()
+    if as_json:
+        emit_json(described)
+        return
+    for each, info in described.items():
+        stdout.print(f"[bold]{each}[/]", highlight=False)
+        _show(info, False)
 
 
 def _done(verb: str, result: FileResult) -> None:

@@ -153,3 +153,38 @@ def test_console_script_subprocess(tmp_path: Path, key: Path, plain: Path) -> No
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert done.returncode == 7 and "truncated" in done.stderr
     assert not (tmp_path / "sub2.out").exists()
+
+
+def test_keys_describe_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = Path(__file__).parents[3] / "plans" / "rehearsal.yaml"
+    if not plan.exists():
+        pytest.skip("plans/rehearsal.yaml is not in this checkout")
+    shutil.copy(plan, tmp_path / "plan.yaml")
+    monkeypatch.chdir(tmp_path)
+    from hdh_migrate.plan import load_plan
+
+    name = next(iter(load_plan(tmp_path / "plan.yaml").keys))
+    assert run(["keys", "describe", "plan.yaml", name]) == 7  # describe never creates the key
+    assert not any(tmp_path.joinpath(".hdh-migrate").rglob("*.key"))
+    assert (
+        run(
+            [
+                "encrypt",
+                str(tmp_path / "plan.yaml"),
+                "-o",
+                "p.hdh1",
+                "--plan",
+                "plan.yaml",
+                "--key",
+                name,
+            ]
+        )
+        == 0
+    )  # encrypt creates it (create: true)
+    capsys.readouterr()
+    assert run(["keys", "describe", "plan.yaml", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info[name]["provider"] == "file" and info[name]["reference"].startswith("file:kcv=")
+    assert run(["keys", "describe", "plan.yaml", "nope"]) == 2
