@@ -1,4 +1,6 @@
-"""SFTP backend (paramiko): the only module importing paramiko.
+"""SFTP backend (paramiko): the only module importing paramiko. It also runs remote
+commands for cutover hooks (``run_command``, at the end), over the same host-key-checked
+connection code, so that paramiko stays in this one module.
 
 Config (plain values; secrets as ``SecretRef``, a ``${env:…}``/``${file:…}`` string, or a
 plain string in tests)::
@@ -55,8 +57,10 @@ import posixpath
 import socket
 import stat as statmod
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Self, cast
@@ -681,3 +685,82 @@ class _WindowReader(io.RawIOBase):
             self._release(self._broken)
             self._release = None
         super().close()
+
+
+# -- remote commands (cutover hooks) -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    """What a remote command did. ``output`` holds the last bytes of stdout and stderr
+    (combined), ``dropped`` how many earlier bytes were not kept; ``exit_status`` is None
+    when the command timed out (its channel was closed)."""
+
+    exit_status: int | None
+    output: bytes
+    dropped: int = 0
+
+    @property
+    def timed_out(self) -> bool:
+        return self.exit_status is None
+
+
+def run_command(
+    config: Mapping[str, Any], command: str, *, timeout: float, max_output: int = 64 * 1024
+) -> CommandOutcome:
+    """Run ``command`` through the login shell of the SSH host described by ``config`` (the
+    backend's host, port, user, key/password, known_hosts, connect_timeout; no root).
+
+    The host key is checked exactly as for the backend (known_hosts only, never added).
+    Errors raised before the command started — UnreachableError/RetryableError (safe to
+    retry), AuthError, UsageError — are the only exceptions; once the command started the
+    outcome is returned, whatever it is. On timeout the channel is closed: sshd hangs up
+    on the command, which may or may not stop it. Memory holds at most ``max_output`` bytes.
+    """
+    backend = SftpBackend(_Settings(config), "/")
+    ssh = backend._connect()
+    try:
+        channel = _open_exec(backend, ssh, command)
+        return _collect(channel, time.monotonic() + timeout, max_output)
+    finally:
+        ssh.close()
+
+
+def _open_exec(backend: SftpBackend, ssh: paramiko.SSHClient, command: str) -> paramiko.Channel:
+    transport = ssh.get_transport()
+    try:
+        if transport is None:
+            raise EOFError("no transport")
+        channel = transport.open_session(timeout=backend._settings.timeout)
+        channel.set_combine_stderr(True)
+        channel.exec_command(command)
+    except _CONNECTION_ERRORS as error:
+        raise RetryableError(
+            f"{backend.name}: cannot start the command ({type(error).__name__})"
+        ) from None
+    return channel
+
+
+def _collect(channel: paramiko.Channel, deadline: float, max_output: int) -> CommandOutcome:
+    tail, dropped = bytearray(), 0
+    channel.settimeout(0.2)
+    while True:
+        if time.monotonic() > deadline:
+            channel.close()
+            return CommandOutcome(None, bytes(tail), dropped)
+        try:
+            data = channel.recv(32768)
+        except TimeoutError:
+            continue
+        if not data:
+            break
+        tail += data
+        if len(tail) > max_output:
+            dropped += len(tail) - max_output
+            del tail[: len(tail) - max_output]
+    while not channel.exit_status_ready():
+        if time.monotonic() > deadline:
+            channel.close()
+            return CommandOutcome(None, bytes(tail), dropped)
+        time.sleep(0.05)
+    return CommandOutcome(channel.recv_exit_status(), bytes(tail), dropped)
