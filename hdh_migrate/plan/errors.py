@@ -50,6 +50,12 @@ _EXPECTED = (
 )
 
 
+# Errors raised by the plan's own value types for an input of the wrong YAML type.
+_CUSTOM_TYPE_ERRORS = frozenset(
+    {"secret_type", "text_type", "size_type", "rate_type", "percent_type", "url_type"}
+)
+
+
 class InvalidPlan(PlanError):
     """A plan with one or more errors. Shows the first (and how many more); ``errors``
     holds them all, in file order."""
@@ -113,7 +119,8 @@ def _issue(error: ErrorDetails, data: Any, model: type[BaseModel]) -> Issue:
         return Issue(path, "literal secret", reference_hint(path))
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         return _tag_issue(error, path, value, model, loc)
-    return Issue(path, _message(error, value, path), _hint(kind, path), at_key)
+    hint = _hint(kind, path) or _description(model, loc)
+    return Issue(path, _message(error, value, path), hint, at_key)
 
 
 def _data_path(loc: Loc, data: Any) -> tuple[DataPath, Any, bool]:
@@ -167,6 +174,8 @@ def _message(error: ErrorDetails, value: Any, path: DataPath) -> str:
     expected = next((e for prefix, e in _EXPECTED if kind.startswith(prefix)), None)
     if expected is not None:
         return f"expected {expected}, got {type_label(value)}"
+    if kind in _CUSTOM_TYPE_ERRORS:
+        return f"{msg}, got {type_label(value)}"
     text = msg.removeprefix("Value error, ")
     return text.replace("Input should be", "expected").replace("Input should", "expected to")
 
@@ -190,6 +199,15 @@ def type_label(value: Any) -> str:
 
 
 # --- walking the model's annotations along a pydantic location ---------------------------
+
+
+def _description(model: type[BaseModel], loc: Loc) -> str | None:
+    """The description of the field at ``loc`` (what it is for), when there is one."""
+    if not loc or not isinstance(loc[-1], str):
+        return None
+    parent = _unwrap(_annotation_at(model, loc[:-1]))
+    field = parent.model_fields.get(loc[-1]) if _is_model(parent) else None
+    return field.description if field else None
 
 
 def _allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:

@@ -75,6 +75,9 @@ def check_preset(
 
 
 def _region(preset: Preset, region: str | None, at: DataPath) -> Iterator[Issue]:
+    if region is None and preset.regions:
+        yield Issue((*at, "region"), "missing required key 'region'",
+                    choice_hint("", preset.regions, f"regions of {preset.name}"))  # fmt: skip
     if region is not None and preset.regions and region not in preset.regions:
         yield Issue(
             (*at, "region"),

@@ -23,6 +23,17 @@ MAX_EXPANDED_NODES = 200_000
 MERGE_KEY = "<<"
 
 
+_YAML_HINTS = (
+    ("mapping values are not allowed", "quote a value that contains ': ', or fix the indentation"),
+    ("sequence entries are not allowed", "align this '- ' entry with its siblings"),
+    ("expected <block end>", "this line's indentation does not match the block it belongs to"),
+    ("cannot start any token", "quote a value that starts with @, ` or %"),
+    ("found undefined alias", "define the &anchor before using *alias"),
+    ("expected a single document", "a plan is one YAML document: remove the extra ---"),
+    ("while scanning a quoted scalar", "close the quote"),
+)
+
+
 class LoadProblem(Exception):
     """The text is not a usable plan document. ``line``/``column`` are 1-based."""
 
@@ -100,9 +111,8 @@ def _yaml_problem(exc: yaml.MarkedYAMLError, text: str) -> LoadProblem:
     problem = " ".join(str(exc.problem or exc.context or "syntax error").split())
     if exc.problem and exc.context and exc.context_mark and exc.context_mark is not mark:
         problem += f" ({exc.context} at line {exc.context_mark.line + 1})"
-    return LoadProblem(
-        f"invalid YAML: {problem}", line, column, hint="fix the YAML syntax at this position"
-    )
+    hint = next((h for text, h in _YAML_HINTS if text in problem), "fix the YAML syntax here")
+    return LoadProblem(f"invalid YAML: {problem}", line, column, hint=hint)
 
 
 def _char_at(text: str, index: int) -> str:

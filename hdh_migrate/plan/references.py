@@ -143,6 +143,9 @@ def _targets(plan: Plan) -> Iterator[Issue]:
         )
         for i, replica in enumerate(target.replicas):
             yield from _ref(plan.targets, replica, (*at, "replicas", i), "target")
+            if replica == name:
+                yield Issue((*at, "replicas", i), "a target cannot be its own replica",
+                            "name another target, or remove this entry")  # fmt: skip
         if not target.verify_tls:
             yield Issue(
                 (*at, "verify_tls"),
@@ -171,7 +174,7 @@ def _file_key(key: FileKey, at: tuple[str | int, ...]) -> Iterator[Issue]:
             "a file key needs exactly one of path and ref",
             "path: /etc/hdh/kek.key (a key file) or ref: ${env:NAME} (the key, base64)",
         )
-    if key.create and key.path is None:
+    if key.create and key.path is None and key.ref is not None:
         yield Issue(
             (*at, "create"),
             "create needs a path to write the new key to",

@@ -44,6 +44,10 @@ def _secret(value: Any) -> SecretRef:
         return value
     if isinstance(value, str) and is_reference(value):
         return SecretRef.parse(value)
+    if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
+        raise PydanticCustomError(
+            "secret_type", "expected a secret reference such as ${env:NAME} or ${file:/path}"
+        )
     raise PydanticCustomError(REFERENCE_REQUIRED, "a secret must be written as a reference")
 
 
