@@ -105,7 +105,8 @@ def test_rehearsal_only_preset_warns_outside_rehearsal(minimal_text: str) -> Non
     [
         ("    path: /etc/hdh/kek.key\n", "    path: /k\n    ref: ${env:K}\n", "keys.kek"),
         ("    path: /etc/hdh/kek.key\n", "    create: true\n", "keys.kek"),
-        ("    path: /etc/hdh/kek.key\n", "    ref: ${env:K}\n    create: true\n", "keys.kek.create"),
+        ("    path: /etc/hdh/kek.key\n", "    ref: ${env:K}\n    create: true\n",
+         "keys.kek.create"),
         ("  key: kek\n", "  key: kek2\n", "defaults.key"),
         ("        key: hsm\n", "        key: hms\n", "waves[0].datasets[1].key"),
         ("        container: dcir\n", "        bucket: dcir\n", "waves[0].datasets[1].bucket"),
