@@ -9,15 +9,18 @@ ever exists in the HSM as a session object that is destroyed right after use.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from hdh_migrate.errors import AuthError, IntegrityAuthError, UsageError
 from hdh_migrate.secrets import SecretRef, is_reference
 
+_T = TypeVar("_T")
 _LIBS: dict[str, Any] = {}
 _LIBS_LOCK = threading.Lock()
 # PKCS#11 login state is per process and token: a second session on a logged-in token
@@ -81,7 +84,9 @@ class Pkcs11KeyProvider:
     """RFC 3394 wrap/unwrap by an HSM-resident AES KEK found by token and key label.
 
     One logged-in session per provider, serialized by a lock (PKCS#11 sessions are not
-    safe for concurrent use). ``close()`` logs out.
+    safe for concurrent use). A session that went stale (library re-initialized, HSM
+    restarted) is reopened once, with the PIN reference resolved again. ``close()`` ends
+    the session.
     """
 
     def __init__(
@@ -91,10 +96,34 @@ class Pkcs11KeyProvider:
         self.module, self.token_label, self.key_label = module, token, label
         self.ref = f"pkcs11:token={token};label={label}"
         self._lock = threading.Lock()
-        self.slot = slot
-        self._token = self._find_token(load_library(module))
-        self._session = self._login(_pin_value(pin))
+        self.slot, self._pin = slot, pin
+        self._stale = (
+            self._p11.SessionHandleInvalid,
+            self._p11.SessionClosed,
+            self._p11.ObjectHandleInvalid,
+            self._p11.KeyHandleInvalid,
+            self._p11.DeviceRemoved,
+            self._p11.TokenNotPresent,
+            self._p11.UserNotLoggedIn,
+        )
+        self._session: Any = None
+        self._connect()
+
+    def _connect(self) -> None:
+        self._token = self._find_token(load_library(self.module))
+        self._session = self._login(_pin_value(self._pin))
         self._kek = self._find_kek()
+
+    def _run(self, operation: Callable[[], _T]) -> _T:
+        """Run ``operation`` under the lock, reconnecting once if the session went stale."""
+        with self._lock:
+            if self._session is None:
+                raise AuthError(f"{self.ref}: the key provider is closed")
+            try:
+                return operation()
+            except self._stale:
+                self._connect()
+                return operation()
 
     def __repr__(self) -> str:
         return f"Pkcs11KeyProvider({self.ref})"
@@ -161,35 +190,42 @@ class Pkcs11KeyProvider:
         attrs = self._session_key_template()
         attrs.update({p11.Attribute.CLASS: p11.ObjectClass.SECRET_KEY})
         attrs.update({p11.Attribute.KEY_TYPE: p11.KeyType.AES, p11.Attribute.VALUE: dek})
-        with self._lock:
+
+        def operation() -> bytes:
             key = self._session.create_object(attrs)
             try:
                 return bytes(self._kek.wrap_key(key, mechanism=p11.Mechanism.AES_KEY_WRAP))
-            except p11.PKCS11Error as exc:
-                raise AuthError(f"{self.ref} refused to wrap: {type(exc).__name__}") from None
             finally:
                 key.destroy()
 
+        try:
+            return self._run(operation)
+        except p11.PKCS11Error as exc:
+            raise AuthError(f"{self.ref} refused to wrap: {type(exc).__name__}") from None
+
     def unwrap(self, blob: bytes) -> bytes:
         p11 = self._p11
-        with self._lock:
-            try:
-                key = self._kek.unwrap_key(
-                    p11.ObjectClass.SECRET_KEY,
-                    p11.KeyType.AES,
-                    blob,
-                    mechanism=p11.Mechanism.AES_KEY_WRAP,
-                    template=self._session_key_template(),
-                )
-            except p11.PKCS11Error:
-                raise IntegrityAuthError(
-                    f"the data key does not unwrap under {self.ref}",
-                    hint="wrong KEK, or the envelope was modified",
-                ) from None
+
+        def operation() -> bytes:
+            key = self._kek.unwrap_key(
+                p11.ObjectClass.SECRET_KEY,
+                p11.KeyType.AES,
+                blob,
+                mechanism=p11.Mechanism.AES_KEY_WRAP,
+                template=self._session_key_template(),
+            )
             try:
                 return bytes(key[p11.Attribute.VALUE])
             finally:
                 key.destroy()
+
+        try:
+            return self._run(operation)
+        except p11.PKCS11Error:
+            raise IntegrityAuthError(
+                f"the data key does not unwrap under {self.ref}",
+                hint="wrong KEK, or the envelope was modified",
+            ) from None
 
     def _session_key_template(self) -> dict[Any, Any]:
         a = self._p11.Attribute
@@ -197,8 +233,9 @@ class Pkcs11KeyProvider:
 
     def describe(self) -> dict[str, Any]:
         a = self._p11.Attribute
-        with self._lock:
-            attrs = {name.lower(): bool(self._kek[getattr(a, name)]) for name in KEK_ATTRIBUTES}
+        attrs = self._run(
+            lambda: {name.lower(): bool(self._kek[getattr(a, name)]) for name in KEK_ATTRIBUTES}
+        )
         return {
             "provider": "pkcs11",
             "reference": self.ref,
@@ -216,9 +253,10 @@ class Pkcs11KeyProvider:
 
     def close(self) -> None:
         with self._lock:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
+            session, self._session = self._session, None
+            if session is not None:
+                with contextlib.suppress(self._p11.PKCS11Error):
+                    session.close()
 
 
 def _text(value: Any) -> str:

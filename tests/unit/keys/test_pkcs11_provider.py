@@ -153,3 +153,20 @@ def test_slot_selection(hsm_token: Any) -> None:
     p.close()
     with pytest.raises(AuthError, match="not found"):
         open_key_provider("pkcs11", {**config, "slot": slot.slot_id + 12345})
+
+
+def test_stale_session_is_reopened(provider: Pkcs11KeyProvider, hsm_token: Any) -> None:
+    from hdh_migrate.keys.pkcs11 import reload_library
+
+    blob = provider.wrap(bytes(32))
+    reload_library(hsm_token.module)  # every session handle becomes invalid
+    assert provider.unwrap(blob) == bytes(32)
+    assert provider.describe()["attributes"]["never_extractable"] is True
+
+
+def test_closed_provider_refuses(hsm_token: Any) -> None:
+    p = _open(hsm_token, hsm_token.kek_label)
+    p.close()
+    p.close()  # idempotent
+    with pytest.raises(AuthError, match="closed"):
+        p.wrap(bytes(32))
