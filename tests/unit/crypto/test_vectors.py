@@ -115,3 +115,11 @@ def test_library_decrypts_across_the_epoch_boundary() -> None:
     while chunk := reader.read(1 << 20):
         digest.update(chunk)
     assert digest.hexdigest() == case["plaintext_sha256"]
+
+
+def test_generator_check_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert gen.main(["--check", str(VECTORS_PATH)]) == 0
+    altered = tmp_path / "hdh1.json"
+    altered.write_text(VECTORS_PATH.read_text(encoding="utf-8").replace("ds/one", "ds/One"))
+    assert gen.main(["--check", str(altered)]) == 1
+    assert "DIFFER" in capsys.readouterr().out
