@@ -11,8 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hdh_migrate.errors import PlanError
+from hdh_migrate.errors import PlanError, UsageError
 from hdh_migrate.plan.model import Plan
+from hdh_migrate.plan.targets import S3Target
+from hdh_migrate.providers import get_preset
 from hdh_migrate.secrets import SecretRef
 
 
@@ -46,8 +48,18 @@ def _target(plan: Plan, name: str) -> dict[str, Any]:
         "provider": target.provider,
         "region": target.region,
         "bucket": target.bucket,
-        "endpoint": target.endpoint,
+        "endpoint": target.endpoint or _preset_endpoint(target),
+        "explicit_endpoint": target.endpoint is not None,
     }
+
+
+def _preset_endpoint(target: S3Target) -> str | None:
+    """The preset's endpoint for the target's region (None when it cannot be derived)."""
+    extra = {"namespace": target.namespace} if target.namespace else {}
+    try:
+        return get_preset(target.provider).endpoint(target.region, **extra)
+    except UsageError:
+        return None
 
 
 def _wave(plan: Plan, index: int) -> dict[str, Any]:

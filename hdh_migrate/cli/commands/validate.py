@@ -10,7 +10,6 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from hdh_migrate.cli.render import emit_json, ok, stderr, stdout
 from hdh_migrate.errors import PlanError, UsageError
@@ -83,9 +82,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"{counts['datasets']} dataset(s), {counts['sources']} source(s), "
         f"{counts['targets']} target(s), {counts['keys']} key(s)"
     )
-    stdout.print(_datasets_table(summary))
+    _print_waves(summary)
     for name, target in summary["targets"].items():
-        where = target["endpoint"] or f"{target['provider']} preset endpoint"
+        where = target["endpoint"] or "endpoint unknown"
         stdout.print(
             f"  target [bold]{escape(name)}[/]: {escape(target['provider'])} / "
             f"{escape(target['region'])} / {escape(target['bucket'])} ({escape(where)})"
@@ -97,18 +96,19 @@ def _print_summary(summary: dict[str, Any]) -> None:
         _print_warning(warning)
 
 
-def _datasets_table(summary: dict[str, Any]) -> Table:
-    table = Table(title_justify="left", show_edge=False)
-    for column in ("wave", "dataset", "from", "to", "key", "verify"):
-        table.add_column(column)
+def _print_waves(summary: dict[str, Any]) -> None:
     for wave in summary["waves"]:
+        after = f" (after {', '.join(wave['depends_on'])})" if wave["depends_on"] else ""
+        cutover = "" if wave["cutover"] else ", no cutover section"
+        stdout.print(f"  wave [bold]{escape(wave['name'])}[/]{escape(after)}{cutover}")
         for d in wave["datasets"]:
             origin = f"{d['source']}:{d['location'] or ''}/{d['prefix']}"
-            target = f"{d['target']}:/{d['target_prefix']}"
-            table.add_row(
-                wave["name"], d["name"], origin, target, d["key"] or "[red]none[/]", d["verify"]
+            target = f"{d['target']}:{d['target_prefix'] or '/'}"
+            key = f"key {d['key']}" if d["key"] else "[red]no key[/]"
+            stdout.print(
+                f"    {escape(d['name'])}: {escape(origin)} → {escape(target)} "
+                f"({key}, verify {escape(d['verify'])})"
             )
-    return table
 
 
 def _print_warning(warning: dict[str, Any]) -> None:
