@@ -108,8 +108,10 @@ class Backend(Protocol):
         self, key: str, range: tuple[int, int] | None = None, if_match: str | None = None
     ) -> BinaryIO:
         """A readable stream of the object, or of the inclusive byte ``range`` (start, end).
-        With ``if_match``, raises PreconditionFailedError when the ETag differs (at open or
-        while reading). Raises NotFoundError. The caller closes the stream."""
+        An ``end`` past the object is clamped to its last byte; a ``start`` at or past the
+        end raises PermanentError (HTTP 416). With ``if_match``, raises
+        PreconditionFailedError when the ETag differs (at open or while reading). Raises
+        NotFoundError. The caller closes the stream."""
         ...
 
     def write(

@@ -16,7 +16,7 @@ plain string in tests)::
     sse_c_key: SECRET                    32 raw bytes (or their base64): SSE-C on every call
     storage_class: STANDARD              sent with every PUT (never derived from Azure tiers)
     multipart_threshold: 64MiB           multipart above this size
-    part_size: 16MiB                     WriteOptions.part_size wins
+    part_size: 16MiB                     WriteOptions.part_size (and first_part_size) win
     max_concurrency: 4                   parts in flight per upload
     page_size: 1000                      ListObjectsV2 MaxKeys
     connect_timeout: 10, read_timeout: 60   seconds
@@ -422,28 +422,34 @@ class S3Backend:
         return params
 
     def _multipart(self, key: str, stream: BinaryIO, size: int, opts: WriteOptions) -> ObjectInfo:
-        part_size = self._part_size(key, size, opts.part_size)
+        lengths = self._part_lengths(key, size, opts)
         create = self._object_params(opts)
         if "crc32c" in self.settings.checksum_algorithms:
             create["ChecksumAlgorithm"] = "CRC32C"
         upload_id = self._call("create_multipart_upload", key, Key=key, **create)["UploadId"]
         try:
-            parts = self._upload_parts(key, upload_id, stream, size, part_size, opts)
+            parts = self._upload_parts(key, upload_id, stream, size, lengths, opts)
             response = self._complete(key, upload_id, parts, opts)
         except BaseException:
             self.abort_multipart(key, upload_id, quiet=True)
             raise
         return _written_info(key, size, opts, response)
 
-    def _part_size(self, key: str, size: int, requested: int | None) -> int:
-        part_size = requested or self.settings.part_size
-        if -(-size // part_size) > MAX_PARTS:
+    def _part_lengths(self, key: str, size: int, opts: WriteOptions) -> builtins.list[int]:
+        """Part sizes: ``first_part_size`` (when set) then ``part_size``; the last shorter."""
+        part_size = opts.part_size or self.settings.part_size
+        first = min(opts.first_part_size or part_size, size)
+        rest = size - first
+        lengths = [first] + [part_size] * (rest // part_size)
+        if rest % part_size:
+            lengths.append(rest % part_size)
+        if len(lengths) > MAX_PARTS:
             raise PermanentError(
                 f"{size} bytes in parts of {part_size} would exceed {MAX_PARTS} parts",
                 key=key,
                 hint="raise part_size",
             )
-        return part_size
+        return lengths
 
     def _upload_parts(
         self,
@@ -451,7 +457,7 @@ class S3Backend:
         upload_id: str,
         stream: BinaryIO,
         size: int,
-        part_size: int,
+        lengths: builtins.list[int],
         opts: WriteOptions,
     ) -> builtins.list[dict[str, Any]]:
         """Read parts sequentially, upload them on a bounded pool, check the stream's digests.
@@ -464,10 +470,10 @@ class S3Backend:
         pending: deque[Future[dict[str, Any]]] = deque()
         with ThreadPoolExecutor(workers, thread_name_prefix="hdh-s3-part") as pool:
             try:
-                for number, offset in enumerate(range(0, size, part_size), start=1):
+                for number, length in enumerate(lengths, start=1):
                     while len(pending) >= workers:  # a free slot before reading more
                         parts.append(pending.popleft().result())
-                    data = _read_part(stream, min(part_size, size - offset), key)
+                    data = _read_part(stream, length, key)
                     for chunk in data.chunks:
                         hasher.update(chunk)
                     pending.append(pool.submit(self._upload_part, key, upload_id, number, data))
@@ -580,12 +586,11 @@ class S3Backend:
         params: dict[str, Any] = {}
         if self.settings.region != "us-east-1":
             params["CreateBucketConfiguration"] = {"LocationConstraint": self.settings.region}
-        with contextlib.suppress(PreconditionFailedError):
-            try:
-                self._call("create_bucket", **params)
-            except PermanentError as exc:
-                if "BucketAlreadyOwnedByYou" not in exc.message:
-                    raise
+        try:
+            self._call("create_bucket", **params)
+        except PermanentError as exc:  # created meanwhile by a concurrent caller
+            if "BucketAlreadyOwnedByYou" not in exc.message:
+                raise
 
     def delete_bucket(self, *, force: bool = False) -> None:
         """Delete the bucket; with ``force``, first its objects and open uploads (tests)."""

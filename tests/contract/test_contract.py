@@ -173,6 +173,9 @@ def test_explicit_part_size_round_trips(target: ContractTarget) -> None:
     opts = WriteOptions(part_size=target.part_size)
     target.backend.write("parts", io.BytesIO(data), len(data), opts)
     assert get(target.backend, "parts") == data
+    first = WriteOptions(part_size=target.part_size, first_part_size=target.part_size + 100)
+    target.backend.write("first", io.BytesIO(data), len(data), first)
+    assert get(target.backend, "first") == data
 
 
 UNUSUAL = [

@@ -432,3 +432,14 @@ def test_part_stream_reads_and_rewinds_across_chunks() -> None:
     assert part.seek(4) == 4 and part.read(3) == b"efg"
     part.seek(0)
     assert part.read() == b"abcdefghi" and part.tell() == 9 and len(part) == 9
+
+
+def test_first_part_size_then_part_size(aws: None) -> None:
+    b = make(checksum_algorithms=[])
+    seen = capture(b)
+    data = os.urandom(17 * MIB + 5)
+    opts = WriteOptions(part_size=5 * MIB, first_part_size=6 * MIB + 7)
+    b.write("aligned", io.BytesIO(data), len(data), opts)
+    lengths = sorted(int(h["content-length"]) for op, h in seen if op == "UploadPart")
+    assert lengths == sorted([6 * MIB + 7, 5 * MIB, 5 * MIB, 1 * MIB - 2])
+    assert b.open_read("aligned").read() == data
