@@ -75,6 +75,12 @@ class Hook(StrictModel):
     timeout: Duration = Field(
         default=300, description="Seconds before the hook is killed and fails."
     )
+    retries: int = Field(
+        default=0,
+        ge=0,
+        le=10,
+        description="Attempts after a failure; only for hooks that are safe to repeat.",
+    )
 
 
 class Freeze(StrictModel):

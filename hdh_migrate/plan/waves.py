@@ -45,12 +45,13 @@ class Dataset(StrictModel):
     prefix: str = Field(default="", description="Only objects whose key starts with this.")
     include: list[str] = Field(
         default_factory=list,
-        description="Glob patterns on the key relative to prefix; empty = everything.",
+        description="Glob patterns selecting objects; empty = everything. A pattern without / "
+        "matches the object's base name, one with / the key relative to prefix (* crosses /).",
         examples=[["*.parquet", "*.csv.gz"]],
     )
     exclude: list[str] = Field(
         default_factory=list,
-        description="Glob patterns excluded (applied after include).",
+        description="Glob patterns excluded after include (same matching rule).",
         examples=[["*.tmp", "_SUCCESS"]],
     )
     target: Name = Field(description="A name under targets.", examples=["ovh-snc-rbx"])
