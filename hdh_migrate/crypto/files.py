@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from hdh_migrate.crypto.cipher import KeyProvider
+from hdh_migrate.crypto.cipher import Envelope, KeyProvider
 from hdh_migrate.crypto.decrypt import DecryptingReader
 from hdh_migrate.crypto.encrypt import Encryptor
 from hdh_migrate.crypto.format import DEFAULT_SEGMENT_SIZE
@@ -62,9 +62,24 @@ def decrypt_file(
     """Decrypt ``src`` into ``out``; OUT appears only if the whole object authenticated.
     With ``object_id``, the header must name that object."""
     with _open_source(src) as handle:
-        reader = DecryptingReader(handle, provider, object_id)
-        with _atomic_output(out, force) as sink:
-            _copy(reader, sink)
+        return decrypt_stream(handle, out, provider, object_id, force)
+
+
+def decrypt_stream(
+    src: BinaryIO,
+    out: Path,
+    provider: KeyProvider,
+    object_id: str | None = None,
+    force: bool = False,
+    envelope: Envelope | None = None,
+) -> FileResult:
+    """Decrypt the HDH1 stream ``src`` (a local file, a target object) into ``out``, which
+    appears only once the whole object authenticated."""
+    if out.exists() and not force:
+        raise UsageError(f"{out} already exists", hint="choose another -o or pass --force")
+    reader = DecryptingReader(src, provider, object_id, envelope=envelope)
+    with _atomic_output(out, force) as sink:
+        _copy(reader, sink)
     header = reader.header
     return FileResult(
         out, header.object_id, header.kek_ref, header.plaintext_length, header.ciphertext_length

@@ -15,7 +15,7 @@ from typing import Any
 import typer
 
 from hdh_migrate.cli.render import emit_json, ok, stdout
-from hdh_migrate.crypto.files import FileResult, decrypt_file, encrypt_file
+from hdh_migrate.crypto.files import FileResult, decrypt_file, decrypt_stream, encrypt_file
 from hdh_migrate.errors import UsageError
 from hdh_migrate.keys import KeyProvider, generate_key_file, open_key_provider
 from hdh_migrate.units import human_size, parse_size
@@ -28,7 +28,7 @@ OBJECT_ID = typer.Option(None, "--object-id", help="The logical object id in the
 FORCE = typer.Option(False, "--force", help="Replace OUT if it exists.")
 JSON = typer.Option(False, "--json", help="Print JSON.")
 PLAINTEXT = typer.Argument(..., help="The plaintext file.")
-CIPHERTEXT = typer.Argument(..., help="The HDH1 object.")
+CIPHERTEXT = typer.Argument(..., help="The HDH1 object: a file, or s3://BUCKET/KEY.")
 NEW_KEY = typer.Argument(..., help="Where to write the new key.")
 PLAN_ARG = typer.Argument(None, help="A plan file (describe its keys).")
 KEY_ARG = typer.Argument(None, help="One key name of the plan (default: all).")
@@ -42,13 +42,16 @@ The object id defaults to the source file name. Examples:
   hdh-migrate encrypt big.parquet -o big.hdh1 --plan plan.yaml --key prod-kek
 """
 
-DECRYPT_HELP = """Decrypt a local HDH1 object. OUT appears only once the whole object
-authenticated; any tampering, truncation or wrong key exits 7 and writes nothing.
+DECRYPT_HELP = """Decrypt an HDH1 object: a local file, or s3://BUCKET/KEY of a plan target
+(with --plan). OUT appears only once the whole object authenticated; any tampering,
+truncation or wrong key exits 7 and writes nothing.
 
 With --object-id the header must name that object (guards against swapped objects).
-Example:
+Examples:
 
   hdh-migrate decrypt scan.dcm.hdh1 -o scan.dcm --key-file kek.key --object-id ds/scan.dcm
+
+  hdh-migrate decrypt s3://hdh-snds/ds/scan.dcm -o scan.dcm --plan plan.yaml --key prod-kek
 """
 
 keys_app = typer.Typer(help="Key-encryption keys: generate a key file, describe a KEK.")
@@ -80,7 +83,7 @@ def encrypt(
 
 
 def decrypt(
-    src: Path = CIPHERTEXT,
+    src: str = CIPHERTEXT,
     out: Path = OUT,
     key_file: Path | None = KEY_FILE,
     plan: Path | None = PLAN,
@@ -89,7 +92,36 @@ def decrypt(
     force: bool = FORCE,
 ) -> None:
     with _provider(key_file, plan, key) as provider:
-        _done("decrypted and authenticated", decrypt_file(src, out, provider, object_id, force))
+        if src.startswith("s3://"):
+            if plan is None:
+                raise UsageError("decrypting s3://… needs --plan (its target gives the endpoint)")
+            result = _decrypt_target(plan, src, out, provider, object_id, force)
+        else:
+            result = decrypt_file(Path(src), out, provider, object_id, force)
+        _done("decrypted and authenticated", result)
+
+
+def _decrypt_target(
+    plan_path: Path, url: str, out: Path, provider: KeyProvider, oid: str | None, force: bool
+) -> FileResult:
+    """Read s3://BUCKET/KEY through the plan target that owns BUCKET (read-only)."""
+    from hdh_migrate.backends.registry import open_backend
+    from hdh_migrate.engine.specs import target_spec
+    from hdh_migrate.plan import load_plan
+
+    bucket, _, object_key = url.removeprefix("s3://").partition("/")
+    plan = load_plan(plan_path)
+    names = [name for name, target in plan.targets.items() if target.bucket == bucket]
+    if not names or not object_key:
+        known = ", ".join(sorted(t.bucket for t in plan.targets.values())) or "none"
+        raise UsageError(f"no target of the plan holds {url}", hint=f"buckets: {known}")
+    spec = target_spec(plan, names[0])
+    backend = open_backend(spec.kind, spec.config, read_only=True)
+    try:
+        with backend.open_read(object_key) as stream:
+            return decrypt_stream(stream, out, provider, oid, force)
+    finally:
+        backend.close()
 
 
 @keys_app.command("generate")
