@@ -32,6 +32,7 @@ class CheckResult:
     plan: Plan | None
     errors: list[PlanError] = field(default_factory=list)
     warnings: list[PlanError] = field(default_factory=list)
+    locations: Locations = field(default_factory=Locations)  # where each value is written
 
     @property
     def valid(self) -> bool:
@@ -98,7 +99,8 @@ def check_text(text: str, file: str = "<plan>") -> CheckResult:
         return CheckResult(file, None, [error])
     shape = _shape_issue(document.data)
     if shape is not None:
-        return CheckResult(file, None, [to_plan_error(shape, file, document.locations)])
+        error = to_plan_error(shape, file, document.locations)
+        return CheckResult(file, None, [error], locations=document.locations)
     return _check_document(document, file)
 
 
@@ -125,7 +127,8 @@ def _check_document(document: Document, file: str) -> CheckResult:
         issues += check_references(plan)
     errors = _place(_unique(i for i in issues if i.severity == "error"), file, document.locations)
     warnings = _place([i for i in issues if i.severity == "warning"], file, document.locations)
-    return CheckResult(file, plan if not errors else None, errors, warnings)
+    valid = plan if not errors else None
+    return CheckResult(file, valid, errors, warnings, document.locations)
 
 
 def _unique(issues: Any) -> list[Issue]:

@@ -184,3 +184,9 @@ def test_suggested_environment_names() -> None:
     assert env_name(("targets", "ovh", "credentials", "secret_key")) == "OVH_SECRET_KEY"
     assert env_name(("sources", "azure-hdh", "credential")) == "AZURE_HDH_CREDENTIAL"
     assert env_name(("keys", "1st", "pin")) == "HDH_1ST_PIN"
+
+
+def test_check_result_exposes_positions(minimal_text: str) -> None:
+    result = check_text(minimal_text)
+
+    assert result.locations.of(("targets", "snc", "region")) == (13, 13)
