@@ -18,6 +18,7 @@ from typing import Any
 
 from hdh_migrate import __version__
 from hdh_migrate.backends.base import Backend
+from hdh_migrate.backends.probe import load_probe
 from hdh_migrate.engine.specs import key_spec, source_spec, target_spec
 from hdh_migrate.events import NullReporter, Reporter
 from hdh_migrate.execution import imap_unordered
@@ -153,7 +154,7 @@ class Migration:
                 f"dataset {name!r} has no key: client-side encryption needs one",
                 hint="set defaults.key or the dataset's key",
             )
-        verify = str(eff.verify)
+        verify = self._trusted_verify(eff, str(eff.verify))
         return Context(
             eff,
             source_spec(eff),
@@ -161,6 +162,20 @@ class Migration:
             key_spec(eff.key_name, eff.key),
             verify,
         )
+
+    def _trusted_verify(self, eff: EffectiveDataset, mode: str) -> str:
+        """``metadata`` trusts what the server says; a target the probe found storing wrong
+        checksums or ignoring SSE-C is verified by reading back instead."""
+        if mode != "metadata":
+            return mode
+        probed = load_probe(self.plan.state_path, eff.dataset.target)
+        if probed is not None and probed.trustworthy:
+            return mode
+        why = "not probed yet" if probed is None else "probe found it does not validate"
+        self.reporter.event(
+            "verify.upgraded", dataset=eff.name, target=eff.dataset.target, mode="full", reason=why
+        )
+        return "full"
 
     # ------------------------------------------------------------------ inventory
 

@@ -172,3 +172,23 @@ def test_a_corrupted_target_is_reported_failed_and_repaired_by_the_next_run(env)
     assert any(name == "object.failed" for name, _ in reporter.events)
     outcomes, counts, _, _ = run_once(env, plan, clients)
     assert outcomes[0].failed == [] and counts == {ItemState.VERIFIED: 3}
+
+
+def test_metadata_verification_is_upgraded_unless_a_probe_vouches_for_the_target(env):
+    from hdh_migrate.backends.probe import ProbeResult, save_probe
+
+    plan = make_plan(env, verify="metadata")
+    clients = MemoryTargetClients(env["store"])
+    _, _, reporter, _ = run_once(env, plan, clients)
+    upgraded = [f for name, f in reporter.events if name == "verify.upgraded"]
+    assert upgraded and upgraded[0]["reason"] == "not probed yet"
+    verified = [f["mode"] for name, f in reporter.events if name == "object.verified"]
+    assert verified == ["full"] * 3
+
+    checks = {"sha256": "validated"}
+    vouched = ProbeResult("mem", "http://x", "b", "now", checks, sse_c="enforced")
+    save_probe(vouched, env["tmp"] / "state")
+    (env["src"] / "data" / "a.bin").write_bytes(b"new")
+    _, _, reporter, _ = run_once(env, plan, clients)
+    assert not [n for n, _ in reporter.events if n == "verify.upgraded"]
+    assert [f["mode"] for n, f in reporter.events if n == "object.verified"] == ["metadata"]
