@@ -72,7 +72,6 @@ class SegmentEncryptor:
         self.cipher = cipher
         self.index = start
         self.stop = cipher.header.segment_count if stop is None else stop
-        self._out = memoryview(bytearray(cipher.header.segment_size + TAG_LEN))
         if isinstance(src, bytes | bytearray | memoryview):
             self._view: memoryview | None = _whole_plaintext(src, cipher)
         else:
@@ -106,9 +105,10 @@ class SegmentEncryptor:
     def segments(self) -> Iterator[memoryview]:
         """Yield each ciphertext segment as a view of one reused buffer (valid until the
         next iteration)."""
+        out = memoryview(bytearray(self.cipher.header.segment_size + TAG_LEN))
         while size := self.next_length():
-            self.encrypt_next_into(self._out[:size])
-            yield self._out[:size]
+            self.encrypt_next_into(out[:size])
+            yield out[:size]
 
 
 class EncryptingReader(io.RawIOBase):
