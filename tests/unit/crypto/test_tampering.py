@@ -224,3 +224,28 @@ def test_rewrapped_sidecar_envelope_opens_the_same_object(
     assert DecryptingReader(io.BytesIO(blob), new, OID, envelope=sidecar).read() == DATA
     with pytest.raises(IntegrityAuthError):
         DecryptingReader(io.BytesIO(blob), new, OID)  # the header's own envelope: old KEK
+
+
+def test_authenticate_first_needs_a_seekable_source(blob: bytes, kek: FileKeyProvider) -> None:
+    class OneWay(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self._io = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+            return self._io.readinto(b)
+
+    with pytest.raises(ValueError, match="seekable"):
+        DecryptingReader(OneWay(blob), kek, OID, authenticate_first=True)  # type: ignore[arg-type]
+
+
+def test_object_size_check(blob: bytes, kek: FileKeyProvider) -> None:
+    from hdh_migrate.crypto import check_object_size, read_header
+
+    header = read_header(io.BytesIO(blob))
+    check_object_size(header, len(blob))
+    for wrong in (len(blob) - 1, len(blob) + 1, len(blob) - 16):
+        with pytest.raises(IntegrityAuthError, match="truncated or extended"):
+            check_object_size(header, wrong)
