@@ -90,9 +90,9 @@ def _s3_source_config(source: Source, bucket: str | None) -> dict[str, Any]:
 def _sftp_config(source: Source, path: str | None) -> dict[str, Any]:
     assert source.kind == "sftp"
     config: dict[str, Any] = {
-        "host": source.host,
+        "host": resolve_text(source.host),
         "port": source.port,
-        "user": source.user,
+        "user": resolve_text(source.user),
         "known_hosts": resolve_text(source.known_hosts),
         "root": _join(source.root, path),
     }

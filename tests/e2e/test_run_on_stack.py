@@ -13,8 +13,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
+from stack_world import make_world
 
 from hdh_migrate.crypto import DecryptingReader
 from hdh_migrate.keys import FileKeyProvider
@@ -144,3 +146,32 @@ def check_no_reupload(world, journaled: dict[str, str]) -> None:
     for key, etag in rows:
         journaled.setdefault(key, etag)
         assert etags.get(key) == journaled[key], f"{key} was uploaded again"
+
+
+def test_a_target_that_does_not_validate_is_verified_by_reading_back(stack, tmp_path):
+    """rclone serve s3 accepts wrong checksums and ignores SSE-C: after `probe` says so,
+    a plan asking only for metadata verification gets full read-back instead."""
+    world = make_world(
+        stack,
+        tmp_path,
+        f"r{uuid.uuid4().hex[:16]}",
+        verify="metadata",
+        s3_endpoint=stack.rclone_s3_endpoint,
+    )
+    try:
+        data = seed(world, {"x.bin": 70_000, "y.bin": 5})
+        probe = world.cli("probe", str(world.plan), "--json")
+        assert probe.returncode == 0, probe.stderr
+        (result,) = json.loads(probe.stdout)["targets"]
+        assert result["checksums"].get("sha256") != "validated"
+        assert result["sse_c"] == "ignored"
+        run = world.cli("run", str(world.plan), "--json")
+        assert run.returncode == 0, run.stderr
+        seen = events(run.stdout)
+        (upgrade,) = [e for e in seen if e["event"] == "verify.upgraded"]
+        assert "does not validate" in upgrade["reason"]
+        assert {e["mode"] for e in seen if e["event"] == "object.verified"} == {"full"}
+        for rel, plain in data.items():
+            assert decrypt(world, rel) == plain
+    finally:
+        world.source.delete_container()
