@@ -8,7 +8,7 @@ plain string in tests)::
     account_url: https://ACCOUNT.blob.core.windows.net  … or this, with
     credential: SECRET                       an account key or a SAS token (auto-detected)
     page_size: 5000                          List Blobs results per page (max 5000)
-    chunk_size: 4MiB                         ranged GET size while reading
+    chunk_size: 8MiB                         ranged GET size while reading
     max_concurrency: 2                       ranged GETs in flight per open stream
     block_size: 8MiB                         staged block size (WriteOptions.part_size wins)
     single_put_size: 8MiB                    objects up to this size are one Put Blob
@@ -69,6 +69,7 @@ from azure.storage.blob import (
     ContainerClient,
     ContentSettings,
     ExponentialRetry,
+    StorageStreamDownloader,
 )
 
 from hdh_migrate.backends import config_values as cv
@@ -147,7 +148,7 @@ class AzureBlobBackend:
         *,
         name: str,
         page_size: int = 5000,
-        chunk_size: int = 4 * MiB,
+        chunk_size: int = 8 * MiB,
         max_concurrency: int = 2,
         block_size: int = 8 * MiB,
         single_put_size: int = 8 * MiB,
@@ -166,7 +167,7 @@ class AzureBlobBackend:
         """Build from plain values (see the module docstring). Reveals the secret now, makes
         no request. Raises UsageError for a missing or contradictory setting."""
         container_name = cv.required(config, "container", KIND)
-        chunk = cv.size(config, "chunk_size", 4 * MiB, KIND)
+        chunk = cv.size(config, "chunk_size", 8 * MiB, KIND)
         service = _service_client(config, chunk)
         return cls(
             service.get_container_client(container_name),
@@ -241,7 +242,7 @@ class AzureBlobBackend:
             downloader = blob.download_blob(
                 offset=offset, length=length, max_concurrency=1, **_pinned(if_match)
             )
-            first = downloader.read(min(self.chunk_size, downloader.size))
+            first = _first_chunk(downloader)
         etag = downloader.properties.etag
         start = (offset or 0) + len(first)
         end = (offset or 0) + downloader.size
@@ -251,7 +252,7 @@ class AzureBlobBackend:
         def fetch(at: int, n: int) -> bytes:
             with self._errors("read", key):
                 part = blob.download_blob(offset=at, length=n, max_concurrency=1, **_pinned(etag))
-                return bytes(part.readall())
+                return _first_chunk(part)
 
         spans = _spans(start, end, self.chunk_size)
         raw = ChunkStream(_prefetched(first, spans, fetch, self.max_concurrency))
@@ -364,11 +365,14 @@ class AzureBlobBackend:
 
     # -- leases (freeze) ------------------------------------------------------------------------
 
-    def acquire_lease(self, key: str, duration: int = -1) -> str:
+    def acquire_lease(self, key: str, duration: int = -1, lease_id: str | None = None) -> str:
         """Lease ``key`` (``-1`` = infinite, else 15–60 s); returns the lease id. A leased
-        blob refuses writes and deletes without the id (LeaseConflictError)."""
+        blob refuses writes and deletes without the id (LeaseConflictError). With a proposed
+        ``lease_id`` (a UUID) the call is idempotent: acquiring again with the same id
+        succeeds, another id gets LeaseConflictError."""
         with self._errors("lease", key):
-            lease = self._container.get_blob_client(key).acquire_lease(lease_duration=duration)
+            blob = self._container.get_blob_client(key)
+            lease = blob.acquire_lease(lease_duration=duration, lease_id=lease_id)
         return str(lease.id)
 
     def release_lease(self, key: str, lease_id: str) -> None:
@@ -472,6 +476,12 @@ def _offset_length(range: tuple[int, int] | None) -> tuple[int | None, int | Non
 def _check_key(key: str) -> None:
     if not key or key.startswith("/") or len(key) > 1024:
         raise PermanentError(f"invalid blob name {key!r}", key=key)
+
+
+def _first_chunk(downloader: StorageStreamDownloader[bytes]) -> bytes:
+    """The bytes the downloader's first GET returned (at most one chunk), without the copy
+    ``read``/``readall`` make; empty for an empty blob."""
+    return next(iter(downloader.chunks()), b"")
 
 
 def _spans(start: int, end: int, chunk: int) -> Iterator[tuple[int, int]]:
