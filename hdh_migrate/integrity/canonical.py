@@ -35,6 +35,10 @@ def encode_canonical(value: Any) -> bytes:
     deeper than 32 levels.
     """
     check_value(value)
+    return _dumps(value)
+
+
+def _dumps(value: Any) -> bytes:
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text.encode("utf-8")
 
@@ -80,20 +84,19 @@ def decode_canonical(line: bytes) -> Any:
     """Parse one canonical line (without its newline); refuse anything not canonical.
 
     Raises CanonicalError when the bytes are not UTF-8 JSON, contain a float or a
-    NaN/Infinity constant, hold duplicate keys, or differ from their canonical re-encoding.
+    NaN/Infinity constant, or differ from their canonical re-encoding (which also catches
+    duplicate keys, re-ordered keys, spacing and escapes). Parsed values need no type
+    check: the parser only yields JSON types, and floats are refused while parsing.
     """
     try:
-        text = line.decode("utf-8")
         value = json.loads(
-            text,
-            parse_float=_refuse_float,
-            parse_constant=_refuse_constant,
-            object_pairs_hook=_no_duplicates,
+            line.decode("utf-8"), parse_float=_refuse_float, parse_constant=_refuse_constant
         )
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        canonical = _dumps(value)
+    except (UnicodeDecodeError, UnicodeEncodeError, json.JSONDecodeError) as exc:
         raise CanonicalError(f"not JSON: {exc}") from None
-    if encode_canonical(value) != line:
-        raise CanonicalError("not in canonical form (key order, spacing or escaping differ)")
+    if canonical != line:
+        raise CanonicalError("not in canonical form (key order, spacing, escaping or duplicates)")
     return value
 
 
@@ -103,12 +106,3 @@ def _refuse_float(text: str) -> Any:
 
 def _refuse_constant(text: str) -> Any:
     raise CanonicalError(f"{text} is not allowed")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise CanonicalError(f"duplicate key {key!r}")
-        result[key] = value
-    return result

@@ -22,7 +22,9 @@ when a value is a ``SecretRef``, or when a string holds a PEM private key.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -130,18 +132,25 @@ def _names(types: tuple[type, ...]) -> str:
 
 
 def _check_no_secrets(value: Any, path: str) -> None:
-    if isinstance(value, SecretRef):
-        raise RecordRefused(f"{path}: a secret reference cannot go into the manifest")
-    if isinstance(value, str) and _PRIVATE_PEM in value:
-        raise RecordRefused(f"{path}: looks like a private key; the manifest holds no secrets")
     if isinstance(value, Mapping):
         for key, item in value.items():
-            if isinstance(key, str) and _SECRET_NAME.search(key):
+            if isinstance(key, str) and _secret_name(key):
                 raise RecordRefused(f"{path}.{key}: a field named like a secret is refused")
-            _check_no_secrets(item, f"{path}.{key}")
+            if not isinstance(item, int | None):
+                _check_no_secrets(item, f"{path}.{key}")
+    elif isinstance(value, str):
+        if _PRIVATE_PEM in value:
+            raise RecordRefused(f"{path}: looks like a private key; the manifest holds no secrets")
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             _check_no_secrets(item, f"{path}[{index}]")
+    elif isinstance(value, SecretRef):
+        raise RecordRefused(f"{path}: a secret reference cannot go into the manifest")
+
+
+@functools.lru_cache(maxsize=4096)
+def _secret_name(key: str) -> bool:
+    return _SECRET_NAME.search(key) is not None
 
 
 def encode_record(record: Mapping[str, Any]) -> bytes:
@@ -340,9 +349,15 @@ def _check_anchor(state: _Scan, number: int, anchor: SignedCheckpoint | None) ->
 def _leaf_hashes(path: Path) -> Iterator[bytes]:
     """The leaf hashes of a manifest, streamed (checkpoint lines skipped)."""
     with path.open("rb") as handle:
-        for number, line in _lines(handle):
-            if _parse(number, line)["type"] != CHECKPOINT:
+        for _, line in _lines(handle):
+            if _type_of(line) != CHECKPOINT:
                 yield merkle.leaf_hash(line)
+
+
+def _type_of(line: bytes) -> Any:
+    """The record type of a line already validated by a first pass (fast path)."""
+    record = json.loads(line)
+    return record.get("type") if isinstance(record, dict) else None
 
 
 def _check_consistency(path: Path, marks: list[_Mark]) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -296,3 +297,21 @@ def test_writer_memory_is_logarithmic(tmp_path: Path, signer: Ed25519FileSigner)
             writer.append(object_record(i))
         assert len(writer._tree.nodes) == (3001).bit_count()
     assert verify_manifest(tmp_path / "m.jsonl", signer.public_key_bytes()).ok
+
+
+def test_verify_and_prove_memory_does_not_grow_with_records(
+    tmp_path: Path, signer: Ed25519FileSigner
+) -> None:
+    peaks = []
+    for n in (400, 3200):
+        path = tmp_path / f"m{n}.jsonl"
+        with ManifestWriter(path, signer, ORIGIN, checkpoint_every=10**9) as writer:
+            writer.append(run_record())
+            for i in range(n):
+                writer.append(object_record(i))
+        tracemalloc.start()
+        assert verify_manifest(path, signer.public_key_bytes()).ok
+        assert prove(path, object_record(n - 1)["object_id"]).leaf_index == n
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] < peaks[0] + 16 * 1024, peaks  # 8x the records, same memory
