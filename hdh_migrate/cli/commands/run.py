@@ -11,7 +11,8 @@ from rich.table import Table
 
 from hdh_migrate.cli.progress import JsonLinesReporter, RichReporter, make_reporter
 from hdh_migrate.cli.render import emit_json, ok, stdout
-from hdh_migrate.engine.runner import DatasetOutcome
+from hdh_migrate.engine.run_report import RunReport, utc_now, write_run_report
+from hdh_migrate.engine.runner import DatasetOutcome, Migration
 from hdh_migrate.engine.session import RunSettings, migration, status
 from hdh_migrate.errors import ObjectsFailedError, VerificationError
 from hdh_migrate.units import human_size, parse_rate
@@ -69,7 +70,9 @@ def run(
     reporter = make_reporter(as_json)
     live = reporter if isinstance(reporter, RichReporter) else nullcontext()
     with live, migration(plan, settings, reporter) as job:
+        started = utc_now()
         outcomes = job.run(wave, dataset)
+        _report_files(job, "run", started, outcomes, as_json)
     _conclude(outcomes, as_json, "run")
 
 
@@ -82,7 +85,9 @@ def verify(
 ) -> None:
     """Verify again (see Examples)."""
     with migration(plan) as job:
+        started = utc_now()
         outcomes = job.reverify(mode, wave, dataset)
+        _report_files(job, "verify", started, outcomes, as_json)
     _conclude(outcomes, as_json, "verify")
 
 
@@ -103,6 +108,23 @@ def show_status(plan: str = PLAN_ARG, as_json: bool = JSON_OPT) -> None:
                 wave, name, entry["state"], escape(items) or "—", str(len(entry["failures"]))
             )
     stdout.print(table)
+
+
+def _report_files(
+    job: Migration, command: str, started: Any, outcomes: list[DatasetOutcome], quiet: bool
+) -> None:
+    report = RunReport(
+        command,
+        job.plan.name,
+        job.run_id,
+        started,
+        utc_now(),
+        job.plan.policy.rehearsal,
+        tuple(outcomes),
+    )
+    as_json, as_md = write_run_report(job.plan.state_path, report)
+    if not quiet:
+        stdout.print(f"report: {as_md} (and {as_json.name})", highlight=False, markup=False)
 
 
 def _conclude(outcomes: list[DatasetOutcome], as_json: bool, verb: str) -> None:

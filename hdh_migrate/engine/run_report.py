@@ -1,0 +1,118 @@
+"""The run report: what one `run` (or `verify`) did, as JSON and Markdown in the state dir.
+
+``<state_dir>/reports/<command>-<UTC time>-<run id>.json`` and ``.md``. No secrets: only
+names, counts, sizes, object keys and failure reasons (which never hold secrets).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hdh_migrate import __version__
+from hdh_migrate.engine.runner import DatasetOutcome
+from hdh_migrate.units import human_size
+
+SCHEMA = "hdh-migrate/run-report/v1"
+
+
+@dataclass(frozen=True)
+class RunReport:
+    command: str
+    plan: str
+    run_id: str
+    started: datetime
+    ended: datetime
+    rehearsal: bool
+    outcomes: tuple[DatasetOutcome, ...]
+
+    @property
+    def seconds(self) -> float:
+        return max((self.ended - self.started).total_seconds(), 1e-9)
+
+    def totals(self) -> dict[str, Any]:
+        moved = sum(o.bytes_copied for o in self.outcomes)
+        copied = sum(o.copied for o in self.outcomes)
+        return {
+            "listed": sum(o.listed for o in self.outcomes),
+            "copied": copied,
+            "bytes_copied": moved,
+            "verified": sum(o.verified for o in self.outcomes),
+            "failed": sum(len(o.failed) for o in self.outcomes),
+            "flagged": sum(o.flagged for o in self.outcomes),
+            "seconds": round(self.seconds, 3),
+            "mib_per_s": round(moved / (1 << 20) / self.seconds, 2),
+            "objects_per_s": round(copied / self.seconds, 2),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "tool_version": __version__,
+            "command": self.command,
+            "plan": self.plan,
+            "run_id": self.run_id,
+            "rehearsal": self.rehearsal,
+            "started": self.started.isoformat(timespec="seconds"),
+            "ended": self.ended.isoformat(timespec="seconds"),
+            "totals": self.totals(),
+            "datasets": [o.to_dict() for o in self.outcomes],
+        }
+
+    def markdown(self) -> str:
+        t = self.totals()
+        lines = [f"# hdh-migrate {self.command} — {self.plan}", ""]
+        if self.rehearsal:
+            lines += ["> **REHEARSAL** — local targets; nothing here is sovereign.", ""]
+        lines += [
+            f"Run `{self.run_id}`, {self.started:%Y-%m-%d %H:%M:%S} → {self.ended:%H:%M:%S} UTC "
+            f"({t['seconds']} s), hdh-migrate {__version__}.",
+            "",
+            f"**{t['copied']}** objects copied ({human_size(t['bytes_copied'])}, "
+            f"{t['mib_per_s']} MiB/s, {t['objects_per_s']} objects/s), **{t['verified']}** "
+            f"verified, **{t['failed']}** failed, {t['flagged']} flagged.",
+            "",
+            "| wave | dataset | listed | new | changed | flagged | copied | bytes | verified "
+            "| failed |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        lines += [_row(o) for o in self.outcomes]
+        failures = [(o.dataset, k, r) for o in self.outcomes for k, r in o.failed]
+        if failures:
+            lines += ["", "## Failed objects", ""]
+            lines += [f"- `{d}` `{k}`: {r}" for d, k, r in failures]
+        return "\n".join(lines) + "\n"
+
+
+def _row(o: DatasetOutcome) -> str:
+    cells = [
+        o.wave,
+        o.dataset,
+        o.listed,
+        o.new,
+        o.changed,
+        o.flagged,
+        o.copied,
+        human_size(o.bytes_copied),
+        o.verified,
+        len(o.failed),
+    ]
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def write_run_report(root: Path, report: RunReport) -> tuple[Path, Path]:
+    """Write the JSON and Markdown files; return their paths."""
+    folder = root / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{report.command}-{report.started:%Y%m%dT%H%M%SZ}-{report.run_id[:8]}"
+    as_json, as_md = folder / f"{stem}.json", folder / f"{stem}.md"
+    as_json.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    as_md.write_text(report.markdown())
+    return as_json, as_md
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
