@@ -49,6 +49,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "manifest",
     "probe",
     "run",
+    "audit",
+    "cutover",
 )
 
 for _name in COMMAND_MODULES:
