@@ -1,0 +1,187 @@
+"""The audit report as one self-contained HTML page: inline CSS, inline SVG charts, no
+script, no external font, image or style sheet — it renders offline, from a file."""
+
+from __future__ import annotations
+
+from html import escape
+
+from hdh_migrate.reports.charts import WaveBar, histogram_svg, waves_svg
+from hdh_migrate.reports.markdown import cost, duration, rate
+from hdh_migrate.reports.model import AuditReport, DatasetReport
+from hdh_migrate.units import human_size
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1b1b1b}
+h1{font-size:24px;margin:0 0 8px}h2{font-size:19px;margin:24px 0 8px}h3{font-size:15px}
+table{border-collapse:collapse;margin:8px 0;font-size:13px}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f1f3f5}.num{text-align:right}
+.banner{background:#ffd43b;color:#000;border:6px solid #000;font-size:34px;font-weight:800;
+padding:18px;text-align:center;letter-spacing:2px;margin-bottom:16px}
+.verdict{display:inline-block;padding:4px 12px;border-radius:4px;color:#fff;font-weight:700}
+.v-block{background:#c92a2a}.v-warn{background:#e67700}.v-pass{background:#2b8a3e}
+.s-block{color:#c92a2a;font-weight:700}.s-warn{color:#e67700;font-weight:700}.s-info{color:#555}
+.charts{display:flex;flex-wrap:wrap;gap:16px}.chart{border:1px solid #ddd;background:#fff}
+figure{margin:0}figcaption{font-size:13px;color:#333}code{font-size:12px}
+"""
+
+
+def render_html(report: AuditReport) -> str:
+    """The complete page."""
+    body = [
+        _banner(report),
+        _header(report),
+        _charts(report),
+        _findings(report),
+        _datasets(report),
+        _estimates(report),
+        _notes(report),
+    ]
+    title = f"hdh-migrate audit — {report.plan.name}"
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head>"
+        f"<body>{''.join(body)}</body></html>\n"
+    )
+
+
+def _banner(report: AuditReport) -> str:
+    if not report.rehearsal:
+        return ""
+    return (
+        '<div id="rehearsal-banner" class="banner">REHEARSAL — NOT SOVEREIGN — '
+        "NO REAL HEALTH DATA</div>"
+    )
+
+
+def _header(report: AuditReport) -> str:
+    counts = report.counts()
+    plan = report.plan
+    return (
+        f"<h1>Audit of plan {escape(plan.name)}</h1>"
+        f'<p><span id="verdict" class="verdict v-{report.verdict}">{report.verdict.upper()}'
+        f"</span> exit {report.exit_code} · {counts['block']} block · {counts['warn']} warn · "
+        f"{counts['info']} info</p>"
+        f"<p>Plan <code>{escape(plan.file)}</code> (sha256 <code>{plan.sha256[:16]}…</code>), "
+        f"profile <b>{escape(plan.profile)}</b>, evidence as of {report.as_of}, generated "
+        f"{escape(report.generated_at)} by hdh-migrate {escape(report.tool_version)} "
+        f"(schema <code>{report.schema}</code>).</p>"
+    )
+
+
+def _charts(report: AuditReport) -> str:
+    figures = []
+    for i, ds in enumerate(report.datasets):
+        buckets = ds.inventory.histogram if ds.inventory else []
+        svg = histogram_svg(f"chart-sizes-{i}", f"Size distribution of {ds.name}", buckets)
+        figures.append(_figure(svg, f"Objects per size bucket — {ds.name}"))
+    waves = _wave_bars(report)
+    figures.append(
+        _figure(
+            waves_svg("chart-waves", "Bytes per wave", waves),
+            "Bytes per wave: all selected (orange), to move (dark red)",
+        )
+    )
+    return f'<h2>Charts</h2><div class="charts">{"".join(figures)}</div>'
+
+
+def _figure(svg: str, caption: str) -> str:
+    return f"<figure>{svg}<figcaption>{escape(caption)}</figcaption></figure>"
+
+
+def _wave_bars(report: AuditReport) -> list[WaveBar]:
+    order: dict[str, list[int]] = {}
+    for ds in report.datasets:
+        entry = order.setdefault(ds.wave, [0, 0])
+        if ds.inventory and ds.diff:
+            entry[0] += ds.inventory.bytes
+            entry[1] += ds.diff.new.bytes + ds.diff.changed.bytes
+    return [WaveBar(name, total, move) for name, (total, move) in order.items()]
+
+
+def _findings(report: AuditReport) -> str:
+    if not report.findings:
+        return "<h2>Findings</h2><p>No findings.</p>"
+    rows = "".join(
+        f'<tr class="finding" data-rule="{escape(f.rule)}" data-severity="{f.severity}">'
+        f'<td class="s-{f.severity}">{f.severity.upper()}</td><td>{escape(f.rule)}<br>'
+        f"{escape(f.title)}</td><td><code>{escape(f.file)}:{f.line}:{f.column}</code><br>"
+        f"<code>{escape(f.path)}</code></td><td>{escape(f.why)}</td><td>{escape(f.fix)}</td></tr>"
+        for f in report.findings
+    )
+    head = "<tr><th>severity</th><th>rule</th><th>where</th><th>why</th><th>how to fix</th></tr>"
+    return f'<h2>Findings</h2><table id="findings">{head}{rows}</table>'
+
+
+def _datasets(report: AuditReport) -> str:
+    head = (
+        "<tr><th>dataset</th><th>wave</th><th>status</th><th>objects</th><th>bytes</th>"
+        "<th>new</th><th>changed</th><th>identical</th><th>extra on target</th>"
+        "<th>over limit</th><th>archive</th><th>bad names</th><th>losing metadata</th>"
+        "</tr>"
+    )
+    rows = "".join(_dataset_row(ds) for ds in report.datasets)
+    largest = "".join(_largest(ds) for ds in report.datasets)
+    return f'<h2>Datasets</h2><table id="datasets">{head}{rows}</table>{largest}'
+
+
+def _dataset_row(ds: DatasetReport) -> str:
+    cells = [
+        escape(ds.name),
+        escape(ds.wave),
+        escape(ds.status + (f": {ds.note}" if ds.note else "")),
+    ]
+    inv, diff = ds.inventory, ds.diff
+    if inv and diff:
+        numbers = [
+            inv.objects,
+            human_size(inv.bytes),
+            diff.new.count,
+            diff.changed.count,
+            diff.identical.count,
+            diff.extra_on_target.count,
+            inv.over_limit.count,
+            inv.archive_tier.count,
+            inv.bad_names.count,
+            inv.objects_losing_metadata,
+        ]
+        cells += [f'<span class="num">{n}</span>' for n in numbers]
+    else:
+        cells += ["—"] * 10
+    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _largest(ds: DatasetReport) -> str:
+    if not ds.inventory or not ds.inventory.largest:
+        return ""
+    rows = "".join(
+        f'<tr><td><code>{escape(o.key)}</code></td><td class="num">{human_size(o.size)}</td></tr>'
+        for o in ds.inventory.largest
+    )
+    return f"<h3>Largest objects — {escape(ds.name)}</h3><table>{rows}</table>"
+
+
+def _estimates(report: AuditReport) -> str:
+    if report.total is None:
+        return "<h2>Estimates</h2><p>Not computed (inventory skipped).</p>"
+    head = (
+        "<tr><th>scope</th><th>objects</th><th>bytes</th><th>duration</th><th>PUT</th>"
+        "<th>GET</th><th>HEAD</th><th>cost</th></tr>"
+    )
+    rows = "".join(
+        f"<tr><td>{escape(e.scope)}</td><td>{e.objects}</td><td>{human_size(e.bytes)}</td>"
+        f"<td>{duration(e)}</td><td>{e.puts}</td><td>{e.gets}</td><td>{e.heads}</td>"
+        f"<td>{escape(cost(e))}</td></tr>"
+        for e in [*report.waves, report.total]
+    )
+    return (
+        f'<h2>Estimates</h2><table id="estimates">{head}{rows}</table>'
+        f"<p>Bandwidth: {escape(rate(report.total))}.</p>"
+    )
+
+
+def _notes(report: AuditReport) -> str:
+    if not report.notes:
+        return ""
+    items = "".join(f"<li>{escape(n)}</li>" for n in report.notes)
+    return f"<h2>Notes</h2><ul>{items}</ul>"
