@@ -106,6 +106,7 @@ class Item(_Value):
     verify_mode: str | None = None
     verify_result: str | None = None
     updated_at: str | None = None
+    manifest_leaf: int | None = None
     _enums = {"state": ItemState}  # noqa: RUF012
 
 

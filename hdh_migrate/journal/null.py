@@ -73,6 +73,9 @@ class NullJournal:
     def reset_to_pending(self, item_id: str, reason: str | None = None) -> bool:
         return False
 
+    def mark_recorded(self, item_id: str, leaf: int) -> bool:
+        return False
+
     def get(self, dataset: str, key: str) -> Item | None:
         return None
 
@@ -88,6 +91,11 @@ class NullJournal:
         return iter(())
 
     def in_copying(self, dataset: str | None = None) -> Iterator[Item]:
+        return iter(())
+
+    def unrecorded(
+        self, manifest_size: int, dataset: str | None = None, page_size: int = 500
+    ) -> Iterator[Item]:
         return iter(())
 
     def failures(self, dataset: str | None = None, limit: int = 100) -> list[Item]:

@@ -97,6 +97,11 @@ MIGRATIONS: tuple[Migration, ...] = (
                 UNIQUE (wave, name))""",
         ),
     ),
+    Migration(
+        2,
+        "items.manifest_leaf: the manifest leaf that records the verified item",
+        ("ALTER TABLE items ADD COLUMN manifest_leaf INTEGER",),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

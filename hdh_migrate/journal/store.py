@@ -206,6 +206,15 @@ class Journal:
     def mark_flagged(self, item_id: str, reason: str) -> bool:
         return self._move(item_id, ItemState.FLAGGED, FULL, reason=reason)
 
+    def mark_recorded(self, item_id: str, leaf: int) -> bool:
+        """Note the manifest leaf that records this item (NORMAL: see ``unrecorded``)."""
+        with self._txn(NORMAL) as conn:
+            cursor = conn.execute(
+                "UPDATE items SET manifest_leaf = ? WHERE item_id = ? AND manifest_leaf IS NOT ?",
+                (leaf, item_id, leaf),
+            )
+        return cursor.rowcount == 1
+
     def reset_to_pending(self, item_id: str, reason: str | None = None) -> bool:
         """copying/failed/… → pending (reconcile on resume, or a manual retry) (FULL)."""
         return self._move(item_id, ItemState.PENDING, FULL, reason=reason)
@@ -274,6 +283,19 @@ class Journal:
     def in_copying(self, dataset: str | None = None) -> Iterator[Item]:
         """Items caught mid-copy by a crash: HEAD the target / abort uploads, then redo."""
         return self.items(ItemState.COPYING, dataset)
+
+    def unrecorded(
+        self, manifest_size: int, dataset: str | None = None, page_size: int = 500
+    ) -> Iterator[Item]:
+        """Verified items the manifest does not hold: no leaf noted, or a leaf at or past
+        ``manifest_size`` (lines lost with a crash before the manifest was synced).
+
+        On resume, open the manifest (which drops a torn tail), then append a record for
+        each of these and ``mark_recorded`` it; a duplicate record is harmless.
+        """
+        for item in self.items(ItemState.VERIFIED, dataset, page_size):
+            if item.manifest_leaf is None or item.manifest_leaf >= manifest_size:
+                yield item
 
     def failures(self, dataset: str | None = None, limit: int = 100) -> list[Item]:
         return list(islice(self.items(ItemState.FAILED, dataset), limit))
@@ -450,6 +472,8 @@ ON CONFLICT (item_id) DO UPDATE SET
                              THEN items.ciphertext_sha256 END,
     verify_result = CASE WHEN items.etag = excluded.etag AND items.size = excluded.size
                          THEN items.verify_result END,
+    manifest_leaf = CASE WHEN items.etag = excluded.etag AND items.size = excluded.size
+                         THEN items.manifest_leaf END,
     attempts = CASE WHEN items.etag = excluded.etag AND items.size = excluded.size
                     THEN items.attempts ELSE 0 END,
     updated_at = CASE WHEN items.etag = excluded.etag AND items.size = excluded.size

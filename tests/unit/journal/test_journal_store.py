@@ -19,6 +19,7 @@ from hdh_migrate.journal import (
     JournalStore,
     NullJournal,
     item_id_for,
+    schema,
 )
 from hdh_migrate.journal.schema import LATEST
 
@@ -40,12 +41,12 @@ def journal(tmp_path: Path) -> Journal:
 def test_schema_wal_and_version(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     with Journal(path) as j:
-        assert j.schema_version == LATEST == 1
+        assert j.schema_version == LATEST == 2
         assert j.integrity_check() == "ok"
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST
-    assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+    assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,), (2,)]
     conn.execute("PRAGMA user_version = 99")
     conn.close()
     with pytest.raises(JournalError, match="schema version 99"):
@@ -234,3 +235,40 @@ def test_null_journal_records_nothing(tmp_path: Path) -> None:
     assert null.integrity_check() == "ok"
     real: JournalStore = Journal(tmp_path / "j.db")
     real.close()
+
+
+def test_a_version_1_journal_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    schema._apply(conn, schema.MIGRATIONS[0], "2026-01-01T00:00:00Z")
+    conn.execute(
+        "INSERT INTO items (item_id, dataset, key, size, etag, state, updated_at)"
+        " VALUES ('id1', 'ds', 'k', 1, 'e', 'verified', 'then')"
+    )
+    conn.close()
+    with Journal(path) as j:
+        assert j.schema_version == 2
+        item = j.get_by_id("id1")
+        assert item is not None and item.state is ItemState.VERIFIED and item.manifest_leaf is None
+        assert j.integrity_check() == "ok"
+
+
+def test_unrecorded_items_for_the_manifest(journal: Journal) -> None:
+    journal.upsert_inventory(entry(i) for i in range(4))
+    for i in range(4):
+        journal.mark_copying(entry(i).item_id)
+        journal.mark_copied(entry(i).item_id, result(i))
+        journal.mark_verified(entry(i).item_id, "full")
+    assert journal.mark_recorded(entry(0).item_id, 1)
+    assert journal.mark_recorded(entry(1).item_id, 2)
+    assert not journal.mark_recorded(entry(1).item_id, 2)  # idempotent
+    # The manifest holds 2 leaves (0 = run, 1 = item 0): item 1's leaf was lost in a crash.
+    assert [i.key for i in journal.unrecorded(manifest_size=2)] == [
+        entry(1).key,
+        entry(2).key,
+        entry(3).key,
+    ]
+    assert len(list(journal.unrecorded(manifest_size=3))) == 2
+    journal.upsert_inventory([entry(0, etag="changed")])
+    assert journal.get_by_id(entry(0).item_id).manifest_leaf is None  # type: ignore[union-attr]
