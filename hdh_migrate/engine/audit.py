@@ -23,6 +23,7 @@ from hdh_migrate.backends.probe import PROBE_PREFIX, ProbeResult, load_probe
 from hdh_migrate.backends.registry import open_backend
 from hdh_migrate.crypto.format import MAX_HEADER_LEN
 from hdh_migrate.engine.audit_journal import DONE_STATES, JournalItem, JournalView
+from hdh_migrate.engine.runner import Migration
 from hdh_migrate.engine.specs import source_spec, target_spec
 from hdh_migrate.errors import HdhError, NotFoundError
 from hdh_migrate.events import NullReporter, Reporter
@@ -428,4 +429,23 @@ def _row(finding: Finding) -> FindingRow:
         loc.path,
         finding.why,
         finding.fix,
+    )
+
+
+# -- the run gate's record -----------------------------------------------------------------------
+
+
+def record_policy_override(job: Migration, override: Override) -> None:
+    """Write the override into the manifest before anything moves: a ``run`` record (same
+    ``run_id`` as the run) whose ``policy_override`` field holds the reason and the rules
+    it overrode. The manifest is signed, so the decision cannot be quietly removed."""
+    job.manifest.append(
+        {
+            "type": "run",
+            "run_id": job.run_id,
+            "tool_version": __version__,
+            "plan_digest": job.plan_digest,
+            "plan": job.plan.name,
+            "policy_override": override.to_dict(),
+        }
     )

@@ -10,7 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from hdh_migrate.cli.progress import JsonLinesReporter, RichReporter, make_reporter
-from hdh_migrate.cli.render import emit_json, ok, stdout
+from hdh_migrate.cli.render import emit_json, ok, stderr, stdout
+from hdh_migrate.engine.audit import policy_gate, record_policy_override
 from hdh_migrate.engine.run_report import RunReport, utc_now, write_run_report
 from hdh_migrate.engine.runner import DatasetOutcome, Migration
 from hdh_migrate.engine.session import RunSettings, migration, status
@@ -44,6 +45,13 @@ PLAN_ARG = typer.Argument(..., metavar="PLAN", help="Path of the plan file (YAML
 JSON_OPT = typer.Option(False, "--json", help="JSON on stdout (events as JSON lines for run).")
 WAVE_OPT = typer.Option(None, "--wave", help="Only this wave.")
 DATASET_OPT = typer.Option(None, "--dataset", help="Only this dataset.")
+OVERRIDE_OPT = typer.Option(
+    None,
+    "--override-policy",
+    metavar="REASON",
+    help="Run despite blocking audit findings; the reason is printed and recorded in the "
+    "signed manifest (see hdh-migrate audit).",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -64,12 +72,20 @@ def run(
     bandwidth: str | None = typer.Option(None, "--bandwidth", help="Global limit, e.g. 100MiB/s."),
     executor: str | None = typer.Option(None, "--executor", help="serial or threads."),
     as_json: bool = JSON_OPT,
+    override_policy: str | None = OVERRIDE_OPT,
 ) -> None:
     """Run the plan (see Examples)."""
+    # --- policy gate (owned by the audit: hdh_migrate/engine/audit.py, docs/audit.md) ---
+    override = policy_gate(plan, override_policy)  # PolicyError, exit 3, on a blocking finding
+    if override is not None:
+        stderr.print(f"[bold white on red] {escape(override.line())} [/]", highlight=False)
+    # --- end of policy gate ---
     settings = RunSettings(concurrency, parse_rate(bandwidth) if bandwidth else None, executor)
     reporter = make_reporter(as_json)
     live = reporter if isinstance(reporter, RichReporter) else nullcontext()
     with live, migration(plan, settings, reporter) as job:
+        if override is not None:
+            record_policy_override(job, override)  # signed manifest record, before any copy
         started = utc_now()
         outcomes = job.run(wave, dataset)
         _report_files(job, "run", started, outcomes, as_json)
