@@ -21,7 +21,12 @@ from hdh_migrate import __version__
 from hdh_migrate.backends.base import Backend, ObjectInfo
 from hdh_migrate.backends.probe import PROBE_PREFIX, ProbeResult, load_probe
 from hdh_migrate.backends.registry import open_backend
-from hdh_migrate.crypto.format import MAX_HEADER_LEN
+from hdh_migrate.crypto.format import (
+    MAX_HEADER_LEN,
+    PREFIX_LEN,
+    header_length_from_prefix,
+    parse_header,
+)
 from hdh_migrate.engine.audit_journal import DONE_STATES, JournalItem, JournalView
 from hdh_migrate.engine.runner import Migration
 from hdh_migrate.engine.specs import source_spec, target_spec
@@ -51,7 +56,7 @@ from hdh_migrate.reports.model import (
     PlanInfo,
     RuleRow,
 )
-from hdh_migrate.reports.tally import InventoryTally, RequestTally, Transfer, add_to, stored_size
+from hdh_migrate.reports.tally import InventoryTally, RequestTally, Transfer, add_to
 from hdh_migrate.stages.inventory import Entry, Selection, inventory
 from hdh_migrate.stages.metadata import not_carried, target_metadata
 
@@ -291,7 +296,7 @@ def _classify(
     if entry.flag is not None:
         return  # flagged objects never move; the inventory lists them
     item = journal.item(eff.name, info.key) if journal is not None else None
-    verdict = _verdict(info, item, match, target, transfer)
+    verdict = _verdict(entry, item, match, target)
     if verdict == "new" and item is not None and item.state in DONE_STATES:
         diff.journal_disagrees += 1
     if verdict.startswith("identical"):
@@ -304,30 +309,38 @@ def _classify(
 
 
 def _verdict(
-    info: ObjectInfo,
-    item: JournalItem | None,
-    match: ObjectInfo | None,
-    target: Backend,
-    transfer: Transfer,
+    entry: Entry, item: JournalItem | None, match: ObjectInfo | None, target: Backend
 ) -> str:
     """new | changed | identical-journal | identical-target."""
+    info = entry.info
     if match is None:
         return "new"
     if item is not None and (item.etag != (info.etag or "") or item.size != info.size):
         return "changed"
     if item is not None and item.state in DONE_STATES and item.target_size in (None, match.size):
         return "identical-journal"
-    return "identical-target" if _sealed_copy(info, match, target, transfer) else "changed"
+    return "identical-target" if _sealed_copy(entry, match, target) else "changed"
 
 
-def _sealed_copy(info: ObjectInfo, match: ObjectInfo, target: Backend, transfer: Transfer) -> bool:
-    """True when the target object carries ``hdh-format`` metadata and has the size an HDH1
-    encryption of the source would have (header length between 1 and MAX_HEADER_LEN)."""
-    overhead = match.size - (stored_size(info.size, transfer) - transfer.header_bytes)
-    if not 0 < overhead <= MAX_HEADER_LEN:
-        return False
+def _sealed_copy(entry: Entry, match: ObjectInfo, target: Backend) -> bool:
+    """True when the target object carries ``hdh-format`` metadata and its HDH1 header (one
+    ranged GET of at most MAX_HEADER_LEN bytes) names this object with the source's length
+    and accounts for the target's size exactly. A same-size rewrite of the source is not
+    detected this way (the journal's ETag is what detects it)."""
     metadata = match.metadata or target.stat(match.key).metadata
-    return METADATA_FORMAT_KEY in {k.lower() for k in metadata}
+    if METADATA_FORMAT_KEY not in {k.lower() for k in metadata} or match.size < PREFIX_LEN:
+        return False
+    try:
+        with target.open_read(match.key, range=(0, min(match.size, MAX_HEADER_LEN) - 1)) as raw:
+            head = raw.read()
+        header = parse_header(head[: header_length_from_prefix(head[:PREFIX_LEN])])
+    except (HdhError, ValueError):
+        return False
+    return (
+        header.object_id == entry.object_id
+        and header.plaintext_length == entry.info.size
+        and header.ciphertext_length == match.size
+    )
 
 
 # -- plan-wide ---------------------------------------------------------------------------------
