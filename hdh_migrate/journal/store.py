@@ -53,7 +53,12 @@ def utc_now() -> str:
 
 
 class Journal:
-    """The journal of one plan, stored in one SQLite file. Single writer, not thread-safe."""
+    """The journal of one plan, stored in one SQLite file.
+
+    Single writer and not thread-safe: use it from the thread that opened it (the
+    coordinator loop), not from executor callbacks. Other processes may read the file
+    (``status``) at any time; WAL keeps them from blocking the writer.
+    """
 
     def __init__(self, path: str | Path, clock: Callable[[], str] = utc_now) -> None:
         self.path = Path(path)
