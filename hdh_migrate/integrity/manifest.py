@@ -423,6 +423,8 @@ def verify_manifest(
         proofs = _check_consistency(path, state.marks)
     except _Bad as bad:
         return _report(path, state, bad.line, bad.message)
+    except OSError as exc:
+        raise UsageError(f"manifest {path}: {exc.strerror}", hint="check the path") from None
     return _report(path, state, None, None, proofs)
 
 
@@ -442,6 +444,8 @@ def _check_complete(state: _Scan, anchor: SignedCheckpoint | None, key: bytes) -
         )
     if anchor is not None and not anchor.verify(key):
         raise _Bad(state.lines, "the checkpoint kept elsewhere has an invalid signature")
+    if anchor is not None and anchor.checkpoint.origin != state.origin:
+        raise _Bad(state.lines, "the checkpoint kept elsewhere belongs to another manifest")
     if anchor is not None and not state.anchor_seen:
         raise _Bad(
             state.lines,
