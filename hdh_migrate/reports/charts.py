@@ -20,6 +20,7 @@ WAVE_COLOUR = "#f08c00"
 MOVE_COLOUR = "#a61e4d"
 WIDTH, HEIGHT = 560, 220
 LEFT, BOTTOM, TOP = 56, 46, 16
+LABEL_WIDTH = 64
 
 
 @dataclass(frozen=True)
@@ -31,16 +32,10 @@ class WaveBar:
 
 def histogram_svg(chart_id: str, title: str, buckets: list[Bucket]) -> str:
     """One bar per bucket, height ∝ object count."""
-    values = [(f"{human_size(b.lower)}–{human_size(b.upper)}", b.count) for b in buckets]
+    values = [(f"≥{human_size(b.lower)}", b.count) for b in buckets]
     bars = _bars(values, HIST_COLOUR, lambda v: f"{v} objects")
-    return _svg(
-        chart_id,
-        title,
-        bars,
-        [label for label, _ in values],
-        max_label="objects",
-        top=max((v for _, v in values), default=0),
-    )
+    top = max((v for _, v in values), default=0)
+    return _svg(chart_id, title, bars, [label for label, _ in values], f"{top} objects", top)
 
 
 def waves_svg(chart_id: str, title: str, waves: list[WaveBar]) -> str:
@@ -71,7 +66,7 @@ def _bars(
     plot = HEIGHT - BOTTOM - TOP
     out = []
     for i, (label, value) in enumerate(values):
-        height = plot * value / peak
+        height = max(1.0, plot * value / peak) if value > 0 else 0.0  # tiny ≠ nothing
         width = slot * 0.7 * (1 - inset)
         x = LEFT + i * slot + (slot - width) / 2
         text = describe(value)
@@ -87,10 +82,12 @@ def _svg(
     chart_id: str, title: str, bars: list[str], labels: list[str], max_label: str, top: int
 ) -> str:
     slot = (WIDTH - LEFT - 8) / max(1, len(labels))
+    every = max(1, round(LABEL_WIDTH / slot))  # label every n-th bar so labels never overlap
     ticks = [
         f'<text x="{LEFT + (i + 0.5) * slot:.1f}" y="{HEIGHT - BOTTOM + 14}" '
-        f'text-anchor="middle" font-size="9">{escape(_short(label))}</text>'
+        f'text-anchor="middle" font-size="10">{escape(_short(label))}</text>'
         for i, label in enumerate(labels)
+        if i % every == 0
     ]
     empty = (
         ""
