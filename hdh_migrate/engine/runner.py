@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from itertools import chain
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -91,6 +92,7 @@ class Migration:
         self.reporter = reporter or NullReporter()
         self.run_id = run_id or uuid.uuid4().hex
         self._started = False
+        self._opened_size = manifest.size  # leaves past this were lost with a crash
 
     # ------------------------------------------------------------------ the run
 
@@ -136,6 +138,7 @@ class Migration:
                 "kek_refs": sorted(self._kek_refs()),
             }
         )
+        self._heal_manifest()
 
     def _kek_refs(self) -> set[str]:
         refs = set()
@@ -364,11 +367,29 @@ class Migration:
         self.journal.mark_verified(item_id, result.mode)
         item = self.journal.get_by_id(item_id)
         if item is not None:
-            self.manifest.append(self._object_record(ctx, item, result.mode))
+            self._record_object(ctx, item)
         outcome.verified += 1
         self.reporter.event(
             "object.verified", dataset=result.dataset, key=result.key, mode=result.mode
         )
+
+    def _record_object(self, ctx: Context, item: Item) -> None:
+        """Append the object's evidence and note its leaf, so a crash in between is healed
+        by ``_heal_manifest`` on the next run."""
+        leaf = self.manifest.append(self._object_record(ctx, item, item.verify_mode or ""))
+        self.journal.mark_recorded(item.item_id, leaf)
+
+    def _heal_manifest(self) -> None:
+        """Verified items whose record a crash lost (a leaf at or past the manifest's size
+        when it was opened) or never wrote get it now, right after this run's own record."""
+        for _, ds in self.plan.iter_datasets():
+            items = self.journal.unrecorded(self._opened_size, ds.name)
+            first = next(items, None)
+            if first is None:
+                continue
+            ctx = self._context(ds.name)
+            for item in chain((first,), items):
+                self._record_object(ctx, item)
 
     def _object_record(self, ctx: Context, item: Item, mode: str) -> dict[str, Any]:
         relative = item.key[len(ctx.eff.dataset.prefix) :]

@@ -1,6 +1,7 @@
 """The coordinator on a local source and an in-memory target (no servers)."""
 
 import hashlib
+import json
 import os
 import textwrap
 import uuid
@@ -192,3 +193,22 @@ def test_metadata_verification_is_upgraded_unless_a_probe_vouches_for_the_target
     _, _, reporter, _ = run_once(env, plan, clients)
     assert not [n for n, _ in reporter.events if n == "verify.upgraded"]
     assert [f["mode"] for n, f in reporter.events if n == "object.verified"] == ["metadata"]
+
+
+def test_a_manifest_record_lost_in_a_crash_is_written_by_the_next_run(env):
+    plan = make_plan(env)
+    clients = MemoryTargetClients(env["store"])
+    run_once(env, plan, clients)
+    manifest = env["tmp"] / "state" / "manifest.jsonl"
+    lines = manifest.read_text().splitlines(keepends=True)
+    # the crash: the last object record and the checkpoint after it never reached the disk
+    records = [line for line in lines if '"checkpoint"' not in line]
+    kept, lost = records[:-1], records[-1]
+    manifest.write_text("".join(kept))
+    outcomes, _, _, signer = run_once(env, plan, clients)
+    assert outcomes[0].copied == 0
+    report = verify_manifest(manifest, signer.public_key_bytes())
+    assert report.ok, report.one_line()
+    healed = manifest.read_text()
+    object_id = json.loads(lost)["object_id"]
+    assert healed.count(f'"object_id":"{object_id}"') == 1
