@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from itertools import chain
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from hdh_migrate import __version__
