@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from hdh_migrate.backends.checksums import checksum_b64
 from hdh_migrate.backends.registry import redact_url
+from hdh_migrate.backends.s3_config import is_loopback
 from hdh_migrate.errors import AuthError, HdhError, PermanentError, UsageError
 
 MIB = 1024 * 1024
@@ -131,7 +132,7 @@ def probe_s3(
     ``scratch_bucket`` (default: only for loopback endpoints) also creates and deletes a
     temporary bucket to learn whether the server can enable versioning and object lock.
     """
-    from hdh_migrate.backends.s3 import S3Backend, is_loopback  # boto3 only when probing
+    from hdh_migrate.backends.s3 import S3Backend  # boto3 only when probing
 
     plain = {k: v for k, v in config.items() if k != "sse_c_key"}  # the probe uses its own
     plain.setdefault("sdk_attempts", 1)

@@ -44,19 +44,13 @@ Contracts, beyond ``base.Backend``:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import builtins
 import contextlib
 import io
-import ipaddress
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, BinaryIO, Self, cast
-from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -74,55 +68,54 @@ from botocore.exceptions import (
 )
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from hdh_migrate.backends.base import CONTENT_HEADERS, Capabilities, ObjectInfo, WriteOptions
-from hdh_migrate.backends.checksums import (
-    CHUNK,
-    MultiHasher,
-    check_expected,
-    checksum_b64,
-    read_exact,
+from hdh_migrate.backends.base import Capabilities, ObjectInfo, WriteOptions
+from hdh_migrate.backends.checksums import MultiHasher, check_expected, checksum_b64, read_exact
+from hdh_migrate.backends.config_values import Secret
+from hdh_migrate.backends.parts import (
+    MAX_PARTS,
+    PartBuffer,
+    check_exhausted,
+    part_lengths,
+    read_part,
 )
-from hdh_migrate.backends.config_values import Secret, count, required, secret, size
 from hdh_migrate.backends.registry import redact_url
+from hdh_migrate.backends.s3_config import (
+    MIN_PART,
+    OpenUpload,
+    S3Reply,
+    S3Settings,
+    is_loopback,
+    settings_from_config,
+    sse_c_key_bytes,
+)
+from hdh_migrate.backends.s3_mapping import (
+    CONTENT_PARAMS,
+    FLEXIBLE,
+    classify,
+    head_info,
+    listed_info,
+    written_info,
+)
 from hdh_migrate.errors import (
     AuthError,
     HdhError,
     NotFoundError,
     PermanentError,
-    PreconditionFailedError,
     RetryableError,
-    ThrottledError,
+    StorageError,
     UnreachableError,
-    UsageError,
 )
 
-MIB = 1024 * 1024
-MIN_PART = 5 * MIB
-MAX_PARTS = 10_000
-KIND = "s3"
+__all__ = [
+    "OpenUpload",
+    "S3Backend",
+    "S3Reply",
+    "S3Settings",
+    "build_client",
+    "settings_from_config",
+    "translate_client_error",
+]
 
-#: our content header name → boto3 parameter / response field
-_CONTENT_PARAMS = {
-    "content_type": "ContentType",
-    "content_encoding": "ContentEncoding",
-    "content_language": "ContentLanguage",
-    "content_disposition": "ContentDisposition",
-    "cache_control": "CacheControl",
-}
-_FLEXIBLE = {"sha256": "ChecksumSHA256", "crc32c": "ChecksumCRC32C"}
-
-_NOT_FOUND = {"NoSuchKey", "NotFound", "404"}
-_PRECONDITION = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
-_THROTTLED = {
-    "SlowDown", "503", "429", "RequestLimitExceeded", "Throttling", "ThrottlingException",
-    "TooManyRequests", "TooManyRequestsException", "RequestThrottled", "ServiceUnavailable",
-}  # fmt: skip
-_RETRYABLE = {"500", "502", "504", "InternalError", "RequestTimeout", "RequestTimeTooSkewed"}
-_AUTH = {
-    "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "401", "403",
-    "ExpiredToken", "InvalidToken", "TokenRefreshRequired", "AllAccessDisabled",
-}  # fmt: skip
-_DIGEST = {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "InvalidChecksum"}
 _NETWORK = (
     ConnectionClosedError,
     ReadTimeoutError,
@@ -132,117 +125,6 @@ _NETWORK = (
     ConnectionError,
     TimeoutError,
 )
-
-
-@dataclass(frozen=True)
-class S3Settings:
-    """Everything needed to build a client; secrets stay references until ``client()``."""
-
-    bucket: str
-    endpoint_url: str | None = None
-    region: str = "us-east-1"
-    access_key: Secret | None = None
-    secret_key: Secret | None = None
-    session_token: Secret | None = None
-    addressing_style: str = "auto"
-    signature_version: str = "s3v4"
-    checksum_mode: str = "when_required"
-    checksum_algorithms: tuple[str, ...] = ("md5",)
-    verify_tls: bool = True
-    ca_bundle: str | None = None
-    sse_c_key: Secret | None = None
-    storage_class: str | None = None
-    multipart_threshold: int = 64 * MIB
-    part_size: int = 16 * MIB
-    max_concurrency: int = 4
-    page_size: int = 1000
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
-    sdk_attempts: int = 2
-
-
-@dataclass(frozen=True)
-class OpenUpload:
-    """A multipart upload still open on the server (stale ones are aborted on resume)."""
-
-    key: str
-    upload_id: str
-    initiated: datetime | None
-
-
-@dataclass(frozen=True)
-class S3Reply:
-    """A raw answer for the capability probe: ``code`` is None on success."""
-
-    status: int
-    code: str | None
-    data: Mapping[str, Any]
-    body: bytes = b""
-
-
-def is_loopback(endpoint_url: str | None) -> bool:
-    """True when the endpoint's host is localhost or a loopback address."""
-    host = urlsplit(endpoint_url or "").hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def settings_from_config(config: Mapping[str, Any]) -> S3Settings:
-    """Validate plain config into S3Settings (UsageError names the bad key)."""
-    endpoint = config.get("endpoint_url") or None
-    algorithms = tuple(str(a).lower() for a in config.get("checksum_algorithms", ("md5",)))
-    for name in algorithms:
-        if name not in ("md5", "sha256", "crc32c"):
-            raise UsageError(f"s3 backend: unknown checksum algorithm {name!r}")
-    mode = str(config.get("checksum_mode", "when_required"))
-    if mode not in ("when_required", "when_supported"):
-        raise UsageError("s3 backend: checksum_mode must be when_required or when_supported")
-    verify = bool(config.get("verify_tls", True))
-    if not verify and not is_loopback(endpoint):
-        raise UsageError(
-            "s3 backend: verify_tls: false is refused for a non-loopback endpoint",
-            hint="give the endpoint's CA with ca_bundle: instead",
-        )
-    part = size(config, "part_size", 16 * MIB, KIND)
-    return S3Settings(
-        bucket=required(config, "bucket", KIND),
-        endpoint_url=endpoint,
-        region=str(config.get("region") or "us-east-1"),
-        access_key=secret(config, "access_key"),
-        secret_key=secret(config, "secret_key"),
-        session_token=secret(config, "session_token"),
-        addressing_style=str(config.get("addressing_style") or ("path" if endpoint else "auto")),
-        signature_version=str(config.get("signature_version") or "s3v4"),
-        checksum_mode=mode,
-        checksum_algorithms=algorithms,
-        verify_tls=verify,
-        ca_bundle=config.get("ca_bundle") or None,
-        sse_c_key=secret(config, "sse_c_key"),
-        storage_class=config.get("storage_class") or None,
-        multipart_threshold=size(config, "multipart_threshold", 64 * MIB, KIND),
-        part_size=part,
-        max_concurrency=count(config, "max_concurrency", 4, KIND),
-        page_size=count(config, "page_size", 1000, KIND),
-        connect_timeout=float(config.get("connect_timeout", 10)),
-        read_timeout=float(config.get("read_timeout", 60)),
-        sdk_attempts=count(config, "sdk_attempts", 2, KIND),
-    )
-
-
-def sse_c_key_bytes(ref: Secret) -> bytes:
-    """The 32-byte SSE-C key from its secret: raw bytes, or base64 of them."""
-    raw = ref.reveal_bytes().strip()
-    if len(raw) == 32:
-        return raw
-    with contextlib.suppress(binascii.Error, ValueError):
-        decoded = base64.b64decode(raw, validate=True)
-        if len(decoded) == 32:
-            return decoded
-    raise UsageError(f"sse_c_key {ref} must be 32 bytes (or their base64)")
 
 
 def build_client(settings: S3Settings) -> Any:
@@ -342,18 +224,18 @@ class S3Backend:
                 params["ContinuationToken"] = token
             page = self._call("list_objects_v2", **params)
             for entry in page.get("Contents", ()):
-                yield _listed_info(entry)
+                yield listed_info(entry)
             token = page.get("NextContinuationToken")
             if not page.get("IsTruncated") or not token:
                 return
 
     def stat(self, key: str) -> ObjectInfo:
         params = self._head_params()
-        return _head_info(key, self._call("head_object", key, Key=key, **params))
+        return head_info(key, self._call("head_object", key, Key=key, **params))
 
     def _head_params(self) -> dict[str, Any]:
         params = dict(self._sse)
-        if set(self.settings.checksum_algorithms) & set(_FLEXIBLE):
+        if set(self.settings.checksum_algorithms) & set(FLEXIBLE):
             params["ChecksumMode"] = "ENABLED"
         return params
 
@@ -394,13 +276,13 @@ class S3Backend:
         if opts.if_none_match:
             params["IfNoneMatch"] = "*"
         response = self._call("put_object", key, Key=key, Body=data, ContentLength=size, **params)
-        return _written_info(key, size, opts, response)
+        return written_info(key, size, opts, response)
 
     def _object_params(self, opts: WriteOptions) -> dict[str, Any]:
         params: dict[str, Any] = dict(self._sse)
         for name, value in opts.content.items():
-            if name in _CONTENT_PARAMS:
-                params[_CONTENT_PARAMS[name]] = value
+            if name in CONTENT_PARAMS:
+                params[CONTENT_PARAMS[name]] = value
         if opts.metadata:
             params["Metadata"] = dict(opts.metadata)
         if self.settings.storage_class:
@@ -415,7 +297,7 @@ class S3Backend:
             params["ContentMD5"] = expected["md5"]
         for name in ("sha256", "crc32c"):
             if name in sent and name in expected:
-                params[_FLEXIBLE[name]] = expected[name]
+                params[FLEXIBLE[name]] = expected[name]
                 return params
         if "crc32c" in sent:  # nothing given: a free transport check
             params["ChecksumCRC32C"] = checksum_b64("crc32c", data)
@@ -433,23 +315,11 @@ class S3Backend:
         except BaseException:
             self.abort_multipart(key, upload_id, quiet=True)
             raise
-        return _written_info(key, size, opts, response)
+        return written_info(key, size, opts, response)
 
     def _part_lengths(self, key: str, size: int, opts: WriteOptions) -> builtins.list[int]:
-        """Part sizes: ``first_part_size`` (when set) then ``part_size``; the last shorter."""
         part_size = opts.part_size or self.settings.part_size
-        first = min(opts.first_part_size or part_size, size)
-        rest = size - first
-        lengths = [first] + [part_size] * (rest // part_size)
-        if rest % part_size:
-            lengths.append(rest % part_size)
-        if len(lengths) > MAX_PARTS:
-            raise PermanentError(
-                f"{size} bytes in parts of {part_size} would exceed {MAX_PARTS} parts",
-                key=key,
-                hint="raise part_size",
-            )
-        return lengths
+        return part_lengths(size, part_size, opts.first_part_size, key=key)
 
     def _upload_parts(
         self,
@@ -473,12 +343,12 @@ class S3Backend:
                 for number, length in enumerate(lengths, start=1):
                     while len(pending) >= workers:  # a free slot before reading more
                         parts.append(pending.popleft().result())
-                    data = _read_part(stream, length, key)
+                    data = read_part(stream, length, key)
                     for chunk in data.chunks:
                         hasher.update(chunk)
                     pending.append(pool.submit(self._upload_part, key, upload_id, number, data))
                     del data
-                _check_exhausted(stream, size, key)
+                check_exhausted(stream, size, key)
                 while pending:
                     parts.append(pending.popleft().result())
             finally:
@@ -487,7 +357,9 @@ class S3Backend:
         check_expected(opts.checksums, hasher.b64(), key=key)
         return parts
 
-    def _upload_part(self, key: str, upload_id: str, number: int, data: _Part) -> dict[str, Any]:
+    def _upload_part(
+        self, key: str, upload_id: str, number: int, data: PartBuffer
+    ) -> dict[str, Any]:
         params: dict[str, Any] = dict(self._sse)
         part: dict[str, Any] = {"PartNumber": number}
         if "crc32c" in self.settings.checksum_algorithms:
@@ -631,103 +503,17 @@ def _code_status(exc: ClientError) -> tuple[str, int]:
 
 
 def translate_client_error(exc: ClientError, where: str, key: str | None) -> HdhError:
-    """One ClientError → our tree, by error code first, HTTP status second."""
+    """One ClientError → our tree (see ``s3_mapping.classify``), without SDK text."""
     code, status = _code_status(exc)
-    text = f"{where}" + (f" {key!r}" if key else "") + f": {code} (HTTP {status})"
-    codes = {code, str(status)}
-    if codes & _DIGEST:
-        return PermanentError(f"checksum refused by the server: {text}", key=key)
-    if code in _NOT_FOUND or (status == 404 and code not in ("NoSuchBucket", "NoSuchUpload")):
-        return NotFoundError(text, key=key)
-    if code == "NoSuchUpload":
-        return NotFoundError(text, key=key)
-    if codes & _PRECONDITION:
-        return PreconditionFailedError(text, key=key)
-    if codes & _THROTTLED:
-        return ThrottledError(text, key=key)
-    if codes & _RETRYABLE:
-        return RetryableError(text, key=key)
-    if codes & _AUTH:
-        return AuthError(text, hint="check the access key, secret key and bucket policy")
-    return PermanentError(text, key=key)
+    cls, prefix = classify(code, status)
+    text = f"{prefix}{where}" + (f" {key!r}" if key else "") + f": {code} (HTTP {status})"
+    if issubclass(cls, StorageError):
+        return cls(text, key=key)
+    return cls(text, hint="check the access key, secret key and bucket policy")
 
 
 def _digests(expected: Mapping[str, str], data: bytes) -> dict[str, str]:
     return {name: checksum_b64(name, data) for name in expected}
-
-
-def _read_part(stream: BinaryIO, length: int, key: str) -> _Part:
-    """Exactly ``length`` bytes as a list of chunks (never joined: no second copy)."""
-    chunks: builtins.list[bytes] = []
-    filled = 0
-    while filled < length:
-        chunk = stream.read(min(CHUNK, length - filled))
-        if not chunk:
-            raise PermanentError(f"stream ended {length - filled} bytes early", key=key)
-        chunks.append(bytes(chunk))
-        filled += len(chunk)
-    return _Part(chunks, length)
-
-
-def _check_exhausted(stream: BinaryIO, size: int, key: str) -> None:
-    if stream.read(1):
-        raise PermanentError(f"stream holds more than the announced {size} bytes", key=key)
-
-
-def _content(response: Mapping[str, Any]) -> dict[str, str]:
-    return {
-        name: response[param]
-        for name, param in _CONTENT_PARAMS.items()
-        if response.get(param) and name in CONTENT_HEADERS
-    }
-
-
-def _extra(response: Mapping[str, Any]) -> dict[str, str]:
-    fields = {
-        "version_id": "VersionId",
-        "checksum_sha256": "ChecksumSHA256",
-        "checksum_crc32c": "ChecksumCRC32C",
-        "checksum_type": "ChecksumType",
-        "storage_class": "StorageClass",
-        "sse_customer_algorithm": "SSECustomerAlgorithm",
-        "server_side_encryption": "ServerSideEncryption",
-    }
-    return {name: str(response[f]) for name, f in fields.items() if response.get(f)}
-
-
-def _listed_info(entry: Mapping[str, Any]) -> ObjectInfo:
-    return ObjectInfo(
-        key=entry["Key"],
-        size=int(entry.get("Size", 0)),
-        etag=entry.get("ETag"),
-        last_modified=entry.get("LastModified"),
-        extra={"storage_class": entry["StorageClass"]} if entry.get("StorageClass") else {},
-    )
-
-
-def _head_info(key: str, response: Mapping[str, Any]) -> ObjectInfo:
-    return ObjectInfo(
-        key=key,
-        size=int(response.get("ContentLength", 0)),
-        etag=response.get("ETag"),
-        last_modified=response.get("LastModified"),
-        content=_content(response),
-        metadata=dict(response.get("Metadata") or {}),
-        extra=_extra(response),
-    )
-
-
-def _written_info(
-    key: str, size: int, opts: WriteOptions, response: Mapping[str, Any]
-) -> ObjectInfo:
-    return ObjectInfo(
-        key=key,
-        size=size,
-        etag=response.get("ETag"),
-        content=dict(opts.content),
-        metadata=dict(opts.metadata),
-        extra=_extra(response),
-    )
 
 
 class _Body(io.RawIOBase):
@@ -754,54 +540,3 @@ class _Body(io.RawIOBase):
             with contextlib.suppress(Exception):
                 self._body.close()
         super().close()
-
-
-class _Part(io.RawIOBase):
-    """One part held as the chunks it was read in: a seekable stream botocore can send
-    (and rewind on its own retry) without ever joining the chunks into a second copy."""
-
-    def __init__(self, chunks: builtins.list[bytes], length: int) -> None:
-        self.chunks = chunks
-        self.length = length
-        self._pos = self._index = self._inner = 0  # position, as (chunk index, offset)
-
-    def checksum(self, algorithm: str) -> str:
-        digest = MultiHasher([algorithm])
-        for chunk in self.chunks:
-            digest.update(chunk)
-        return digest.b64()[algorithm]
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.length}[whence]
-        self._pos = max(0, min(self.length, base + offset))
-        self._index, self._inner = 0, self._pos
-        while self._index < len(self.chunks) and self._inner >= len(self.chunks[self._index]):
-            self._inner -= len(self.chunks[self._index])
-            self._index += 1
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        written = 0
-        while written < len(view) and self._index < len(self.chunks):
-            chunk = self.chunks[self._index]
-            piece = chunk[self._inner : self._inner + len(view) - written]
-            view[written : written + len(piece)] = piece
-            written += len(piece)
-            self._inner += len(piece)
-            if self._inner >= len(chunk):
-                self._index, self._inner = self._index + 1, 0
-        self._pos += written
-        return written
-
-    def __len__(self) -> int:
-        return self.length

@@ -22,7 +22,8 @@ from urllib3.exceptions import ProtocolError
 
 from hdh_migrate.backends.base import WriteOptions
 from hdh_migrate.backends.checksums import checksum_b64
-from hdh_migrate.backends.s3 import S3Backend, settings_from_config, translate_client_error
+from hdh_migrate.backends.s3 import S3Backend, translate_client_error
+from hdh_migrate.backends.s3_config import settings_from_config
 from hdh_migrate.errors import (
     AuthError,
     NotFoundError,
@@ -424,10 +425,10 @@ def test_stale_multipart_uploads_can_be_listed_and_aborted(aws: None) -> None:
 
 
 def test_part_stream_reads_and_rewinds_across_chunks() -> None:
-    from hdh_migrate.backends.s3 import _Part
+    from hdh_migrate.backends.parts import PartBuffer
 
     chunks = [b"abc", b"", b"defgh", b"i"]
-    part = _Part(chunks, 9)
+    part = PartBuffer(chunks, 9)
     assert part.read(2) == b"ab" and part.read(5) == b"cdefg" and part.read() == b"hi"
     assert part.seek(4) == 4 and part.read(3) == b"efg"
     part.seek(0)
