@@ -40,18 +40,41 @@ def root(
         STATE.debug = True
 
 
-# Each module in hdh_migrate/cli/commands defines ``register(app)``.
+# Each module in hdh_migrate/cli/commands defines ``register(app)``; the order here is the
+# order of `hdh-migrate --help`: the life of a migration, then the tools.
 COMMAND_MODULES: tuple[str, ...] = (
-    "providers",
     "validate",
     "schema",
-    "crypto",
-    "manifest",
+    "audit",
     "probe",
     "run",
-    "audit",
     "cutover",
+    "crypto",
+    "providers",
+    "manifest",
 )
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"hdh_migrate.cli.commands.{_name}").register(app)
+
+
+#: One line per command in `hdh-migrate --help`, in the order an operator meets them.
+SHORT_HELP = {
+    "validate": "Check a plan: YAML, types, references, secrets written as references.",
+    "schema": "Print or write the plan JSON Schema (for editors and CI).",
+    "audit": "Dry run: sovereignty rules, inventory, diff, estimates, reports. Writes nothing.",
+    "probe": "Measure what each S3 target really validates and enforces; cache it.",
+    "run": "Migrate: inventory → copy (hash, encrypt, upload) → verify → signed manifest.",
+    "status": "What the journal knows: states, counts, bytes, failures per dataset.",
+    "verify": "Verify again at the target (full, sample:P%, metadata); exit 4 on mismatch.",
+    "cutover": "Freeze the source, sync the delta, check the gates, switch readers.",
+    "rollback": "Undo a cutover that is not finalized: readers back, source writable.",
+    "finalize": "Finalize a switched wave: the point of no return.",
+    "encrypt": "Encrypt a local file into an HDH1 object.",
+    "decrypt": "Decrypt an HDH1 object (a local file or s3://… of a plan target).",
+    "restore": "Download, decrypt and check a dataset's objects against the evidence.",
+}
+
+for _command in app.registered_commands:
+    if _command.name in SHORT_HELP:
+        _command.short_help = SHORT_HELP[_command.name]
