@@ -11,9 +11,10 @@ refuses to set client environment variables). The environment describes the swit
 Every hook has a timeout (the plan's ``timeout``): a local hook's process group is
 killed; a remote hook's channel is closed. Output (stdout and stderr together) is kept
 up to ``max_output`` bytes — the last ones — for the cutover report. A hook is retried
-only when the SSH connection could not be made (the command had not started); a hook
-that ran and failed is never re-run here: re-running a cutover re-runs its hooks, so
-hooks must be idempotent (the operator's responsibility).
+when the SSH connection could not be made (the command had not started); a hook that ran
+and failed is re-run only when the plan gives it ``retries`` (declaring it safe to
+repeat). Re-running a cutover re-runs its hooks, so hooks must be idempotent (the
+operator's responsibility).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from hdh_migrate.backends.sftp import CommandOutcome, run_command
@@ -97,8 +98,19 @@ class HookRunner:
         self.backoff, self.remote = backoff, remote
 
     def run(self, hook: Hook, env: Mapping[str, str], label: str) -> HookResult:
-        """Run ``hook`` with ``env`` added; never raises for a failing command (see ok)."""
+        """Run ``hook`` with ``env`` added, again up to ``hook.retries`` times while it fails
+        (the plan declares it safe to repeat); never raises for a failing command (see ok).
+        ``attempts`` in the result counts every run and connection attempt."""
         env = {**env, "HDH_HOOK": label}
+        attempts = 0
+        for _ in range(hook.retries + 1):
+            result = self._once(hook, env, label)
+            attempts += result.attempts
+            if result.ok:
+                break
+        return replace(result, attempts=attempts)
+
+    def _once(self, hook: Hook, env: Mapping[str, str], label: str) -> HookResult:
         if hook.ssh is None:
             return self._local(hook, env, label)
         return self._ssh(hook, hook.ssh, env, label)

@@ -16,7 +16,8 @@ Probes write to the source on purpose:
 - ``probe_leased`` rewrites one leased blob *with its own bytes, headers and metadata*
   and without the lease id: refusal proves the leases hold; if Azure accepts it, nothing
   was lost (same content) and the freeze is reported as failed.
-- ``probe_canary`` writes ``<prefix>.hdh-freeze-probe/<uuid>``: refusal proves a hook or
+- ``probe_canary`` writes ``<prefix>_hdh-freeze-probe/<uuid>`` (a name every backend
+  accepts; ``.hdh-`` names are reserved by the local backend): refusal proves a hook or
   manual freeze holds; a successful write means the freeze failed (the canary is deleted).
 - ``probe_writable`` is the converse, after a rollback: the canary must be accepted.
 """
@@ -41,7 +42,7 @@ from hdh_migrate.errors import (
 )
 
 LEASE_NAMESPACE = uuid.UUID("6f1d3c1e-5b0a-4c59-9a57-2b7c4a1e0d11")
-PROBE_DIR = ".hdh-freeze-probe/"
+PROBE_DIR = "_hdh-freeze-probe/"
 _REFUSALS = (AuthError, PreconditionFailedError, PermanentError)
 
 

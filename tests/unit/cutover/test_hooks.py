@@ -114,3 +114,13 @@ def test_ssh_config_resolves_references(monkeypatch: pytest.MonkeyPatch) -> None
     assert hook.ssh is not None
     config = ssh_config(hook.ssh)
     assert config["user"] == "ops2" and config["key"] == "/keys/id"
+
+
+def test_failing_hook_is_repeated_only_with_retries(tmp_path: Path) -> None:
+    count = tmp_path / "count"
+    run = f"echo x >> {count}; test $(wc -l < {count}) -ge 3"
+    result = HookRunner().run(Hook(run=run), ENV, "x")
+    assert not result.ok and result.attempts == 1
+    result = HookRunner().run(Hook(run=run, retries=5), ENV, "x")
+    assert result.ok and result.attempts == 2  # runs 2 and 3
+    assert len(count.read_text().splitlines()) == 3
