@@ -1,0 +1,81 @@
+"""``python -m bench [SUITE ...]``: hdh-migrate and rclone side by side on the local stack.
+
+Suites: copy (32 × 64 MiB), small (10,000 × 4–64 KiB), big (one 4 GiB object),
+corpus10k (RELIABILITY's corpus, full verification). Default: all of them (corpus10k with
+the lowered size cap documented in docs/benchmarks.md). Results go to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from bench.report import save, table
+from bench.suites import SUITES, Options, Row, timestamp
+from bench.tools import Tuning
+from hdh_migrate.units import parse_size
+
+DEFAULT_SUITES = ["copy", "small", "big", "corpus10k"]
+
+
+def parse(argv: list[str] | None) -> tuple[list[str], Options]:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("suites", nargs="*", default=DEFAULT_SUITES)
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="both tools (rclone --transfers)"
+    )
+    parser.add_argument("--part-size", default="16MiB", help="both tools (rclone --s3-chunk-size)")
+    parser.add_argument("--threshold", default="16MiB", help="multipart threshold / upload cutoff")
+    parser.add_argument("--verify", default="metadata,full", help="hdh-migrate verify modes")
+    parser.add_argument(
+        "--state-base", default="", help="hdh-migrate state dirs here (e.g. /dev/shm: no fsync)"
+    )
+    parser.add_argument("--tools", default="hdh,rclone", help="hdh, rclone or both")
+    parser.add_argument("--no-crypt", action="store_true", help="skip rclone with a crypt remote")
+    parser.add_argument("--corpus-objects", type=int, default=10_000)
+    parser.add_argument("--corpus-max", default="8MiB", help="log-uniform cap (64MiB = full)")
+    parser.add_argument("--big-size", default="4GiB")
+    parser.add_argument("--keep", action="store_true", help="keep containers and buckets")
+    args = parser.parse_args(argv)
+    unknown = set(args.suites) - set(SUITES)
+    if unknown:
+        parser.error(f"unknown suite(s) {sorted(unknown)}; choose from {sorted(SUITES)}")
+    tuning = Tuning(
+        args.concurrency, args.state_base, parse_size(args.part_size), parse_size(args.threshold)
+    )
+    work = Path(tempfile.mkdtemp(prefix="hdh-bench-"))
+    options = Options(
+        work=work,
+        tuning=tuning,
+        verify_modes=tuple(m for m in args.verify.split(",") if m),
+        crypt=not args.no_crypt,
+        tools=tuple(t for t in args.tools.split(",") if t),
+        corpus_objects=args.corpus_objects,
+        corpus_max=parse_size(args.corpus_max),
+        big_size=parse_size(args.big_size),
+        keep=args.keep,
+    )
+    return list(args.suites), options
+
+
+def main(argv: list[str] | None = None) -> int:
+    suites, options = parse(argv)
+    stamp, everything = timestamp(), list[Row]()
+    settings = {k: str(v) for k, v in asdict(options).items()}
+    for name in suites:
+        rows = []
+        for row in SUITES[name](options):
+            print(f"{row.suite:10} {row.tool:18} {row.mode:24} {row.seconds:8.1f} s", flush=True)
+            rows.append(row)
+        print(f"results: {save(name, stamp, rows, settings)}", flush=True)
+        everything += rows
+    print()
+    print(table(everything))
+    return 0 if all(r.ok for r in everything) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

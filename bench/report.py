@@ -1,0 +1,58 @@
+"""Results: one JSON file per suite run in bench/results/, and a Markdown summary table."""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.datasets import MIB
+from bench.suites import Row
+
+RESULTS = Path(__file__).resolve().parent / "results"
+HEADER = (
+    "| suite | tool | mode | objects | MiB | s | MiB/s | obj/s | peak RSS MiB | ×rclone | ok |\n"
+    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
+)
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": psutil.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / (1 << 30), 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def save(suite: str, stamp: str, rows: list[Row], settings: dict[str, Any]) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{suite}-{stamp}.json"
+    document = {
+        "suite": suite,
+        "at": stamp,
+        "machine": machine(),
+        "settings": settings,
+        "rows": [row.to_dict() for row in rows],
+    }
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def table(rows: list[Row]) -> str:
+    """Markdown table; ``×rclone`` = this run's MiB/s over plain rclone's on the same suite."""
+    baseline = {r.suite: r.mib_s for r in rows if r.tool == "rclone" and r.mode.startswith("plain")}
+    lines = [HEADER]
+    for r in rows:
+        measured = r.tool != "seed (azure SDK)" and baseline.get(r.suite)
+        ratio = f"{r.mib_s / baseline[r.suite]:.2f}" if measured else "—"
+        rss = f"{r.peak_rss / MIB:.0f}" if r.peak_rss else "—"
+        lines.append(
+            f"| {r.suite} | {r.tool} | {r.mode} | {r.objects} | {r.bytes / MIB:.0f} "
+            f"| {r.seconds:.1f} | {r.mib_s:.1f} | {r.objects_s:.0f} | {rss} | {ratio} "
+            f"| {'yes' if r.ok else 'NO ' + r.note[:60]} |"
+        )
+    return "\n".join(lines)

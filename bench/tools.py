@@ -1,0 +1,198 @@
+"""The two tools under test, each run as a separate process on the same servers.
+
+- hdh-migrate: a one-dataset plan (like tests/e2e's) from an Azurite container to a fresh
+  SeaweedFS bucket, ``hdh-migrate run`` (quiet: not a TTY), then ``status --json`` to
+  confirm every object ended ``verified``.
+- rclone: ``rclone copy az:CONTAINER/data s3:BUCKET/data`` with a config written to a
+  temporary file (azureblob on Azurite, s3 provider Other on SeaweedFS), ``--transfers``
+  equal to our concurrency and the same multipart cutoff / chunk size / part concurrency.
+  rclone does no client-side encryption here (``crypt=True`` adds a crypt remote).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.measure import Measured, run_measured
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+
+PLAN = """\
+version: 1
+name: {name}
+policy: {{profile: rehearsal, rehearsal: true, allowed_regions: [local]}}
+sources:
+  azurite:
+    kind: azure_blob
+    connection_string: ${{env:AZURE_STORAGE_CONNECTION_STRING}}
+    container: {container}
+targets:
+  seaweedfs:
+    kind: s3
+    provider: seaweedfs
+    region: local
+    endpoint: {s3}
+    bucket: {bucket}
+    credentials:
+      access_key: ${{env:HDH_S3_ACCESS_KEY}}
+      secret_key: ${{env:HDH_S3_SECRET_KEY}}
+keys:
+  kek: {{kind: file, path: "{key}", create: true}}
+defaults: {{key: kek, verify: {verify}, concurrency: {concurrency}, part_size: {part_size},
+           multipart_threshold: {threshold}}}
+state_dir: "{state}"
+waves:
+  - name: w1
+    datasets:
+      - name: ds
+        source: azurite
+        prefix: data/
+        target: seaweedfs
+        target_prefix: data/
+"""
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Knobs both tools get the same values for."""
+
+    concurrency: int = 8
+    state_base: str = ""  # where hdh-migrate's state dir goes ("" = the run's work dir)
+    part_size: int = 16 << 20
+    threshold: int = 16 << 20
+    part_concurrency: int = 4  # the s3 backend's max_concurrency default / rclone's default
+
+
+def stack_env(stack: Any) -> dict[str, str]:
+    return {**os.environ, **stack.env()}
+
+
+def run_hdh(
+    stack: Any, container: str, bucket: str, work: Path, tuning: Tuning, verify: str
+) -> tuple[Measured, dict[str, Any]]:
+    """``hdh-migrate run`` of a generated plan; returns the measurement and the status."""
+    plan = write_plan(stack, container, bucket, work, tuning, verify)
+    env = stack_env(stack)
+    command = [str(VENV_BIN / "hdh-migrate"), "run", str(plan)]
+    measured = run_measured(command, work / "run.log", env)
+    status = subprocess.run(
+        [str(VENV_BIN / "hdh-migrate"), "status", str(plan), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    return measured, json.loads(status.stdout) if status.returncode == 0 else {}
+
+
+def write_plan(
+    stack: Any, container: str, bucket: str, work: Path, tuning: Tuning, verify: str
+) -> Path:
+    """A one-dataset plan Azurite ``container`` → SeaweedFS ``bucket``, state under ``work``."""
+    work.mkdir(parents=True, exist_ok=True)
+    plan = work / "plan.yaml"
+    plan.write_text(
+        PLAN.format(
+            name=f"bench-{bucket}",
+            container=container,
+            bucket=bucket,
+            s3=stack.s3_endpoint,
+            key=work / "kek.key",
+            state=Path(tuning.state_base or work) / f"state-{bucket}",
+            verify=verify,
+            concurrency=tuning.concurrency,
+            part_size=tuning.part_size,
+            threshold=tuning.threshold,
+        )
+    )
+    return plan
+
+
+def verified_count(status: dict[str, Any]) -> int:
+    items = status.get("waves", {}).get("w1", {}).get("ds", {}).get("items", {})
+    return int(items.get("verified", {}).get("objects", 0))
+
+
+RCLONE_CONF = """\
+[az]
+type = azureblob
+account = {account}
+key = {key}
+endpoint = {azure}
+
+[s3]
+type = s3
+provider = Other
+access_key_id = {access}
+secret_access_key = {secret}
+endpoint = {s3}
+region = us-east-1
+force_path_style = true
+
+[s3crypt]
+type = crypt
+remote = s3:{bucket}/data
+password = {password}
+filename_encryption = off
+directory_name_encryption = false
+"""
+
+
+def run_rclone(
+    stack: Any, container: str, bucket: str, work: Path, tuning: Tuning, crypt: bool = False
+) -> Measured:
+    """``rclone copy`` Azure → S3 (or → a crypt remote over S3) with the same tuning."""
+    conf = write_rclone_conf(stack, work, bucket)
+    target = "s3crypt:" if crypt else f"s3:{bucket}/data"
+    command = [
+        str(VENV_BIN / "rclone"),
+        "--config",
+        str(conf),
+        "copy",
+        f"az:{container}/data",
+        target,
+        f"--transfers={tuning.concurrency}",
+        f"--checkers={tuning.concurrency}",
+        f"--s3-upload-cutoff={tuning.threshold // 1024}K",  # a bare number means KiB
+        f"--s3-chunk-size={tuning.part_size // 1024}K",
+        f"--s3-upload-concurrency={tuning.part_concurrency}",
+        "--s3-no-check-bucket",
+        "--stats=0",
+        "--log-level=NOTICE",
+    ]
+    return run_measured(command, work / "rclone.log", stack_env(stack))
+
+
+def write_rclone_conf(stack: Any, work: Path, bucket: str) -> Path:
+    """An rclone config for the stack in ``work`` (mode 0600; it holds the keys)."""
+    work.mkdir(parents=True, exist_ok=True)
+    conf = work / "rclone.conf"
+    conf.write_text(_rclone_conf(stack, bucket))
+    conf.chmod(0o600)
+    return conf
+
+
+def _rclone_conf(stack: Any, bucket: str) -> str:
+    password = subprocess.run(
+        [str(VENV_BIN / "rclone"), "obscure", "bench-crypt-password"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return RCLONE_CONF.format(
+        account=stack.azurite_account_name,
+        key=stack.azurite_account_key,
+        azure=stack.azurite_account_url,
+        access=stack.s3_access_key,
+        secret=stack.s3_secret_key,
+        s3=stack.s3_endpoint,
+        bucket=bucket,
+        password=password,
+    )
