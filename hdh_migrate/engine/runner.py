@@ -19,7 +19,7 @@ from typing import Any
 
 from hdh_migrate import __version__
 from hdh_migrate.backends.base import Backend
-from hdh_migrate.backends.probe import load_probe
+from hdh_migrate.backends.probe import ProbeResult, load_probe
 from hdh_migrate.engine.specs import key_spec, source_spec, target_spec
 from hdh_migrate.events import NullReporter, Reporter
 from hdh_migrate.execution import imap_unordered
@@ -157,21 +157,22 @@ class Migration:
                 f"dataset {name!r} has no key: client-side encryption needs one",
                 hint="set defaults.key or the dataset's key",
             )
-        verify = self._trusted_verify(eff, str(eff.verify))
+        probed = load_probe(self.plan.state_path, eff.dataset.target)
+        verify = self._trusted_verify(eff, str(eff.verify), probed)
+        validated = probed.validated_checksums if probed is not None else ()
         return Context(
             eff,
             source_spec(eff),
-            target_spec(self.plan, eff.dataset.target, eff),
+            target_spec(self.plan, eff.dataset.target, eff, validated),
             key_spec(eff.key_name, eff.key),
             verify,
         )
 
-    def _trusted_verify(self, eff: EffectiveDataset, mode: str) -> str:
+    def _trusted_verify(self, eff: EffectiveDataset, mode: str, probed: ProbeResult | None) -> str:
         """``metadata`` trusts what the server says; a target the probe found storing wrong
         checksums or ignoring SSE-C is verified by reading back instead."""
         if mode != "metadata":
             return mode
-        probed = load_probe(self.plan.state_path, eff.dataset.target)
         if probed is not None and probed.trustworthy:
             return mode
         why = "not probed yet" if probed is None else "probe found it does not validate"

@@ -10,6 +10,7 @@ from typing import Any
 
 from hdh_migrate.plan import EffectiveDataset, Key, Plan, S3Target, Source, resolve_text
 from hdh_migrate.providers import get_preset
+from hdh_migrate.stages.buffers import parts_in_flight
 from hdh_migrate.stages.items import Spec
 
 
@@ -33,8 +34,19 @@ def source_spec(eff: EffectiveDataset) -> Spec:
     return Spec(source.kind, config, f"source:{eff.dataset.source}:{where}")
 
 
-def target_spec(plan: Plan, name: str, eff: EffectiveDataset | None = None) -> Spec:
-    """The S3 backend of target ``name`` with its preset's addressing, signature, checksums."""
+def target_spec(
+    plan: Plan,
+    name: str,
+    eff: EffectiveDataset | None = None,
+    validated: tuple[str, ...] = (),
+) -> Spec:
+    """The S3 backend of target ``name`` with its preset's addressing and signature.
+
+    ``validated`` names the checksums the probe saw this target refuse when wrong: CRC32C
+    per part is sent only then (a target that ignores checksums gets none and is verified
+    by reading back). Objects run in parallel, so each multipart upload keeps at most two
+    parts in flight: memory stays near workers × 3 × part size.
+    """
     target = plan.targets[name]
     preset = get_preset(target.provider)
     config: dict[str, Any] = {
@@ -55,6 +67,7 @@ def target_spec(plan: Plan, name: str, eff: EffectiveDataset | None = None) -> S
     if eff is not None:
         config["part_size"] = eff.part_size
         config["multipart_threshold"] = eff.multipart_threshold
+        config["max_concurrency"] = parts_in_flight(eff.part_size)  # fits the buffer budget
     return Spec("s3", config, f"target:{name}")
 
 
