@@ -1,0 +1,41 @@
+"""The audit's journal view is read-only: no write succeeds, no file appears or changes."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from hdh_migrate.engine.audit_journal import JournalView
+from hdh_migrate.journal import Journal
+
+
+def fingerprint(directory: Path) -> dict[str, tuple[str, int]]:
+    return {
+        p.name: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(directory.iterdir())
+    }
+
+
+def test_missing_journal_is_none_and_nothing_is_created(tmp_path: Path) -> None:
+    with JournalView.open(tmp_path / "state" / "journal.sqlite") as view:
+        assert view is None
+    assert not (tmp_path / "state").exists()
+
+
+def test_reads_states_and_items_without_touching_the_files(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    with Journal(path) as journal:
+        journal.ensure_dataset("ds", "w1")
+    before = fingerprint(tmp_path)
+    assert list(before) == ["journal.sqlite"]  # a clean close leaves no -wal/-shm
+    with JournalView.open(path) as view:
+        assert view is not None
+        assert view.dataset_states() == {"ds": "new"}
+        assert view.item("ds", "missing") is None
+        assert view.measured_rate() is None
+        with pytest.raises(sqlite3.OperationalError):
+            view._conn.execute("DELETE FROM datasets")
+    assert fingerprint(tmp_path) == before
