@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from hdh_migrate.reports.model import AuditReport, FindingRow, RuleRow
@@ -89,10 +89,17 @@ def _result(finding: FindingRow, index: dict[str, int]) -> dict[str, Any]:
 def _location(finding: FindingRow) -> dict[str, Any]:
     return {
         "physicalLocation": {
-            "artifactLocation": {"uri": PurePosixPath(finding.file.replace("\\", "/")).as_posix()},
+            "artifactLocation": {"uri": artifact_uri(finding.file)},
             "region": {"startLine": finding.line, "startColumn": finding.column},
         }
     }
+
+
+def artifact_uri(file: str) -> str:
+    """A relative path stays relative (code scanning resolves it against the repository);
+    an absolute one becomes a ``file://`` URI."""
+    path = Path(file)
+    return path.as_uri() if path.is_absolute() else PurePosixPath(*path.parts).as_posix()
 
 
 def _fingerprint(finding: FindingRow) -> str:

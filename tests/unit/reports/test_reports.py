@@ -165,3 +165,10 @@ def test_sarif_levels_rules_and_fingerprints() -> None:
     assert [r["partialFingerprints"] for r in again] == [
         r["partialFingerprints"] for r in run["results"]
     ]
+
+
+def test_sarif_artifact_uris() -> None:
+    from hdh_migrate.reports.sarif import artifact_uri
+
+    assert artifact_uri("plans/x.yaml") == "plans/x.yaml"
+    assert artifact_uri("/srv/plans/x.yaml") == "file:///srv/plans/x.yaml"
