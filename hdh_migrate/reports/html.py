@@ -121,7 +121,7 @@ def _datasets(report: AuditReport) -> str:
         "</tr>"
     )
     rows = "".join(_dataset_row(ds) for ds in report.datasets)
-    largest = "".join(_largest(ds) for ds in report.datasets)
+    largest = "".join(_largest(ds) + _flagged(ds) for ds in report.datasets)
     return f'<h2>Datasets</h2><table id="datasets">{head}{rows}</table>{largest}'
 
 
@@ -159,6 +159,31 @@ def _largest(ds: DatasetReport) -> str:
         for o in ds.inventory.largest
     )
     return f"<h3>Largest objects — {escape(ds.name)}</h3><table>{rows}</table>"
+
+
+def _flagged(ds: DatasetReport) -> str:
+    """Objects that will not move as they are, and metadata that will not be carried."""
+    inv = ds.inventory
+    if inv is None:
+        return ""
+    samples = [
+        ("over the target's limit", inv.over_limit),
+        ("archive tier", inv.archive_tier),
+        ("name invalid or too long", inv.bad_names),
+    ]
+    rows = "".join(
+        f"<tr><td>{what}</td><td><code>{escape(o.key)}</code></td><td>{escape(o.note)}</td></tr>"
+        for what, sample in samples
+        for o in sample.examples
+    )
+    lost = "".join(
+        f"<tr><td>metadata not carried</td><td><code>{escape(name)}</code></td>"
+        f"<td>{count} object(s)</td></tr>"
+        for name, count in sorted(inv.metadata_not_carried.items())
+    )
+    if not rows and not lost:
+        return ""
+    return f"<h3>Will not move as is — {escape(ds.name)}</h3><table>{rows}{lost}</table>"
 
 
 def _estimates(report: AuditReport) -> str:

@@ -149,6 +149,7 @@ def test_markdown_and_html_flag_rehearsal_and_escape_text() -> None:
     assert 'id="rehearsal-banner"' in page and 'id="chart-waves"' in page
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
     assert "&lt;obj&amp;0&gt;" in page  # object keys are escaped too
+    assert "Will not move as is" in page and "extra:access_tier" in page
     assert 'id="rehearsal-banner"' not in render_html(sample_report(rehearsal=False))
 
 
