@@ -38,12 +38,11 @@ class JournalView:
         if not path.is_file():
             yield None
             return
-        immutable = "" if Path(f"{path}-wal").exists() else "&immutable=1"
-        uri = f"file:{quote(str(path.absolute()))}?mode=ro{immutable}"
+        wal = Path(f"{path}-wal").exists()  # a writer is (or was) active: read through it
         try:
-            conn = sqlite3.connect(uri, uri=True)
-        except sqlite3.Error as exc:
-            raise UsageError(f"cannot read journal {path}: {exc}") from None
+            conn = _connect(path, immutable=not wal)
+        except sqlite3.Error:
+            conn = _connect(path, immutable=True)  # e.g. a WAL without its -shm: last resort
         try:
             yield cls(conn)
         finally:
@@ -72,6 +71,21 @@ class JournalView:
             sorted(DONE_STATES),
         ).fetchone()[0]
         return int(moved / seconds) if seconds > 0 and moved else None
+
+
+def _connect(path: Path, *, immutable: bool) -> sqlite3.Connection:
+    """A read-only connection that has answered one query (so errors surface here)."""
+    flags = "mode=ro&immutable=1" if immutable else "mode=ro"
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?{flags}", uri=True)
+    except sqlite3.Error as exc:
+        raise UsageError(f"cannot read journal {path}: {exc}") from None
+    try:
+        conn.execute("SELECT count(*) FROM datasets").fetchone()
+    except sqlite3.Error:
+        conn.close()
+        raise
+    return conn
 
 
 def _seconds(start: str, end: str) -> float:

@@ -39,3 +39,18 @@ def test_reads_states_and_items_without_touching_the_files(tmp_path: Path) -> No
         with pytest.raises(sqlite3.OperationalError):
             view._conn.execute("DELETE FROM datasets")
     assert fingerprint(tmp_path) == before
+
+
+def test_reads_through_the_wal_of_an_active_writer(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    with Journal(path) as writer:
+        writer.ensure_dataset("ds", "w1")
+        writer.ensure_dataset("ds2", "w1")  # committed, maybe only in the WAL so far
+        names = sorted(p.name for p in tmp_path.iterdir())
+        assert "journal.sqlite-wal" in names
+        main = hashlib.sha256(path.read_bytes()).hexdigest()
+        with JournalView.open(path) as view:
+            assert view is not None
+            assert view.dataset_states() == {"ds": "new", "ds2": "new"}
+        assert sorted(p.name for p in tmp_path.iterdir()) == names
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == main
