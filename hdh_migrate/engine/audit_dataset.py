@@ -152,8 +152,8 @@ def _note(diff: Diff, text: str) -> None:
 
 
 def _target_listing(target: Backend, prefix: str, diff: Diff) -> Iterator[ObjectInfo]:
-    """The target's objects under ``prefix`` (probe canaries left out); a missing bucket is
-    an empty listing, noted."""
+    """The target's objects under ``prefix`` (probe canaries left out). A missing bucket is
+    an empty listing; an unreachable target too, noted, so the source inventory survives."""
     try:
         for info in target.list(prefix):
             if not info.key.startswith(PROBE_PREFIX):
@@ -161,6 +161,9 @@ def _target_listing(target: Backend, prefix: str, diff: Diff) -> Iterator[Object
     except NotFoundError:
         diff.target_listed = False
         _note(diff, "target bucket does not exist yet: everything is new")
+    except HdhError as exc:
+        diff.target_listed = False
+        _note(diff, f"target not listed ({exc.one_line()}): counts assume an empty target")
 
 
 def _account(eff: EffectiveDataset, entry: Entry, inv: InventoryTally) -> None:

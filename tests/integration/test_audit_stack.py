@@ -139,3 +139,16 @@ def test_run_override_is_printed_and_recorded(world: World, tmp_path: Path) -> N
     assert "SOV-02" in first["policy_override"]["rules"]
     check = world.cli("manifest", "verify", str(world.state / "manifest.jsonl"))
     assert check.returncode == 0, check.stderr
+
+
+def test_unreachable_target_keeps_the_source_inventory(world: World, tmp_path: Path) -> None:
+    world.put("data/a.bin", b"a" * 10)
+    plan = tmp_path / "closed.yaml"
+    text = world.plan.read_text("utf-8")
+    plan.write_text(text.replace("endpoint: http://127.0.0.1:8333", "endpoint: http://127.0.0.1:9"))
+    report = audit_json(world, plan, tmp_path / "closed.json")
+    (ds,) = report["datasets"]
+    assert ds["status"] == "listed" and ds["inventory"]["objects"] == 1
+    assert ds["diff"]["target_listed"] is False
+    assert any("target not listed" in note for note in ds["diff"]["notes"])
+    assert ds["diff"]["new"]["count"] == 1
