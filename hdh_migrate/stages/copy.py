@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from functools import partial
 
-from hdh_migrate.backends.base import ObjectInfo
+from hdh_migrate.backends.base import Backend, ObjectInfo
 from hdh_migrate.crypto import Encryptor, aligned_part_size
 from hdh_migrate.errors import (
     HdhError,
@@ -23,6 +23,7 @@ from hdh_migrate.errors import (
     RetryableError,
 )
 from hdh_migrate.integrity.hashing import HashingReader
+from hdh_migrate.stages.buffers import PROCESS_BUFFERS
 from hdh_migrate.stages.clients import PROCESS_CLIENTS, Clients
 from hdh_migrate.stages.items import CopyItem, CopyResult
 from hdh_migrate.stages.metadata import not_carried, target_metadata
@@ -30,6 +31,7 @@ from hdh_migrate.stages.retry import RetryPolicy
 from hdh_migrate.stages.throttle import limited
 
 SOURCE_CHANGES_TOLERATED = 3
+MIB = 1 << 20
 
 
 @dataclass
@@ -62,7 +64,7 @@ def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts) -> CopyResul
     attempts.count += 1
     source, target = clients.backend(item.source), clients.backend(item.target)
     info = source.stat(item.key)
-    if item.etag and info.etag != item.etag:
+    if item.etag and not same_etag(info.etag, item.etag):
         raise PreconditionFailedError("the source changed since it was listed", key=item.key)
     mapped, by_plan = target_metadata(
         info,
@@ -75,7 +77,11 @@ def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts) -> CopyResul
         item.size, item.segment_size, len(encryptor.header), min_part=item.min_part_size
     )
     options = mapped.write_options(part_size=part, first_part_size=first)
-    with source.open_read(item.key, if_match=item.etag) as raw:
+    need = buffer_estimate(source, target, item.size, encryptor.ciphertext_length, part)
+    with (
+        PROCESS_BUFFERS.reserve(need),
+        source.open_read(item.key, if_match=item.etag) as raw,
+    ):
         algorithms = ("sha256", "md5") if item.content_md5 else ("sha256",)
         plain = HashingReader(limited(raw), algorithms)
         sealed = HashingReader(encryptor.reader(plain))  # type: ignore[arg-type]
@@ -84,6 +90,26 @@ def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts) -> CopyResul
     stored = _confirm(item, target.stat(item.target_key), encryptor.ciphertext_length, clients)
     result = _copied(item, plain, sealed, encryptor, stored, attempts.count)
     return replace(result, not_carried=not_carried(mapped, by_plan))
+
+
+def same_etag(a: str | None, b: str | None) -> bool:
+    """ETags compared without their quotes: Azure's List Blobs gives ``0x8D…`` where Get
+    Blob Properties gives ``"0x8D…"`` (the raw comparison made every Azure copy fail its
+    pin once, re-stat and start over)."""
+    return (a or "").strip('"') == (b or "").strip('"')
+
+
+def buffer_estimate(source: Backend, target: Backend, size: int, ciphertext: int, part: int) -> int:
+    """Bytes one copy holds at its peak: the source's read-ahead (``(max_concurrency + 1) ×
+    chunk_size`` for Azure, at most the object) plus the target's upload buffers — the
+    ciphertext twice for a single PUT (parts joined into one body), ``(parts in flight + 1)
+    × part`` for a multipart upload. Backends without these settings count as a single PUT."""
+    ahead = (getattr(source, "max_concurrency", 1) + 1) * getattr(source, "chunk_size", MIB)
+    settings = getattr(target, "settings", None)
+    threshold = getattr(settings, "multipart_threshold", ciphertext)
+    in_flight = getattr(settings, "max_concurrency", 1)
+    upload = 2 * ciphertext if ciphertext <= threshold else (in_flight + 1) * part
+    return min(size, ahead) + upload
 
 
 def _cross_check_md5(item: CopyItem, plain: HashingReader, clients: Clients) -> None:
