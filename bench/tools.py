@@ -67,7 +67,9 @@ class Tuning:
     state_base: str = ""  # where hdh-migrate's state dir goes ("" = the run's work dir)
     part_size: int = 16 << 20
     threshold: int = 16 << 20
-    part_concurrency: int = 4  # the s3 backend's max_concurrency default / rclone's default
+    part_concurrency: int = (
+        2  # hdh: stages.buffers.parts_in_flight(16 MiB); rclone --s3-upload-concurrency
+    )
 
 
 def stack_env(stack: Any) -> dict[str, str]:

@@ -61,7 +61,7 @@ class BufferBudget:
 PROCESS_BUFFERS = BufferBudget()
 
 
-def parts_in_flight(part_size: int, capacity: int = DEFAULT_CAPACITY, most: int = 4) -> int:
+def parts_in_flight(part_size: int, capacity: int = DEFAULT_CAPACITY, most: int = 2) -> int:
     """Upload threads per multipart object so that ``(threads + 1) × part_size`` fits the
-    budget when possible (at least 1): 4 for 16 MiB parts, 1 for 64 MiB parts."""
+    budget when possible (at least 1, at most ``most``): 2 for 16 MiB parts, 1 for 64 MiB."""
     return max(1, min(most, capacity // max(part_size, 1) - 1))

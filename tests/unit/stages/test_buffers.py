@@ -66,7 +66,7 @@ def test_a_large_waiter_is_not_overtaken_by_later_small_ones():
 
 
 @pytest.mark.parametrize(
-    ("part", "threads"), [(5 * MIB, 4), (16 * MIB, 4), (64 * MIB, 1), (1 << 30, 1)]
+    ("part", "threads"), [(5 * MIB, 2), (16 * MIB, 2), (64 * MIB, 1), (1 << 30, 1)]
 )
 def test_parts_in_flight_fit_the_budget(part: int, threads: int):
     assert parts_in_flight(part, capacity=160 * MIB) == threads
