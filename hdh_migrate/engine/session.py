@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from hdh_migrate.engine.evidence import StatePaths, manifest_signer, state_paths
+from hdh_migrate.engine.restore import RestoreOutcome, restore_all, restore_items
 from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.engine.specs import key_spec, target_spec
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
 from hdh_migrate.execution import make_executor
@@ -105,3 +107,23 @@ def status(path: str | Path) -> dict[str, Any]:
         "waves": waves,
         "runs": runs,
     }
+
+
+def restore(path: str | Path, dataset: str, to: Path, only: str = "") -> RestoreOutcome:
+    """Download, decrypt and check the verified objects of ``dataset`` under ``only``."""
+    plan, _ = load(path)
+    if dataset not in {d.name for _, d in plan.iter_datasets()}:
+        names = ", ".join(d.name for _, d in plan.iter_datasets())
+        raise UsageError(f"no dataset {dataset!r} in the plan", hint=f"use one of: {names}")
+    eff = plan.effective(dataset)
+    if eff.key is None or eff.key_name is None:
+        raise UsageError(f"dataset {dataset!r} names no key: nothing was encrypted with one")
+    target, kek = target_spec(plan, eff.dataset.target), key_spec(eff.key_name, eff.key)
+    workers = plan.executor.workers or plan.defaults.concurrency
+    clients = Clients()
+    with journal_for(plan) as journal, make_executor("threads", workers) as executor:
+        items = restore_items(journal.items(dataset=dataset), dataset, eff.dataset.prefix, only)
+        try:
+            return restore_all(items, to, target, kek, clients, dataset, executor, 2 * workers)
+        finally:
+            clients.close()

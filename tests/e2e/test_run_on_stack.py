@@ -175,3 +175,31 @@ def test_a_target_that_does_not_validate_is_verified_by_reading_back(stack, tmp_
             assert decrypt(world, rel) == plain
     finally:
         world.source.delete_container()
+
+
+def test_restore_writes_only_objects_that_authenticate_and_match(world, tmp_path):
+    data = seed(world, {"a/x.csv": 123_456, "a/y.csv": 0, "b/z.csv": 6 * MIB + 5})
+    assert world.cli("run", str(world.plan)).returncode == 0
+    out = tmp_path / "restored"
+    done = world.cli("restore", str(world.plan), "--dataset", "ds", "--to", str(out))
+    assert done.returncode == 0, done.stderr
+    assert {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()} == set(data)
+    for rel, plain in data.items():
+        assert (out / rel).read_bytes() == plain
+
+    partial = tmp_path / "partial"
+    only_a = world.cli(
+        "restore", str(world.plan), "--dataset", "ds", "--prefix", "a/", "--to", str(partial)
+    )
+    assert only_a.returncode == 0
+    assert sorted(p.name for p in partial.rglob("*") if p.is_file()) == ["x.csv", "y.csv"]
+
+    body = bytearray(world.target.open_read("enc/a/x.csv").read())
+    body[200] ^= 1
+    world.target.write("enc/a/x.csv", io.BytesIO(bytes(body)), len(body))
+    again = tmp_path / "again"
+    bad = world.cli("restore", str(world.plan), "--dataset", "ds", "--to", str(again))
+    assert bad.returncode == 4 and "data/a/x.csv" in bad.stderr
+    assert not (again / "a" / "x.csv").exists()
+    assert (again / "b" / "z.csv").read_bytes() == data["b/z.csv"]
+    assert not [p for p in again.rglob(".*") if p.is_file()]  # no temp file left behind

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -14,7 +15,7 @@ from hdh_migrate.cli.render import emit_json, ok, stderr, stdout
 from hdh_migrate.engine.audit import policy_gate, record_policy_override
 from hdh_migrate.engine.run_report import RunReport, utc_now, write_run_report
 from hdh_migrate.engine.runner import DatasetOutcome, Migration
-from hdh_migrate.engine.session import RunSettings, migration, status
+from hdh_migrate.engine.session import RunSettings, migration, restore, status
 from hdh_migrate.errors import ObjectsFailedError, VerificationError
 from hdh_migrate.units import human_size, parse_rate
 
@@ -41,6 +42,18 @@ Examples:
   hdh-migrate verify plans/rehearsal.yaml --mode full
 """
 
+RESTORE_HELP = """Download the verified objects of a dataset from the target, decrypt them
+with the plan's key and check each against the plaintext SHA-256 and size recorded at copy
+time. A file appears under DIR only once it authenticated and matched. Exit 4 names the
+objects that did not.
+
+Examples:
+
+  hdh-migrate restore plans/rehearsal.yaml --dataset rehearsal-dcir --to /tmp/restored
+
+  hdh-migrate restore plans/rehearsal.yaml --dataset rehearsal-dcir --prefix 2019/ --to out
+"""
+
 PLAN_ARG = typer.Argument(..., metavar="PLAN", help="Path of the plan file (YAML).")
 JSON_OPT = typer.Option(False, "--json", help="JSON on stdout (events as JSON lines for run).")
 WAVE_OPT = typer.Option(None, "--wave", help="Only this wave.")
@@ -62,6 +75,7 @@ def register(app: typer.Typer) -> None:
         "failures with reasons.\n\nExample: hdh-migrate status plans/rehearsal.yaml",
     )(show_status)
     app.command("verify", help=VERIFY_HELP)(verify)
+    app.command("restore", help=RESTORE_HELP)(restore_command)
 
 
 def run(
@@ -105,6 +119,34 @@ def verify(
         outcomes = job.reverify(mode, wave, dataset)
         _report_files(job, "verify", started, outcomes, as_json)
     _conclude(outcomes, as_json, "verify")
+
+
+def restore_command(
+    plan: str = PLAN_ARG,
+    dataset: str = typer.Option(..., "--dataset", help="The dataset to restore."),
+    to: Path = typer.Option(..., "--to", help="Directory written under."),  # noqa: B008
+    prefix: str = typer.Option("", "--prefix", help="Only keys under this (dataset-relative)."),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Restore a dataset (see Examples)."""
+    outcome = restore(plan, dataset, to, prefix)
+    if as_json:
+        emit_json(
+            {
+                "dataset": dataset,
+                "restored": outcome.restored,
+                "bytes": outcome.bytes,
+                "failed": [{"key": k, "reason": r} for k, r in outcome.failed],
+            }
+        )
+    elif not outcome.failed:
+        ok(f"restored {outcome.restored} object(s), {human_size(outcome.bytes)}, under {to}")
+    if outcome.failed:
+        key, reason = outcome.failed[0]
+        raise VerificationError(
+            f"{len(outcome.failed)} object(s) not restored, first {key}: {reason}",
+            hint="the objects that matched were written; see --json for every failure",
+        )
 
 
 def show_status(plan: str = PLAN_ARG, as_json: bool = JSON_OPT) -> None:
