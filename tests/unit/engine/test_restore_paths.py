@@ -6,7 +6,7 @@ from hdh_migrate.engine.restore import safe_path
 from hdh_migrate.errors import UsageError
 
 
-@pytest.mark.parametrize("bad", ["../etc/passwd", "/abs", "a/../../b", "./x", ""])
+@pytest.mark.parametrize("bad", ["../etc/passwd", "/abs", "a/../../b", "a/./../..", ""])
 def test_keys_that_would_escape_the_directory_are_refused(bad):
     with pytest.raises(UsageError):
         safe_path(Path("/restore"), bad)
