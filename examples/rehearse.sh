@@ -42,5 +42,38 @@ step "check the signed manifest"
 step "status"
 "$HDH" status "$PLAN"
 
+# -- cutover and rollback of the rehearsal wave (issue 7) -------------------------------------
+WAVE=wave-1-rehearsal
+READERS="$(getent passwd "$HDH_SFTP_USER" | cut -d: -f6)/hdh-readers-endpoint.txt"  # the plan's hooks write it
+source_write() {  # $1 = refused | accepted: rewrite one source blob with its own bytes
+  "$BIN/python" - "$1" <<'PY'
+import os, sys
+from hdh_migrate.backends.registry import open_backend
+from hdh_migrate.stages.freeze import probe_leased
+source = open_backend("azure_blob", {"container": "rehearsal",
+                      "connection_string": os.environ["AZURE_STORAGE_CONNECTION_STRING"]})
+key = next(info.key for info in source.list("referentiels/"))
+probe = probe_leased(source, key)
+answer = "refused" if probe.refused else "accepted"
+print(f"source write to {key}: {answer} ({probe.detail})")
+sys.exit(0 if answer == sys.argv[1] else 1)
+PY
+}
+
+step "cutover: freeze (blob leases) → delta → final pass → gates → switch hook over SSH"
+rm -f "$READERS"
+"$HDH" cutover "$PLAN" --wave "$WAVE" --approve alice
+grep -q " hdh-rehearsal$" "$READERS"
+echo "readers now point to: $(cat "$READERS")"
+source_write refused
+
+step "rollback: readers back to the source, leases released, source writable again"
+"$HDH" rollback "$PLAN" --wave "$WAVE"
+grep -qx "azure" "$READERS"
+echo "readers now point to: $(cat "$READERS")"
+source_write accepted
+"$HDH" manifest verify "$STATE/manifest.jsonl"
+"$HDH" status "$PLAN"
+
 echo
 echo "rehearsal complete: every object copied, encrypted, verified and signed."
