@@ -60,10 +60,7 @@ def manifest_signer(plan: Plan, paths: StatePaths) -> Signer:
             "manifest signing through PKCS#11 is not available in this build",
             hint="use signing: {kind: file, private_key: ${file:/path/to/ed25519.pem}}",
         )
-    ref = signing.private_key
-    if ref.scheme != "file":
-        raise UsageError("signing.private_key must be a ${file:…} reference to a key file")
-    return Ed25519FileSigner.from_file(ref.name, key_id=Path(ref.name).name)
+    return Ed25519FileSigner.from_reference(signing.private_key)
 
 
 def _generate_signing_key(path: Path) -> None:
