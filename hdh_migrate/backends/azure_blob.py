@@ -45,7 +45,7 @@ import hashlib
 import io
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO, Self, cast
 from urllib.parse import urlsplit
@@ -213,19 +213,27 @@ class AzureBlobBackend:
     # -- the contract -------------------------------------------------------------------------
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Every blob under ``prefix`` in name order, one List Blobs page in memory at a time."""
-        pages = self._container.list_blobs(
-            name_starts_with=prefix or None,
-            include=["metadata"],
-            results_per_page=self.page_size,
-        ).by_page()
+        """Every blob under ``prefix`` in name order, one List Blobs page in memory at a time:
+        each page is fetched by its continuation token from a fresh pager, so nothing of the
+        previous page (the SDK keeps its response and items) is alive during the next call."""
+        token: str | None = None
         while True:
-            with self._errors("list", prefix):
-                page = next(pages, None)
-                infos = [_info(props) for props in page] if page is not None else None
-            if infos is None:
-                return
+            infos, token = self._page(prefix, token)
             yield from infos
+            del infos
+            if not token:
+                return
+
+    def _page(self, prefix: str, token: str | None) -> tuple[Sequence[ObjectInfo], str | None]:
+        with self._errors("list", prefix):
+            pager: Any = self._container.list_blobs(
+                name_starts_with=prefix or None,
+                include=["metadata"],
+                results_per_page=self.page_size,
+            ).by_page(continuation_token=token)
+            page = next(pager, None)
+            infos = [_info(props) for props in page] if page is not None else []
+            return infos, pager.continuation_token
 
     def stat(self, key: str) -> ObjectInfo:
         """Get Blob Properties. Raises NotFoundError."""

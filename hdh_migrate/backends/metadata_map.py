@@ -39,9 +39,9 @@ RESERVED_PREFIX = "hdh-"
 S3_METADATA_LIMIT = 2048
 CARRIED, TRANSFORMED, NOT_CARRIED = "carried", "transformed", "not carried"
 
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9a-z-]+$")
-_VISIBLE = re.compile(r"^[\x20-\x7e]*$")
-_ENCODED_WORD = re.compile(r"^=\?([^?]+)\?([bBqQ])\?([^?]*)\?=$")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")
+_VISIBLE = re.compile(r"[\x20-\x7e]*")
+_ENCODED_WORD = re.compile(r"=\?([^?]+)\?([bBqQ])\?([^?]*)\?=")
 
 #: extra entries whose default value means nothing is lost
 _DEFAULTS = {
@@ -138,7 +138,9 @@ def metadata_size(metadata: Mapping[str, str]) -> int:
 
 def encode_value(value: str) -> tuple[str, bool]:
     """``(header-safe value, whether it was encoded)`` under rule 3."""
-    plain = _VISIBLE.match(value) and value == value.strip() and not _ENCODED_WORD.match(value)
+    plain = (
+        _VISIBLE.fullmatch(value) and value == value.strip() and not _ENCODED_WORD.fullmatch(value)
+    )
     if plain:
         return value, False
     return f"=?UTF-8?B?{base64.b64encode(value.encode()).decode()}?=", True
@@ -147,7 +149,7 @@ def encode_value(value: str) -> tuple[str, bool]:
 def decode_value(value: str) -> str:
     """The original value of a carried metadata value (reverses ``encode_value``; also
     decodes a B- or Q-encoded UTF-8 word as S3 returns non-ASCII metadata)."""
-    match = _ENCODED_WORD.match(value)
+    match = _ENCODED_WORD.fullmatch(value)
     if not match or match.group(1).upper() not in ("UTF-8", "UTF8"):
         return value
     payload = match.group(3)
@@ -182,7 +184,7 @@ def _content(headers: Mapping[str, str], issues: list[MappingIssue]) -> dict[str
         value = headers.get(name)
         if not value:
             continue
-        if _VISIBLE.match(value):
+        if _VISIBLE.fullmatch(value):
             carried[name] = value
         else:
             issues.append(_issue("content", name, NOT_CARRIED, "value is not visible ASCII"))
@@ -193,7 +195,9 @@ def _content(headers: Mapping[str, str], issues: list[MappingIssue]) -> dict[str
 
 def _tool_metadata(tool: Mapping[str, str]) -> dict[str, str]:
     for key, value in tool.items():
-        if not (key.startswith(RESERVED_PREFIX) and _TOKEN.match(key) and _VISIBLE.match(value)):
+        if not (
+            key.startswith(RESERVED_PREFIX) and _TOKEN.fullmatch(key) and _VISIBLE.fullmatch(value)
+        ):
             raise ValueError(f"tool metadata key {key!r} must be an hdh- token with an ASCII value")
     if metadata_size(tool) > S3_METADATA_LIMIT:
         raise ValueError("tool metadata alone exceeds the S3 2 KiB limit")
@@ -225,7 +229,7 @@ def _user_metadata(
 def _refusal(key: str, seen: Mapping[str, str]) -> str | None:
     if key.startswith(RESERVED_PREFIX):
         return f"the {RESERVED_PREFIX} prefix is reserved for the tool"
-    if not key.isascii() or not _TOKEN.match(key):
+    if not key.isascii() or not _TOKEN.fullmatch(key):
         return "the name is not a valid HTTP header token"
     if key in seen:
         return f"collides with {seen[key]} after lower-casing"

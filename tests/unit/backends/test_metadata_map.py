@@ -234,3 +234,9 @@ def test_nothing_is_dropped_silently_and_output_is_header_safe(
 def test_encode_decode_round_trip(value: str) -> None:
     encoded, _ = encode_value(value)
     assert decode_value(encoded) == value
+
+
+def test_a_trailing_newline_never_passes_as_a_token_or_plain_value() -> None:
+    mapped = map_azure_to_s3(info(metadata={"k\n": "v", "ok": "v\n"}))
+    assert "k\n" not in mapped.metadata and "metadata:k\n" in mapped.report.not_carried()
+    assert mapped.metadata["ok"] != "v\n" and decode_value(mapped.metadata["ok"]) == "v\n"
