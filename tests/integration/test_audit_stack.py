@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,16 @@ def test_audit_writes_nothing_and_diffs_source_target_and_journal(
     assert total["puts"] == 2 and total["heads"] == 2  # both below the 6 MiB threshold
     assert total["gets"] == 4  # two source reads + two full read-backs (verify: full)
     assert report["verdict"] == "warn" and report["plan"]["rehearsal"] is True
+
+    page = tmp_path / "audit.html"
+    done = world.cli("audit", str(world.plan), "--format", "html", "--out", str(page))
+    assert done.returncode == 0, done.stderr
+    html = page.read_text("utf-8")
+    for chart in ("chart-sizes-0", "chart-waves"):
+        svg = html.split(f'id="{chart}"', 1)[1].split("</svg>", 1)[0]
+        values = [int(v) for v in re.findall(r'data-value="(\d+)"', svg)]
+        assert values and max(values) > 0, chart
+    assert snapshot(world) == before
 
 
 def test_without_a_journal_the_target_metadata_decides(world: World, tmp_path: Path) -> None:
