@@ -234,16 +234,7 @@ def _row(finding: Finding) -> FindingRow:
 
 
 def record_policy_override(job: Migration, override: Override) -> None:
-    """Write the override into the manifest before anything moves: a ``run`` record (same
-    ``run_id`` as the run) whose ``policy_override`` field holds the reason and the rules
-    it overrode. The manifest is signed, so the decision cannot be quietly removed."""
-    job.manifest.append(
-        {
-            "type": "run",
-            "run_id": job.run_id,
-            "tool_version": __version__,
-            "plan_digest": job.plan_digest,
-            "plan": job.plan.name,
-            "policy_override": override.to_dict(),
-        }
-    )
+    """Put the override into the run's own signed manifest ``run`` record (written before
+    any copy): ``policy_override`` holds the reason and the rules it overrode, so the
+    decision cannot be quietly removed."""
+    job.note(policy_override=override.to_dict())

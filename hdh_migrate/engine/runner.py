@@ -92,6 +92,7 @@ class Migration:
         self.reporter = reporter or NullReporter()
         self.run_id = run_id or uuid.uuid4().hex
         self._started = False
+        self._run_notes: dict[str, Any] = {}
         self._opened_size = manifest.size  # leaves past this were lost with a crash
 
     # ------------------------------------------------------------------ the run
@@ -123,6 +124,13 @@ class Migration:
         self.reporter.event("dataset.done", **outcome.to_dict())
         return outcome
 
+    def note(self, **fields: Any) -> None:
+        """Add fields to this run's manifest ``run`` record (e.g. a policy override); only
+        before the run starts, since the record is written once, first."""
+        if self._started:
+            raise RuntimeError("the run record is already written")
+        self._run_notes.update(fields)
+
     def _begin_run(self) -> None:
         if self._started:
             return
@@ -136,6 +144,7 @@ class Migration:
                 "plan_digest": self.plan_digest,
                 "plan": self.plan.name,
                 "kek_refs": sorted(self._kek_refs()),
+                **self._run_notes,
             }
         )
         self._heal_manifest()
