@@ -44,9 +44,7 @@ import contextlib
 import hashlib
 import io
 import uuid
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, BinaryIO, Self, cast
 from urllib.parse import urlsplit
 
@@ -75,6 +73,7 @@ from azure.storage.blob import (
 from hdh_migrate.backends import config_values as cv
 from hdh_migrate.backends.base import CONTENT_HEADERS, Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.backends.checksums import check_expected, read_exact
+from hdh_migrate.backends.chunked_io import ChunkStream, blocks, prefetched, spans
 from hdh_migrate.errors import (
     AuthError,
     HdhError,
@@ -262,8 +261,8 @@ class AzureBlobBackend:
                 part = blob.download_blob(offset=at, length=n, max_concurrency=1, **_pinned(etag))
                 return _first_chunk(part)
 
-        spans = _spans(start, end, self.chunk_size)
-        raw = ChunkStream(_prefetched(first, spans, fetch, self.max_concurrency))
+        chunks = spans(start, end, self.chunk_size)
+        raw = ChunkStream(prefetched(first, chunks, fetch, self.max_concurrency))
         return cast(BinaryIO, io.BufferedReader(raw, buffer_size=64 * 1024))
 
     def write(
@@ -313,7 +312,7 @@ class AzureBlobBackend:
         blob = self._container.get_blob_client(key)
         hasher = _md5_if(opts)
         nonce, block_ids = uuid.uuid4().hex, list[BlobBlock]()
-        for index, block in enumerate(_blocks(stream, size, block_size, key)):
+        for index, block in enumerate(blocks(stream, size, block_size, key)):
             block_id = f"{index:08d}{nonce}"  # fixed length; the SDK base64-encodes it
             if hasher is not None:
                 hasher.update(block)
@@ -490,85 +489,6 @@ def _first_chunk(downloader: StorageStreamDownloader[bytes]) -> bytes:
     """The bytes the downloader's first GET returned (at most one chunk), without the copy
     ``read``/``readall`` make; empty for an empty blob."""
     return next(iter(downloader.chunks()), b"")
-
-
-def _spans(start: int, end: int, chunk: int) -> Iterator[tuple[int, int]]:
-    """(offset, length) pairs covering ``[start, end)`` in ``chunk``-sized steps."""
-    for at in range(start, end, chunk):
-        yield at, min(chunk, end - at)
-
-
-def _prefetched(
-    first: bytes,
-    spans: Iterator[tuple[int, int]],
-    fetch: Callable[[int, int], bytes],
-    depth: int,
-) -> Iterator[bytes]:
-    """``first``, then ``fetch(*span)`` for each span in order, at most ``depth`` in flight.
-    Closing the generator cancels what was not started and waits for what was."""
-    if first:
-        yield first
-    if depth <= 1:
-        for at, n in spans:
-            yield fetch(at, n)
-        return
-    pending: deque[Future[bytes]] = deque()
-    with ThreadPoolExecutor(depth, thread_name_prefix="azure-read") as pool:
-        try:
-            for at, n in spans:
-                pending.append(pool.submit(fetch, at, n))
-                if len(pending) >= depth:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
-
-
-class ChunkStream(io.RawIOBase):
-    """A read-only binary stream over an iterator of byte chunks; ``close`` closes it."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        super().__init__()
-        self._chunks = chunks
-        self._view = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._view:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._view = memoryview(chunk)
-        n = min(len(buffer), len(self._view))
-        buffer[:n] = self._view[:n]
-        self._view = self._view[n:]
-        return n
-
-    def close(self) -> None:
-        if not self.closed:
-            close = getattr(self._chunks, "close", None)
-            if close is not None:
-                close()
-            self._view = memoryview(b"")
-        super().close()
-
-
-def _blocks(stream: BinaryIO, size: int, block_size: int, key: str) -> Iterator[bytes]:
-    """Exactly ``size`` bytes of ``stream`` as ``block_size`` blocks (the last may be short).
-    Raises PermanentError (from read_exact) on a short or long stream, before the last
-    block is followed by the commit."""
-    buffer = bytearray()
-    for data in read_exact(stream, size, key=key, chunk=min(block_size, 4 * MiB)):
-        buffer += data
-        while len(buffer) >= block_size:
-            yield bytes(buffer[:block_size])
-            del buffer[:block_size]
-    if buffer:
-        yield bytes(buffer)
 
 
 def _md5_if(opts: WriteOptions) -> Any:

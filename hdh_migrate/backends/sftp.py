@@ -38,7 +38,7 @@ Contracts, beyond ``base.Backend``:
 - Content headers and user metadata live in a sidecar ``.<name>.hdhmeta.json`` naming the
   ETag it belongs to; a sidecar whose ETag no longer matches the file is ignored. Names
   of the form ``.<x>.hdhmeta.json`` and ``.<x>.hdhtmp-…`` are reserved: never listed,
-  refused as keys.
+  refused as keys. (These naming, order, ETag and sidecar rules: ``sftp_layout``.)
 - Errors: no such file → NotFoundError; permission denied → AuthError; a connection lost
   or reset → RetryableError; a connection that cannot be opened → UnreachableError until
   this backend once connected, RetryableError afterwards; other SFTP failures →
@@ -52,10 +52,8 @@ import contextlib
 import errno
 import hashlib
 import io
-import json
 import posixpath
 import socket
-import stat as statmod
 import threading
 import time
 import uuid
@@ -68,8 +66,24 @@ from typing import Any, BinaryIO, Self, cast
 import paramiko
 
 from hdh_migrate.backends import config_values as cv
-from hdh_migrate.backends.base import CONTENT_HEADERS, Capabilities, ObjectInfo, WriteOptions
+from hdh_migrate.backends.base import Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.backends.checksums import ALGORITHMS, pump
+from hdh_migrate.backends.sftp_layout import (
+    MAX_SIDECAR,
+    encode_sidecar,
+    etag_of,
+    is_dir,
+    is_file,
+    is_reserved,
+    may_hold,
+    needs_sidecar,
+    parse_sidecar,
+    sidecar,
+    sidecar_path,
+    sort_name,
+    temp_path,
+    valid_key,
+)
 from hdh_migrate.errors import (
     AuthError,
     HdhError,
@@ -83,21 +97,8 @@ from hdh_migrate.errors import (
 
 KIND = "sftp"
 MiB = 1024 * 1024
-META_SUFFIX = ".hdhmeta.json"
-TEMP_MARK = ".hdhtmp-"
-MAX_SIDECAR = 1 * MiB
 _KEY_TYPES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
 _CONNECTION_ERRORS = (EOFError, ConnectionError, socket.timeout, paramiko.SSHException)
-
-
-def is_reserved(name: str) -> bool:
-    """True for the sidecar and temporary names this backend keeps to itself."""
-    return name.startswith(".") and (name.endswith(META_SUFFIX) or TEMP_MARK in name)
-
-
-def etag_of(attrs: paramiko.SFTPAttributes) -> str:
-    """The weak ETag of a file: whole-second mtime and size (see the module docstring)."""
-    return f'"{int(attrs.st_mtime or 0):x}-{int(attrs.st_size or 0):x}"'
 
 
 class _Settings:
@@ -315,9 +316,7 @@ class SftpBackend:
 
     def _path(self, key: str) -> str:
         """The absolute server path of ``key``. Raises PermanentError for an invalid key."""
-        parts = key.split("/")
-        bad = not key or any(p in ("", ".", "..") or "\x00" in p for p in parts)
-        if bad or is_reserved(parts[-1]):
+        if not valid_key(key):
             raise PermanentError(f"{self.name}: invalid key {key!r}", key=key)
         return posixpath.join(self.root, key)
 
@@ -332,10 +331,9 @@ class SftpBackend:
                 stack.pop()
                 continue
             key, attrs = entry
-            mode = attrs.st_mode or 0
-            if statmod.S_ISDIR(mode) and _may_hold(key + "/", prefix):
+            if is_dir(attrs) and may_hold(key + "/", prefix):
                 stack.append(self._entries(key))
-            elif statmod.S_ISREG(mode) and key.startswith(prefix):
+            elif is_file(attrs) and key.startswith(prefix):
                 yield _info(key, attrs)
 
     def _entries(self, directory: str) -> Iterator[tuple[str, paramiko.SFTPAttributes]]:
@@ -344,7 +342,7 @@ class SftpBackend:
         found: list[paramiko.SFTPAttributes] = []
         with contextlib.suppress(NotFoundError), self._channel("list", directory or "/") as c:
             found = [a for a in c.listdir_iter(path, self.page_size) if not is_reserved(a.filename)]
-        found.sort(key=_sort_name)  # the channel is back in the pool while the caller iterates
+        found.sort(key=sort_name)  # the channel is back in the pool while the caller iterates
         for attrs in found:
             yield (f"{directory}/{attrs.filename}" if directory else attrs.filename), attrs
 
@@ -353,10 +351,10 @@ class SftpBackend:
         path = self._path(key)
         with self._channel("stat", key) as client:
             attrs = client.stat(path)
-            if not statmod.S_ISREG(attrs.st_mode or 0):
+            if not is_file(attrs):
                 raise NotFoundError(f"{self.name}: {key!r} is not a file", key=key)
-            sidecar = _read_sidecar(client, _sidecar_path(path), etag_of(attrs))
-        return _info(key, attrs, sidecar)
+            doc = _read_sidecar(client, sidecar_path(path), etag_of(attrs))
+        return _info(key, attrs, doc)
 
     def open_read(
         self, key: str, range: tuple[int, int] | None = None, if_match: str | None = None
@@ -389,7 +387,7 @@ class SftpBackend:
         try:
             attrs = handle.stat()
             size = int(attrs.st_size or 0)
-            if not statmod.S_ISREG(attrs.st_mode or 0):
+            if not is_file(attrs):
                 raise NotFoundError(f"{self.name}: {key!r} is not a file", key=key)
             if if_match is not None and if_match != etag_of(attrs):
                 raise PreconditionFailedError(f"{self.name}: {key!r} changed (ETag)", key=key)
@@ -413,10 +411,9 @@ class SftpBackend:
         """Write a temporary file, check it, then rename it over ``key`` (atomic)."""
         opts = options or WriteOptions()
         path = self._path(key)
-        directory, base = posixpath.split(path)
-        temp = posixpath.join(directory, f".{base}{TEMP_MARK}{uuid.uuid4().hex[:12]}")
+        temp = temp_path(path, uuid.uuid4().hex[:12])
         with self._channel("write", key) as client:
-            self._makedirs(client, directory, key)
+            self._makedirs(client, posixpath.dirname(path), key)
             try:
                 checksums, attrs = self._upload(client, temp, stream, size, opts, key)
                 self._publish(client, temp, path, opts, etag_of(attrs), key)
@@ -425,7 +422,7 @@ class SftpBackend:
                     client.remove(temp)
                 raise
         md5 = checksums.get("md5")
-        return _info(key, attrs, _sidecar(opts, ""), base64.b64decode(md5) if md5 else None)
+        return _info(key, attrs, sidecar(opts, ""), base64.b64decode(md5) if md5 else None)
 
     def _upload(
         self,
@@ -457,11 +454,11 @@ class SftpBackend:
         key: str,
     ) -> None:
         """Sidecar to a temporary name, data over the key, then the sidecar in place."""
-        meta_path, sidecar = _sidecar_path(path), _sidecar(opts, etag)
-        meta_temp = f"{temp}.meta" if sidecar["content"] or sidecar["metadata"] else None
+        meta_path, doc = sidecar_path(path), sidecar(opts, etag)
+        meta_temp = f"{temp}.meta" if needs_sidecar(doc) else None
         if meta_temp is not None:
             with client.open(meta_temp, "wb") as handle:
-                handle.write(json.dumps(sidecar, sort_keys=True).encode("utf-8"))
+                handle.write(encode_sidecar(doc))
         try:
             self._rename(client, temp, path, opts.if_none_match, key)
         except BaseException:
@@ -492,7 +489,7 @@ class SftpBackend:
     def _makedirs(self, client: paramiko.SFTPClient, directory: str, key: str) -> None:
         """Create ``directory`` and its parents below the root (the root must exist)."""
         with contextlib.suppress(FileNotFoundError):
-            if statmod.S_ISDIR(client.stat(directory).st_mode or 0):
+            if is_dir(client.stat(directory)):
                 return
         relative = posixpath.relpath(directory, self.root)
         parts = [] if relative == "." else relative.split("/")
@@ -501,7 +498,7 @@ class SftpBackend:
             try:
                 client.mkdir(current)
             except OSError:
-                if not statmod.S_ISDIR(client.stat(current).st_mode or 0):
+                if not is_dir(client.stat(current)):
                     message = f"{self.name}: {current} is not a directory"
                     raise PermanentError(message, key=key) from None
 
@@ -509,7 +506,7 @@ class SftpBackend:
         """Remove the file and its sidecar; a missing file is fine."""
         path = self._path(key)
         with self._channel("delete", key) as client:
-            for target in (path, _sidecar_path(path)):
+            for target in (path, sidecar_path(path)):
                 with contextlib.suppress(FileNotFoundError):
                     client.remove(target)
 
@@ -548,7 +545,7 @@ def _remove_tree(client: paramiko.SFTPClient, top: str) -> None:
         directories.append(current)
         for attrs in client.listdir_attr(current):  # a full listing: no requests interleaved
             path = posixpath.join(current, attrs.filename)
-            if statmod.S_ISDIR(attrs.st_mode or 0):
+            if is_dir(attrs):
                 stack.append(path)
             else:
                 client.remove(path)
@@ -578,26 +575,6 @@ def _load_key(settings: _Settings) -> paramiko.PKey:
     )
 
 
-def _sort_name(attrs: paramiko.SFTPAttributes) -> str:
-    """Directories sort as ``name/`` so the walk yields keys in byte order."""
-    is_dir = statmod.S_ISDIR(attrs.st_mode or 0)
-    return attrs.filename + "/" if is_dir else attrs.filename
-
-
-def _may_hold(directory_prefix: str, prefix: str) -> bool:
-    return directory_prefix.startswith(prefix) or prefix.startswith(directory_prefix)
-
-
-def _sidecar_path(path: str) -> str:
-    directory, base = posixpath.split(path)
-    return posixpath.join(directory, f".{base}{META_SUFFIX}")
-
-
-def _sidecar(opts: WriteOptions, etag: str) -> dict[str, Any]:
-    content = {k: v for k, v in opts.content.items() if k in CONTENT_HEADERS and v}
-    return {"v": 1, "etag": etag, "content": content, "metadata": dict(opts.metadata)}
-
-
 def _read_sidecar(client: paramiko.SFTPClient, path: str, etag: str) -> dict[str, Any] | None:
     """The sidecar document when it exists and belongs to ``etag``, else None."""
     try:
@@ -605,11 +582,7 @@ def _read_sidecar(client: paramiko.SFTPClient, path: str, etag: str) -> dict[str
             raw = handle.read(MAX_SIDECAR)
     except FileNotFoundError:
         return None
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        return None
-    return doc if isinstance(doc, dict) and doc.get("etag") == etag else None
+    return parse_sidecar(raw, etag)
 
 
 def _info(

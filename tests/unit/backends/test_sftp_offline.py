@@ -11,8 +11,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from hdh_migrate.backends import sftp
-from hdh_migrate.backends.sftp import SftpBackend, etag_of, is_reserved
+from hdh_migrate.backends import sftp, sftp_layout
+from hdh_migrate.backends.sftp import SftpBackend
+from hdh_migrate.backends.sftp_layout import etag_of, is_reserved, parse_sidecar
 from hdh_migrate.errors import AuthError, PermanentError, UnreachableError, UsageError
 
 PASSWORD = "pa55-word-never-shown"
@@ -130,15 +131,15 @@ def test_directories_sort_as_name_slash() -> None:
         return types.SimpleNamespace(filename=name, st_mode=(0o040755 if is_dir else 0o100644))
 
     entries = [entry("a0", False), entry("a", True), entry("a-b", False), entry("a.", False)]
-    ordered = [e.filename for e in sorted(entries, key=sftp._sort_name)]  # type: ignore[arg-type]
+    ordered = [e.filename for e in sorted(entries, key=sftp_layout.sort_name)]  # type: ignore[arg-type]
     assert ordered == ["a-b", "a.", "a", "a0"]  # "a/" sits between "a." and "a0"
 
 
 def test_may_hold() -> None:
-    assert sftp._may_hold("a/", "a/b/c")
-    assert sftp._may_hold("a/b/", "a/")
-    assert sftp._may_hold("a/", "")
-    assert not sftp._may_hold("b/", "a/")
+    assert sftp_layout.may_hold("a/", "a/b/c")
+    assert sftp_layout.may_hold("a/b/", "a/")
+    assert sftp_layout.may_hold("a/", "")
+    assert not sftp_layout.may_hold("b/", "a/")
 
 
 def test_private_key_from_text_and_from_path(tmp_path: Path) -> None:
@@ -169,3 +170,25 @@ def test_garbage_key_is_an_auth_error(tmp_path: Path) -> None:
         sftp._load_key(sftp._Settings(config(tmp_path, key=bogus)))
     with pytest.raises(AuthError, match="private key file"):
         sftp._load_key(sftp._Settings(config(tmp_path, key=str(tmp_path / "missing"))))
+
+
+def test_sidecar_belongs_to_one_file_version() -> None:
+    from hdh_migrate.backends.base import WriteOptions
+
+    doc = sftp_layout.sidecar(WriteOptions(metadata={"a": "é"}, content={"x": "dropped"}), '"1-2"')
+    raw = sftp_layout.encode_sidecar(doc)
+    assert parse_sidecar(raw, '"1-2"') == {
+        "v": 1,
+        "etag": '"1-2"',
+        "content": {},
+        "metadata": {"a": "é"},
+    }
+    assert parse_sidecar(raw, '"1-3"') is None
+    assert parse_sidecar(b"not json", '"1-2"') is None
+    assert parse_sidecar(b"[1]", '"1-2"') is None
+
+
+def test_temporary_and_sidecar_names_are_reserved() -> None:
+    assert is_reserved(sftp_layout.temp_path("/r/d/f.bin", "abc").rsplit("/", 1)[1])
+    assert is_reserved(sftp_layout.sidecar_path("/r/d/f.bin").rsplit("/", 1)[1])
+    assert sftp_layout.sidecar_path("/r/d/f.bin") == "/r/d/.f.bin.hdhmeta.json"
