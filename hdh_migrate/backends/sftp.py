@@ -31,6 +31,9 @@ Contracts, beyond ``base.Backend``:
   an overwrite within the same second with the same size is not detected. ``if_match``
   is compared at open (``conditional_read=False``: the server does not enforce it); the
   open handle then keeps reading the same file even if a writer renames a new one over it.
+- Every call borrows one of ``channels`` SFTP channels; an open read stream keeps its
+  channel until closed, so a caller holding more open streams than ``channels`` makes the
+  next call wait (RetryableError after 300 s).
 - ``write`` writes ``.<name>.hdhtmp-<id>`` in the target directory (parents created), checks
   size and any expected checksums (computed locally), then renames it over the key
   (``posix-rename``; with ``if_none_match``, a plain SFTP rename, which OpenSSH refuses
