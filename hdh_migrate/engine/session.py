@@ -19,7 +19,7 @@ from hdh_migrate.execution import make_executor
 from hdh_migrate.integrity import ManifestWriter
 from hdh_migrate.journal import Journal
 from hdh_migrate.plan import Plan, load_plan
-from hdh_migrate.stages import throttle
+from hdh_migrate.stages import buffers, throttle
 from hdh_migrate.stages.clients import Clients
 
 
@@ -48,6 +48,7 @@ def migration(
     paths = state_paths(plan).ensure()
     workers = settings.concurrency or plan.executor.workers or plan.defaults.concurrency
     throttle.configure(settings.bandwidth or plan.defaults.bandwidth)
+    buffers.release_large_buffers()
     executor = make_executor(settings.executor or plan.executor.kind, workers)
     clients = Clients()
     try:

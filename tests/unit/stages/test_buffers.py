@@ -92,3 +92,12 @@ def test_etags_compare_without_quotes():
     assert same_etag('"abc-2"', '"abc-2"')
     assert not same_etag("0x8D1", '"0x8D2"')
     assert not same_etag(None, "x")
+
+
+def test_release_large_buffers_sets_glibc_threshold_or_does_nothing():
+    import platform
+
+    from hdh_migrate.stages.buffers import release_large_buffers
+
+    done = release_large_buffers()
+    assert done is (platform.libc_ver()[0] == "glibc")
