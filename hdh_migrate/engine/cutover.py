@@ -263,12 +263,14 @@ class WaveCutover:
         source = self.job.clients.backend(ctx.source)
         backend = freezing.leasing(source)
         epoch = self._epoch(ctx.eff.name)
-        leased, smallest, problems = self._lease_all(ctx, backend, epoch)
-        if problems:
-            shown = "; ".join(f"{r.key}: {r.outcome} {r.error or ''}".strip() for r in problems[:3])
+        tally = self._lease_all(ctx, backend, epoch)
+        leased, smallest = tally.leased, tally.smallest
+        if tally.failed:
+            shown = "; ".join(
+                f"{r.key}: {r.outcome} {r.error or ''}".strip() for r in tally.problems
+            )
             raise CutoverError(
-                f"freeze of {ctx.eff.name} incomplete: "
-                f"{len(problems)} blob(s) not leased ({shown})",
+                f"freeze of {ctx.eff.name} incomplete: {tally.failed} blob(s) not leased ({shown})",
                 hint="the leases taken are journaled: `hdh-migrate rollback` releases them; "
                 "a blob leased by someone else must be released by its owner",
             )
@@ -276,20 +278,13 @@ class WaveCutover:
         self.report.step(ctx.eff.name, "freeze", strategy="leases", leases=leased, probe=probe)
         return {"strategy": "leases", "leases": leased, "epoch": epoch, "probe": probe}
 
-    def _lease_all(
-        self, ctx: Context, backend: freezing.Leasing, epoch: int
-    ) -> tuple[int, tuple[int, str] | None, list[freezing.LeaseResult]]:
-        name, plan = ctx.eff.name, self.plan.name
-        smallest: tuple[int, str] | None = None
-        batch: list[tuple[str, str]] = []
-        problems: list[freezing.LeaseResult] = []
-        leased = 0
+    def _lease_all(self, ctx: Context, backend: freezing.Leasing, epoch: int) -> _Tally:
+        """Lease every selected blob, journaling ids in batches; the tally of outcomes."""
+        name, plan, tally = ctx.eff.name, self.plan.name, _Tally()
 
         def keys() -> Iterator[str]:
-            nonlocal smallest
             for info in self._listing(ctx):
-                if smallest is None or info.size < smallest[0]:
-                    smallest = (info.size, info.key)
+                tally.see(info.size, info.key)
                 yield info.key
 
         def take(key: str) -> freezing.LeaseResult:
@@ -297,17 +292,10 @@ class WaveCutover:
 
         with ThreadPoolExecutor(self.lease_workers, thread_name_prefix="lease") as pool:
             for _, future in imap_unordered(pool, take, keys(), 4 * self.lease_workers):
-                result = future.result()
-                if result.outcome == "leased":
-                    batch.append((result.key, result.lease_id))
-                    leased += 1
-                elif result.outcome != "gone":
-                    problems.append(result)
-                if len(batch) >= LEASE_BATCH:
-                    self.journal.record_leases(name, batch)
-                    batch = []
-        self.journal.record_leases(name, batch)
-        return leased, smallest, problems
+                if len(tally.add(future.result())) >= LEASE_BATCH:
+                    self.journal.record_leases(name, tally.take_batch())
+        self.journal.record_leases(name, tally.take_batch())
+        return tally
 
     def _probe_leases(self, ctx: Context, smallest: tuple[int, str] | None) -> dict[str, Any]:
         if smallest is None:
@@ -695,6 +683,36 @@ class WaveCutover:
             "cutover.state", dataset=name, from_state=str(current), to_state=str(target)
         )
         self.report.step(name, str(target), from_state=str(current))
+
+
+@dataclass
+class _Tally:
+    """Lease outcomes: counts, the batch of ids not yet journaled, the first problems, and
+    the smallest blob seen (the one the probe rewrites). Bounded memory."""
+
+    leased: int = 0
+    failed: int = 0
+    smallest: tuple[int, str] | None = None
+    batch: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[freezing.LeaseResult] = field(default_factory=list)
+
+    def see(self, size: int, key: str) -> None:
+        if self.smallest is None or size < self.smallest[0]:
+            self.smallest = (size, key)
+
+    def add(self, result: freezing.LeaseResult) -> list[tuple[str, str]]:
+        if result.outcome == "leased":
+            self.leased += 1
+            self.batch.append((result.key, result.lease_id))
+        elif result.outcome != "gone":
+            self.failed += 1
+            if len(self.problems) < 3:
+                self.problems.append(result)
+        return self.batch
+
+    def take_batch(self) -> list[tuple[str, str]]:
+        batch, self.batch = self.batch, []
+        return batch
 
 
 _ROLLBACK = (S.FROZEN, S.DELTA_SYNCED, S.FINAL_VERIFIED, S.SWITCHED)
