@@ -441,3 +441,29 @@ def test_kill_9_during_a_slow_switch_hook_then_rerun(
         _ok(world.cli("manifest", "verify", str(world.state / "manifest.jsonl")))
     finally:
         _teardown(world)
+
+
+def test_ssh_hook_refuses_a_host_key_missing_from_known_hosts(stack: Any, tmp_path: Path) -> None:
+    from hdh_migrate.engine.hooks import HookRunner
+    from hdh_migrate.errors import AuthError
+    from hdh_migrate.plan.cutover import Hook
+
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    effect = tmp_path / "never"
+    ssh = {
+        "host": "127.0.0.1",
+        "port": stack.sftp_port,
+        "user": stack.sftp_user,
+        "key_file": str(stack.sftp_key_path),
+        "known_hosts": str(empty),
+    }
+    hook = Hook.model_validate({"run": f"touch {effect}", "ssh": ssh, "timeout": 10})
+    with pytest.raises(AuthError, match="is not in"):
+        HookRunner(backoff=0).run(hook, {}, "switch[1/1]")
+    assert empty.read_text() == ""  # never added
+    good = Hook.model_validate(
+        {"run": "echo $HDH_WAVE; exit 7", "ssh": ssh | {"known_hosts": str(stack.sftp_known_hosts)}}
+    )
+    result = HookRunner(backoff=0).run(good, {"HDH_WAVE": "w 1; not a command"}, "x")
+    assert (result.exit_status, result.output) == (7, "w 1; not a command\n")
