@@ -14,8 +14,8 @@ from bench.suites import Row
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HEADER = (
-    "| suite | tool | mode | objects | MiB | s | MiB/s | obj/s | peak RSS MiB | ×rclone | ok |\n"
-    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
+    "| suite | tool | mode | objects | MiB | s | MiB/s | obj/s | peak RSS MiB | ×rclone | load "
+    "| ok |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 )
 
 
@@ -53,6 +53,6 @@ def table(rows: list[Row]) -> str:
         lines.append(
             f"| {r.suite} | {r.tool} | {r.mode} | {r.objects} | {r.bytes / MIB:.0f} "
             f"| {r.seconds:.1f} | {r.mib_s:.1f} | {r.objects_s:.0f} | {rss} | {ratio} "
-            f"| {'yes' if r.ok else 'NO ' + r.note[:60]} |"
+            f"| {r.load:.1f} | {'yes' if r.ok else 'NO ' + r.note[:60]} |"
         )
     return "\n".join(lines)

@@ -6,6 +6,7 @@ target holds every object (hdh-migrate: every item ``verified`` in the journal).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -46,6 +47,7 @@ class Row:
     peak_rss: int
     ok: bool
     note: str = ""
+    load: float = field(default_factory=lambda: os.getloadavg()[0])  # 1-min load at the end
 
     @property
     def mib_s(self) -> float:
