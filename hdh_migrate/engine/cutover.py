@@ -111,7 +111,7 @@ class Report:
         """``<dir>/reports/<command>-<wave>-<time>.json`` and ``.md``."""
         folder = directory / "reports"
         folder.mkdir(parents=True, exist_ok=True)
-        stamp = self.started.replace(":", "").replace("-", "").split(".")[0]
+        stamp = self.started.replace(":", "").replace("-", "").replace(".", "-").rstrip("Z")
         base = folder / f"{self.command}-{self.wave}-{stamp}"
         json_path, md_path = base.with_suffix(".json"), base.with_suffix(".md")
         json_path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")

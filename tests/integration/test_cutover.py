@@ -396,7 +396,22 @@ def test_kill_9_while_leasing_then_rerun_ends_consistent(
         assert set(world.leased().values()) == {"leased"}
         _ok(world.cli("manifest", "verify", str(world.state / "manifest.jsonl")))
 
+        # kill -9 the rollback too, once it has released some leases, then re-run it
+        process = world.spawn("rollback", str(world.plan), "--wave", "w1")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            with world.journal() as journal:
+                if sum(1 for _ in journal.leases("ds")) < count:
+                    break
+            time.sleep(0.02)
+        assert process.poll() is None, "the rollback finished before it could be killed"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        assert world.state_of() is DatasetState.SWITCHED  # not rolled back yet
+        with world.journal() as journal:
+            assert 0 < sum(1 for _ in journal.leases("ds")) < count
         _ok(world.cli("rollback", str(world.plan), "--wave", "w1"))
+        assert world.state_of() is DatasetState.ROLLED_BACK
         with world.journal() as journal:
             assert list(journal.leases("ds")) == []
             released = list(journal.leases("ds", active_only=False))
