@@ -9,7 +9,9 @@ Measures, on the same in-memory random data:
   ``EncryptingReader.read(8 MiB)`` (what an uploader calls), ``DecryptingReader.readinto``;
 * two workers, threads vs processes, each encrypting its own half: does cryptography
   release the GIL during AEAD calls?
-Results are printed and written to bench/results/crypto-<UTC time>.json.
+Throughput is reported by wall clock and by the measuring thread's CPU time (the machine
+is shared; the acceptance ratio uses CPU time). Results are printed and written to
+bench/results/crypto-<UTC time>.json.
 """
 
 from __future__ import annotations
