@@ -196,8 +196,7 @@ class WaveCutover:
     def _cutover(self, wave: Wave, approvals: Sequence[str]) -> str:
         cut = _cut(wave)
         self._check_dependencies(wave)
-        for name in approvals:
-            self.journal.add_approval(wave.name, name, f"given by {self.operator}")
+        self._approve(wave, approvals)
         states = self._states(wave)
         if all(s in (S.SWITCHED, S.FINALIZED) for s in states.values()):
             return f"wave {wave.name} is already {_summary(states)}"
@@ -453,28 +452,43 @@ class WaveCutover:
             unverified,
         )
 
+    def _approval_key(self, wave: Wave) -> str:
+        """Approvals are kept per wave and freeze epoch (``w``, then ``w#1`` after the first
+        rollback …): a rollback makes earlier approvals lapse; the same people may approve
+        again."""
+        epoch = max(self._epoch(d.name) for d in wave.datasets)
+        return wave.name if epoch == 0 else f"{wave.name}#{epoch}"
+
+    def _approve(self, wave: Wave, names: Sequence[str]) -> None:
+        """Record new approvals in the journal and, for each dataset, in the manifest."""
+        key = self._approval_key(wave)
+        known = {a.name for a in self.journal.approvals(key)}
+        for name in dict.fromkeys(names):
+            if name in known:
+                continue
+            for ds, state in self._states(wave).items():
+                self.job.manifest.append(
+                    {
+                        "type": "cutover",
+                        "dataset": ds,
+                        "wave": wave.name,
+                        "from_state": str(state),
+                        "to_state": str(state),
+                        "event": "approval",
+                        "approver": name,
+                        "operator": self.operator,
+                    }
+                )
+            self.journal.add_approval(key, name, f"given by {self.operator}")
+
     def _approvers(self, wave: Wave) -> list[str]:
-        """Approvals of the wave given since its last rollback (a rollback resets them)."""
-        last = max(
-            (
-                t.at
-                for d in wave.datasets
-                for t in self.journal.transitions(d.name)
-                if t.to_state is S.ROLLED_BACK
-            ),
-            default="",
-        )
-        return [a.name for a in self.journal.approvals(wave.name) if a.at > last]
+        return [a.name for a in self.journal.approvals(self._approval_key(wave))]
 
     def _switch(self, wave: Wave, cut: Cutover, gates: list[GateResult]) -> None:
         states = self._states(wave)
         if not any(s is S.SWITCHED for s in states.values()):
             self._run_hooks(wave, cut.switch, "switch")
-        approvals = [
-            a.to_dict()
-            for a in self.journal.approvals(wave.name)
-            if a.name in self._approvers(wave)
-        ]
+        approvals = [a.to_dict() for a in self.journal.approvals(self._approval_key(wave))]
         for ds in wave.datasets:
             if self._state(ds.name) is S.FINAL_VERIFIED:
                 extra = {"approvals": approvals, "gates": [g.to_dict() for g in gates]}

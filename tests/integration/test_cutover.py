@@ -224,6 +224,8 @@ def test_delta_freeze_switch_over_ssh_then_rollback(world: World) -> None:
     ]
     records = _manifest_records(world)
     cut = [r for r in records if r.get("type") == "cutover"]
+    approval = next(r for r in cut if r.get("event") == "approval")
+    assert (approval["approver"], approval["from_state"]) == ("alice", "verified")
     assert [r["to_state"] for r in cut if r.get("event") is None] == [
         "frozen",
         "delta_synced",
@@ -263,7 +265,9 @@ def test_delta_freeze_switch_over_ssh_then_rollback(world: World) -> None:
     assert result.returncode == 2, result.stderr
     result = world.cli("cutover", str(world.plan), "--wave", "w1")
     assert result.returncode == 6 and "gate approvals refused" in result.stderr, result.stderr
-    _ok(world.cli("cutover", str(world.plan), "--wave", "w1", "--approve", "bob"))
+    _ok(world.cli("cutover", str(world.plan), "--wave", "w1", "--approve", "alice"))
+    with world.journal() as journal:
+        assert [a.name for a in journal.approvals("w1#1")] == ["alice"]  # epoch 1
     assert world.state_of() is DatasetState.SWITCHED
     assert set(world.leased().values()) == {"leased"}
 
