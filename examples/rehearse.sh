@@ -16,12 +16,16 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 eval "$("$BIN/python" -m devstack env)"
 
 step "fresh rehearsal: state directory, source container and target bucket"
-rm -rf "$STATE"
+rm -rf "$STATE" "$STATE-restored" "$STATE-audit.html"
 "$BIN/python" examples/corpus.py azure --container rehearsal --objects "$OBJECTS" --fresh
 "$BIN/python" examples/target_bucket.py "$PLAN" seaweedfs --fresh
 
 step "validate the plan"
 "$HDH" validate "$PLAN"
+
+step "audit (dry run): sovereignty findings, inventory, diff, estimates — writes nothing"
+"$HDH" audit "$PLAN" --format html --out "$STATE-audit.html"
+"$HDH" audit "$PLAN"
 
 step "probe the target"
 "$HDH" probe "$PLAN"
@@ -38,6 +42,11 @@ step "verify again at the target (full read-back)"
 
 step "check the signed manifest"
 "$HDH" manifest verify "$STATE/manifest.jsonl"
+
+step "restore a sample, decrypt it, compare it byte for byte with the source"
+rm -rf "$STATE-restored"
+"$HDH" restore "$PLAN" --dataset rehearsal-referentiels --to "$STATE-restored"
+"$BIN/python" examples/compare_restore.py "$STATE-restored" --prefix referentiels/
 
 step "status"
 "$HDH" status "$PLAN"
