@@ -21,13 +21,12 @@ from hdh_migrate.crypto.format import (
     parse_header,
 )
 from hdh_migrate.engine.audit_journal import DONE_STATES, JournalItem, JournalView
-from hdh_migrate.engine.specs import source_spec, target_spec
+from hdh_migrate.engine.specs import selection_for, source_spec, target_spec
 from hdh_migrate.errors import HdhError, NotFoundError
 from hdh_migrate.plan import EffectiveDataset, Plan
-from hdh_migrate.providers import get_preset
 from hdh_migrate.reports.model import DatasetReport, Diff
 from hdh_migrate.reports.tally import InventoryTally, RequestTally, Transfer, add_to
-from hdh_migrate.stages.inventory import Entry, Selection, inventory
+from hdh_migrate.stages.inventory import Entry, inventory
 from hdh_migrate.stages.metadata import not_carried, target_metadata
 
 AZURE_PAGE = 5000
@@ -92,18 +91,6 @@ def _open_source(eff: EffectiveDataset) -> Backend:
     return open_backend(spec.kind, config, read_only=True)
 
 
-def _selection(eff: EffectiveDataset) -> Selection:
-    ds = eff.dataset
-    return Selection(
-        dataset=ds.name,
-        prefix=ds.prefix,
-        include=tuple(ds.include),
-        exclude=tuple(ds.exclude),
-        target_prefix=ds.target_prefix,
-        max_object_size=get_preset(eff.target.provider).limits.max_object_size,
-    )
-
-
 def _transfer(eff: EffectiveDataset) -> Transfer:
     verify = eff.verify
     share = {"full": 1.0, "sample": (verify.percent or 0) / 100}.get(verify.kind, 0.0)
@@ -127,7 +114,7 @@ def _walk(
     targets = _target_listing(target, eff.dataset.target_prefix, diff)
     pending = next(targets, None)
     last = ""
-    for entry in inventory(source, _selection(eff)):
+    for entry in inventory(source, selection_for(eff)):
         _account(eff, entry, inv)
         if entry.target_key < last:
             _note(diff, "source listing is not in key order: extra-on-target counts are unsure")

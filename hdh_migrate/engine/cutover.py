@@ -237,7 +237,7 @@ class WaveCutover:
     def _each(self, wave: Wave, state: DatasetState, step: Callable[[Context], None]) -> None:
         for ds in wave.datasets:
             if self._state(ds.name) is state:
-                step(self.job._context(ds.name))
+                step(self.job.context(ds.name))
 
     # ------------------------------------------------------------------ freeze
 
@@ -254,7 +254,7 @@ class WaveCutover:
                 hint="re-run with --yes once writes are revoked (or answer the prompt)",
             )
         for name in todo:
-            ctx = self.job._context(name)
+            ctx = self.job.context(name)
             detail = self._lease(ctx) if strategy == "leases" else self._canary(ctx, strategy)
             self._move(ctx, S.FROZEN, detail)
 
@@ -363,7 +363,7 @@ class WaveCutover:
 
     def _listing(self, ctx: Context) -> Iterator[Any]:
         source = self.job.clients.backend(ctx.source)
-        for entry in inventory(source, self.job._selection(ctx)):
+        for entry in inventory(source, self.job.selection(ctx)):
             yield entry.info
 
     def _lookup(self, ctx: Context) -> Callable[[str], deltas.Known | None]:
@@ -492,7 +492,7 @@ class WaveCutover:
         for ds in wave.datasets:
             if self._state(ds.name) is S.FINAL_VERIFIED:
                 extra = {"approvals": approvals, "gates": [g.to_dict() for g in gates]}
-                self._move(self.job._context(ds.name), S.SWITCHED, extra)
+                self._move(self.job.context(ds.name), S.SWITCHED, extra)
 
     def _run_hooks(self, wave: Wave, hooks: Sequence[Hook], purpose: str) -> None:
         env = self.hook_env(wave)
@@ -549,7 +549,7 @@ class WaveCutover:
         swept = 0
         for name in names:
             if self._state(name) in (S.VERIFIED, S.ROLLED_BACK):
-                ctx = self.job._context(name)
+                ctx = self.job.context(name)
                 backend = freezing.leasing(self.job.clients.backend(ctx.source))
                 swept += self._sweep(ctx, backend)
         return swept
@@ -567,7 +567,7 @@ class WaveCutover:
                 hint="re-run with --yes once writes are restored (or answer the prompt)",
             )
         for name in names:
-            ctx = self.job._context(name)
+            ctx = self.job.context(name)
             if strategy == "leases":
                 self._release(ctx)
             else:
@@ -624,7 +624,7 @@ class WaveCutover:
             )
 
     def _record_rollback(self, name: str, state: DatasetState) -> None:
-        ctx = self.job._context(name)
+        ctx = self.job.context(name)
         record = {
             "type": "rollback",
             "dataset": name,
@@ -655,7 +655,7 @@ class WaveCutover:
             if self._state(ds.name) is S.SWITCHED:
                 kept = sum(1 for _ in self.journal.leases(ds.name))
                 self._move(
-                    self.job._context(ds.name),
+                    self.job.context(ds.name),
                     S.FINALIZED,
                     {"point_of_no_return": True, "leases_kept": kept},
                 )

@@ -20,14 +20,13 @@ from typing import Any
 from hdh_migrate import __version__
 from hdh_migrate.backends.base import Backend
 from hdh_migrate.backends.probe import ProbeResult, load_probe
-from hdh_migrate.engine.specs import key_spec, source_spec, target_spec
+from hdh_migrate.engine.specs import key_spec, selection_for, source_spec, target_spec
 from hdh_migrate.events import NullReporter, Reporter
 from hdh_migrate.execution import imap_unordered
 from hdh_migrate.integrity import ManifestWriter
 from hdh_migrate.journal import CopyResult as JournalCopy
 from hdh_migrate.journal import DatasetState, InventoryEntry, Item, ItemState, JournalStore
 from hdh_migrate.plan import EffectiveDataset, Plan
-from hdh_migrate.providers import get_preset
 from hdh_migrate.stages.clients import Clients
 from hdh_migrate.stages.copy import copy_object
 from hdh_migrate.stages.inventory import Entry, Selection, inventory
@@ -111,7 +110,7 @@ class Migration:
         return names
 
     def run_dataset(self, name: str) -> DatasetOutcome:
-        ctx = self._context(name)
+        ctx = self.context(name)
         outcome = DatasetOutcome(name, ctx.eff.wave.name)
         self._begin_run()
         self.journal.ensure_dataset(name, ctx.eff.wave.name)
@@ -157,7 +156,7 @@ class Migration:
                 refs.add(self.clients.key(key_spec(eff.key_name, eff.key)).ref)
         return refs
 
-    def _context(self, name: str) -> Context:
+    def context(self, name: str) -> Context:
         eff = self.plan.effective(name)
         if eff.key is None or eff.key_name is None:
             from hdh_migrate.errors import UsageError
@@ -208,23 +207,13 @@ class Migration:
     def _entries(
         self, ctx: Context, source: Backend, outcome: DatasetOutcome
     ) -> Iterator[InventoryEntry]:
-        for entry in inventory(source, self._selection(ctx)):
+        for entry in inventory(source, self.selection(ctx)):
             outcome.listed += 1
             outcome.flagged += entry.flag is not None
             yield _journal_entry(ctx.eff.name, entry)
 
-    def _selection(self, ctx: Context) -> Selection:
-        ds = ctx.eff.dataset
-        limits = get_preset(ctx.eff.target.provider).limits
-        return Selection(
-            dataset=ds.name,
-            prefix=ds.prefix,
-            include=tuple(ds.include),
-            exclude=tuple(ds.exclude),
-            target_prefix=ds.target_prefix,
-            max_object_size=limits.max_object_size,
-            segment_size=ctx.segment_size,
-        )
+    def selection(self, ctx: Context) -> Selection:
+        return selection_for(ctx.eff, ctx.segment_size)
 
     # ------------------------------------------------------------------ reconcile
 
@@ -314,7 +303,7 @@ class Migration:
         object failed (the next ``run`` copies it again); a pass changes nothing."""
         outcomes = []
         for name in self.selected(wave, dataset):
-            ctx = self._context(name)
+            ctx = self.context(name)
             outcome = DatasetOutcome(name, ctx.eff.wave.name)
             self._verify(ctx, outcome, mode or ctx.verify, ItemState.VERIFIED)
             outcomes.append(outcome)
@@ -397,7 +386,7 @@ class Migration:
             first = next(items, None)
             if first is None:
                 continue
-            ctx = self._context(ds.name)
+            ctx = self.context(ds.name)
             for item in chain((first,), items):
                 self._record_object(ctx, item)
 

@@ -11,6 +11,7 @@ from typing import Any
 from hdh_migrate.plan import EffectiveDataset, Key, Plan, S3Target, Source, resolve_text
 from hdh_migrate.providers import get_preset
 from hdh_migrate.stages.buffers import parts_in_flight
+from hdh_migrate.stages.inventory import Selection
 from hdh_migrate.stages.items import Spec
 
 
@@ -120,3 +121,17 @@ def _sftp_config(source: Source, path: str | None) -> dict[str, Any]:
 
 def _join(root: str, sub: str | None) -> str:
     return f"{root.rstrip('/')}/{sub.strip('/')}" if sub else root
+
+
+def selection_for(eff: EffectiveDataset, segment_size: int = 1 << 20) -> Selection:
+    """What a dataset takes from its source and where it lands, with the target's limits."""
+    ds = eff.dataset
+    return Selection(
+        dataset=ds.name,
+        prefix=ds.prefix,
+        include=tuple(ds.include),
+        exclude=tuple(ds.exclude),
+        target_prefix=ds.target_prefix,
+        max_object_size=get_preset(eff.target.provider).limits.max_object_size,
+        segment_size=segment_size,
+    )
