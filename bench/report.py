@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,21 @@ def machine() -> dict[str, Any]:
     }
 
 
+def code_version() -> dict[str, Any]:
+    """The commit measured, and whether hdh_migrate/ had uncommitted changes (others'
+    work in progress is live in an editable install)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "dirty": git("status", "--porcelain", "hdh_migrate"),
+    }
+
+
 def save(suite: str, stamp: str, rows: list[Row], settings: dict[str, Any]) -> Path:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{suite}-{stamp}.json"
@@ -35,6 +51,7 @@ def save(suite: str, stamp: str, rows: list[Row], settings: dict[str, Any]) -> P
         "suite": suite,
         "at": stamp,
         "machine": machine(),
+        "code": code_version(),
         "settings": settings,
         "rows": [row.to_dict() for row in rows],
     }

@@ -166,6 +166,9 @@ def run_rclone(
         f"--s3-chunk-size={tuning.part_size // 1024}K",
         f"--s3-upload-concurrency={tuning.part_concurrency}",
         "--s3-no-check-bucket",
+        # rclone carries the Azure tier ("Hot") over as the S3 storage class of single PUTs,
+        # which SeaweedFS rejects (400 InvalidStorageClass): name the class explicitly.
+        "--s3-storage-class=STANDARD",
         "--stats=0",
         "--log-level=NOTICE",
     ]
