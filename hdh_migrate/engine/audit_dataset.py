@@ -26,6 +26,7 @@ from hdh_migrate.errors import HdhError, NotFoundError
 from hdh_migrate.plan import EffectiveDataset, Plan
 from hdh_migrate.reports.model import DatasetReport, Diff
 from hdh_migrate.reports.tally import InventoryTally, RequestTally, Transfer, add_to
+from hdh_migrate.stages.envelopes import is_sidecar
 from hdh_migrate.stages.inventory import Entry, inventory
 from hdh_migrate.stages.metadata import not_carried, target_metadata
 
@@ -139,11 +140,12 @@ def _note(diff: Diff, text: str) -> None:
 
 
 def _target_listing(target: Backend, prefix: str, diff: Diff) -> Iterator[ObjectInfo]:
-    """The target's objects under ``prefix`` (probe canaries left out). A missing bucket is
-    an empty listing; an unreachable target too, noted, so the source inventory survives."""
+    """The target's objects under ``prefix`` (probe canaries and sidecar envelopes left
+    out). A missing bucket is an empty listing; an unreachable target too, noted, so the
+    source inventory survives."""
     try:
         for info in target.list(prefix):
-            if not info.key.startswith(PROBE_PREFIX):
+            if not info.key.startswith(PROBE_PREFIX) and not is_sidecar(info.key):
                 yield info
     except NotFoundError:
         diff.target_listed = False

@@ -16,6 +16,7 @@ from hdh_migrate.execution import imap_unordered
 from hdh_migrate.integrity.hashing import HashingReader
 from hdh_migrate.journal import Item, ItemState
 from hdh_migrate.stages.clients import Clients
+from hdh_migrate.stages.envelopes import open_plaintext
 from hdh_migrate.stages.items import Spec
 
 CHUNK = 1 << 20
@@ -70,14 +71,17 @@ def restore_one(
     item: RestoreItem, root: Path, target: Spec, kek: Spec, clients: Clients
 ) -> str | None:
     """Restore one object; None when it matched, else why not (nothing left behind)."""
-    from hdh_migrate.crypto import DecryptingReader
-
     final = safe_path(root, item.relative)
     final.parent.mkdir(parents=True, exist_ok=True)
     temp = final.with_name(f".{final.name}.hdh-restore-{os.getpid()}")
     try:
-        with clients.backend(target).open_read(item.target_key) as raw, temp.open("wb") as out:
-            plain = HashingReader(DecryptingReader(raw, clients.key(kek), item.object_id))  # type: ignore[arg-type]
+        with (
+            open_plaintext(
+                clients.backend(target), item.target_key, clients.key(kek), item.object_id
+            ) as reader,
+            temp.open("wb") as out,
+        ):
+            plain = HashingReader(reader)  # type: ignore[arg-type]
             while chunk := plain.read(CHUNK):
                 out.write(chunk)
         problem = _mismatch(item, plain)

@@ -25,6 +25,7 @@ from hdh_migrate.errors import (
 from hdh_migrate.integrity.hashing import HashingReader
 from hdh_migrate.stages.buffers import PROCESS_BUFFERS
 from hdh_migrate.stages.clients import PROCESS_CLIENTS, Clients
+from hdh_migrate.stages.envelopes import drop_stale_sidecar
 from hdh_migrate.stages.items import CopyItem, CopyResult
 from hdh_migrate.stages.metadata import not_carried, target_metadata
 from hdh_migrate.stages.retry import RetryPolicy
@@ -88,6 +89,7 @@ def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts) -> CopyResul
         target.write(item.target_key, sealed, encryptor.ciphertext_length, options)  # type: ignore[arg-type]
     _cross_check_md5(item, plain, clients)
     stored = _confirm(item, target.stat(item.target_key), encryptor.ciphertext_length, clients)
+    drop_stale_sidecar(target, item.target_key)  # a rotation's sidecar fits the old header only
     result = _copied(item, plain, sealed, encryptor, stored, attempts.count)
     return replace(result, not_carried=not_carried(mapped, by_plan))
 

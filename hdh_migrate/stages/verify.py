@@ -5,6 +5,9 @@ Modes, per object:
 - ``header``: the header and the final segment (commitment, key, length, final flag) —
   what ``sample:P%`` checks on every object not drawn for a full check;
 - ``metadata``: HEAD only (size, and ETag when one was recorded).
+
+Full and header modes follow the sidecar rule of ``stages.envelopes``: a rotated object
+opens through its sidecar, with the new KEK only.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from typing import BinaryIO
 
 from hdh_migrate.backends.base import Backend
 from hdh_migrate.crypto import (
-    DecryptingReader,
     check_object_size,
     decrypt_range,
     open_object,
@@ -27,6 +29,7 @@ from hdh_migrate.errors import HdhError
 from hdh_migrate.integrity.hashing import HashingReader
 from hdh_migrate.keys import KeyProvider
 from hdh_migrate.stages.clients import PROCESS_CLIENTS, Clients
+from hdh_migrate.stages.envelopes import current_envelope, open_plaintext
 from hdh_migrate.stages.items import VerifyItem, VerifyResult
 
 CHUNK = 1 << 20
@@ -61,10 +64,8 @@ def _full(item: VerifyItem, target: Backend, clients: Clients) -> tuple[str | No
     size_problem, _ = _metadata(item, target, clients)
     if size_problem:
         return size_problem, 0
-    with target.open_read(item.target_key) as raw:
-        plain = HashingReader(
-            DecryptingReader(raw, clients.key(item.kek), item.object_id)  # type: ignore[arg-type]
-        )
+    with open_plaintext(target, item.target_key, clients.key(item.kek), item.object_id) as reader:
+        plain = HashingReader(reader)  # type: ignore[arg-type]
         while plain.read(CHUNK):
             pass
     if plain.bytes_read != item.plaintext_size:
@@ -81,7 +82,9 @@ def _header(item: VerifyItem, target: Backend, clients: Clients) -> tuple[str | 
     head = _read_all(target, item.target_key, (0, min(MAX_HEADER_LEN, item.ciphertext_size) - 1))
     header = read_header(io.BytesIO(head))
     check_object_size(header, item.ciphertext_size)
-    cipher = open_object(header, clients.key(item.kek), item.object_id)
+    provider = clients.key(item.kek)
+    envelope = current_envelope(target, item.target_key, header, provider)  # sidecar rule
+    cipher = open_object(header, provider, item.object_id, envelope)
     read = header.header_length
     if header.plaintext_length:
         last = header.plaintext_length - 1

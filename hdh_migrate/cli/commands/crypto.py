@@ -108,6 +108,7 @@ def _decrypt_target(
     from hdh_migrate.backends.registry import open_backend
     from hdh_migrate.engine.specs import target_spec
     from hdh_migrate.plan import load_plan
+    from hdh_migrate.stages.envelopes import current_envelope, read_target_header
 
     bucket, _, object_key = url.removeprefix("s3://").partition("/")
     plan = load_plan(plan_path)
@@ -117,9 +118,11 @@ def _decrypt_target(
         raise UsageError(f"no target of the plan holds {url}", hint=f"buckets: {known}")
     spec = target_spec(plan, names[0])
     backend = open_backend(spec.kind, spec.config, read_only=True)
-    try:
+    try:  # the sidecar rule (stages.envelopes): a rotated object opens with the new KEK only
+        header = read_target_header(backend, object_key)
+        envelope = current_envelope(backend, object_key, header, provider)
         with backend.open_read(object_key) as stream:
-            return decrypt_stream(stream, out, provider, oid, force)
+            return decrypt_stream(stream, out, provider, oid, force, envelope)
     finally:
         backend.close()
 
@@ -232,3 +235,65 @@ def _show(info: dict[str, Any], as_json: bool) -> None:
                 stdout.print(f"{name}.{sub}: {item}", highlight=False, markup=False)
         else:
             stdout.print(f"{name}: {value}", highlight=False, markup=False)
+
+
+ROTATE_HELP = """Rewrap every data key of a plan's verified objects from KEK --from to KEK
+--to, into sidecar envelopes (.hdh-envelopes/<key>.hdhk in the same bucket): object
+bodies and headers are not touched. Resumable (objects that already open with --to are
+skipped) and recorded (one manifest `rewrap` record per object). Exit 5 names failures.
+
+Then edit the plan so that the rotated datasets name --to (defaults.key or the dataset's
+key), run `hdh-migrate verify PLAN --mode full`, and destroy --from. Example:
+
+  hdh-migrate keys rotate plans/prod.yaml --from kek-2025 --to kek-2026
+"""
+
+
+PLAN_FILE = typer.Argument(..., help="The plan file.")
+
+
+@keys_app.command("rotate", help=ROTATE_HELP)
+def keys_rotate(
+    plan: Path = PLAN_FILE,
+    from_key: str = typer.Option(..., "--from", help="The plan key the data keys are under."),
+    to_key: str = typer.Option(..., "--to", help="The plan key to rewrap them under."),
+    dataset: str | None = typer.Option(None, "--dataset", help="Only this dataset."),
+    as_json: bool = JSON,
+) -> None:
+    from contextlib import nullcontext
+
+    from hdh_migrate.cli.progress import JsonLinesReporter, RichReporter, make_reporter
+    from hdh_migrate.engine.rotate import rotate_keys
+    from hdh_migrate.errors import ObjectsFailedError
+
+    reporter = make_reporter(as_json)
+    live = reporter if isinstance(reporter, RichReporter) else nullcontext()
+    with live:
+        outcome = rotate_keys(plan, from_key, to_key, dataset, reporter)
+    if not as_json:
+        _rotation_summary(outcome)
+    elif not isinstance(reporter, JsonLinesReporter):
+        emit_json(outcome.to_dict())
+    if outcome.failed:
+        names = "; ".join(f"{k}: {r}" for k, r in outcome.failed[:3])
+        more = f" (and {len(outcome.failed) - 3} more)" if len(outcome.failed) > 3 else ""
+        raise ObjectsFailedError(
+            f"{len(outcome.failed)} object(s) not rotated: {names}{more}",
+            hint="fix the cause and run `keys rotate` again: rotated objects are skipped",
+        )
+
+
+def _rotation_summary(outcome: Any) -> None:
+    ok(
+        f"rotated {outcome.rotated}, skipped {outcome.skipped} (already under "
+        f"{outcome.new!r}), failed {len(outcome.failed)}; {outcome.recorded} manifest "
+        f"record(s); {outcome.rate:.0f} objects/s"
+    )
+    datasets = ", ".join(outcome.datasets)
+    stdout.print(
+        f"next: edit the plan so that {datasets} use key {outcome.new!r} instead of "
+        f"{outcome.old!r}, run `hdh-migrate verify PLAN --mode full`, then destroy "
+        f"{outcome.old!r}",
+        highlight=False,
+        markup=False,
+    )
