@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,8 @@ def _decrypt_target(
         header = read_target_header(backend, object_key)
         envelope = current_envelope(backend, object_key, header, provider)
         with backend.open_read(object_key) as stream:
-            return decrypt_stream(stream, out, provider, oid, force, envelope)
+            result = decrypt_stream(stream, out, provider, oid, force, envelope)
+        return result if envelope is None else replace(result, kek_ref=envelope.kek_ref)
     finally:
         backend.close()
 
