@@ -8,7 +8,9 @@ dataset prefix (so listings of a dataset never see them); the object key is kept
 Reading rule (every reader: verify full/header, restore, ``decrypt s3://``): when a sidecar
 exists it is authoritative — the header's own envelope is never tried — so after a
 rotation the old KEK is refused with a one-line IntegrityAuthError naming the sidecar. A
-sidecar that belongs to another header (its ``ctx`` differs) is refused too.
+sidecar that belongs to another header (its ``ctx`` differs) is refused too. A key that
+is not the sidecar's raises ``RotatedKeyError``, which verify and restore let through (the
+plan names the old key: one line, exit 7, no object marked failed).
 """
 
 from __future__ import annotations
@@ -62,22 +64,30 @@ def drop_stale_sidecar(target: Backend, target_key: str) -> None:
     target.delete(sidecar_key(target_key))
 
 
+class RotatedKeyError(IntegrityAuthError):
+    """A sidecar names another KEK than the one given: the plan (or ``--key``) still names
+    the key a rotation moved away from. A configuration error, not a damaged object:
+    readers that go over many objects (verify, restore) stop at the first one instead of
+    marking every object failed."""
+
+
 def check_key(
     header: Header, envelope: Envelope | None, provider: KeyProvider, target_key: str
 ) -> None:
     """Refuse, in one line, a KEK that is not the one the current envelope names: after a
-    rotation the sidecar names the new KEK and the old one is refused here."""
+    rotation the sidecar names the new KEK and the old one is refused here
+    (RotatedKeyError); a header naming another KEK is an IntegrityAuthError."""
     current = envelope.kek_ref if envelope is not None else header.kek_ref
     if current == provider.ref:
         return
     where = f"sidecar {sidecar_key(target_key)}" if envelope is not None else "its header"
-    raise IntegrityAuthError(
+    message = (
         f"object {header.object_id!r}: its data key is wrapped under {current} ({where}), "
-        f"not under the key given ({provider.ref})",
-        hint="after `keys rotate`, name the new key in the plan"
-        if envelope is not None
-        else "use the key the object was written with",
+        f"not under the key given ({provider.ref})"
     )
+    if envelope is not None:
+        raise RotatedKeyError(message, hint="after `keys rotate`, name the new key in the plan")
+    raise IntegrityAuthError(message, hint="use the key the object was written with")
 
 
 def read_target_header(target: Backend, target_key: str) -> Header:

@@ -29,7 +29,7 @@ from hdh_migrate.errors import HdhError
 from hdh_migrate.integrity.hashing import HashingReader
 from hdh_migrate.keys import KeyProvider
 from hdh_migrate.stages.clients import PROCESS_CLIENTS, Clients
-from hdh_migrate.stages.envelopes import current_envelope, open_plaintext
+from hdh_migrate.stages.envelopes import RotatedKeyError, current_envelope, open_plaintext
 from hdh_migrate.stages.items import VerifyItem, VerifyResult
 
 CHUNK = 1 << 20
@@ -40,6 +40,8 @@ def verify_object(item: VerifyItem, clients: Clients = PROCESS_CLIENTS) -> Verif
     target = clients.backend(item.target)
     try:
         reason, read = _CHECKS[item.mode](item, target, clients)
+    except RotatedKeyError:
+        raise  # the plan names a rotated-away key: stop, mark nothing failed
     except HdhError as exc:
         reason, read = exc.one_line(), 0
     return VerifyResult(item.dataset, item.key, item.mode, reason is None, reason, read)

@@ -185,5 +185,7 @@ def test_rotate_1000_objects_to_the_hsm_kek(
     assert not (tmp_path / "k1.out").exists()
     assert run(["decrypt", url, "-o", str(tmp_path / "k2.out"), *via, "--key", "hsm-kek"]) == 0
     assert (tmp_path / "k2.out").read_bytes() == files["d0/é 0000.bin"]
-    assert run(["verify", str(plan_k1), "--mode", "header"]) == 4  # last: marks items failed
+    assert run(["verify", str(plan_k1), "--mode", "header"]) == 7  # the plan names K1: stop
+    assert "name the new key in the plan" in capsys.readouterr().err
+    assert run(["verify", str(plan_k2), "--mode", "header"]) == 0  # nothing was marked failed
     backend.close()

@@ -32,6 +32,7 @@ from hdh_migrate.stages.clients import Clients
 from hdh_migrate.stages.envelopes import (
     SIDECAR_PREFIX,
     RewrapItem,
+    RotatedKeyError,
     load_envelope,
     open_plaintext,
     read_target_header,
@@ -243,12 +244,12 @@ def test_readers_open_with_the_new_key_only(env: Any, tmp_path: Path) -> None:
 
     assert all(r.ok for r in verify_items(env, plan, "k2", "full"))
     assert all(r.ok for r in verify_items(env, plan, "k2", "header"))
-    refused = verify_items(env, plan, "k1", "full") + verify_items(env, plan, "k1", "header")
-    assert refused and not any(r.ok for r in refused)
-    for result in refused:
-        assert "sidecar .hdh-envelopes/enc/" in (result.reason or "")
-        assert "name the new key in the plan" in (result.reason or "")
-        assert "\n" not in (result.reason or "")
+    for mode in ("full", "header"):  # a configuration error: one line, raised, not per object
+        with pytest.raises(RotatedKeyError) as caught:
+            verify_items(env, plan, "k1", mode)
+        line = caught.value.one_line()
+        assert "sidecar .hdh-envelopes/enc/" in line and "name the new key in the plan" in line
+        assert "\n" not in line
 
     target = env["clients"].target
     k1 = env["clients"].key(key_spec("k1", plan.keys["k1"]))
@@ -271,11 +272,33 @@ def test_readers_open_with_the_new_key_only(env: Any, tmp_path: Path) -> None:
     out = tmp_path / "restored"
     assert restore_one(item, out, spec, key_spec("k2", plan.keys["k2"]), env["clients"]) is None
     assert (out / "f03.bin").read_bytes() == env["files"]["data/f03.bin"]
-    problem = restore_one(
-        item, tmp_path / "r1", spec, key_spec("k1", plan.keys["k1"]), env["clients"]
-    )
-    assert problem is not None and "sidecar" in problem
-    assert not (tmp_path / "r1" / "f03.bin").exists()
+    with pytest.raises(RotatedKeyError, match="sidecar"):
+        restore_one(item, tmp_path / "r1", spec, key_spec("k1", plan.keys["k1"]), env["clients"])
+    assert list((tmp_path / "r1").iterdir()) == []  # no file, no temporary left
+
+
+def test_reverify_through_a_plan_naming_the_old_key_stops_and_marks_nothing(env: Any) -> None:
+    plan = make_plan(env)
+    migrate(env, plan)
+    rotate(env, plan)
+    with (
+        Journal(state(env) / "journal.sqlite") as journal,
+        ManifestWriter(state(env) / "manifest.jsonl", env["signer"], "hdh-migrate/unit") as m,
+        make_executor("threads", 2) as executor,
+    ):
+        job = Migration(
+            plan,
+            plan_digest(b"p"),
+            journal=journal,
+            manifest=m,
+            executor=executor,
+            clients=env["clients"],
+            window=4,
+        )
+        with pytest.raises(RotatedKeyError):
+            job.reverify("full")
+        counts = {c.state: c.count for c in journal.counts("ds")}
+    assert counts == {ItemState.VERIFIED: DS_OBJECTS}
 
 
 def test_a_crash_between_sidecar_and_record_is_healed_once(env: Any) -> None:
