@@ -1,6 +1,7 @@
-"""SFTP backend (paramiko): the only module importing paramiko. It also runs remote
-commands for cutover hooks (``run_command``, at the end), over the same host-key-checked
-connection code, so that paramiko stays in this one module.
+"""SFTP backend: one directory tree on an SFTP server. The connection, the channel pool,
+the read stream and every paramiko type come from ``ssh`` (the only module importing
+paramiko, which also runs remote commands for cutover hooks: ``run_command``,
+re-exported here).
 
 Config (plain values; secrets as ``SecretRef``, a ``${env:…}``/``${file:…}`` string, or a
 plain string in tests)::
@@ -53,20 +54,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
-import hashlib
 import io
 import posixpath
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, BinaryIO, Self, cast
-
-import paramiko
 
 from hdh_migrate.backends import config_values as cv
 from hdh_migrate.backends.base import Capabilities, ObjectInfo, WriteOptions
@@ -87,6 +80,21 @@ from hdh_migrate.backends.sftp_layout import (
     temp_path,
     valid_key,
 )
+from hdh_migrate.backends.ssh import (
+    CONNECTION_ERRORS,
+    KIND,
+    Channels,
+    CommandOutcome,
+    SFTPAttributes,
+    SFTPClient,
+    SFTPFile,
+    SSHException,
+    SshHost,
+    WindowReader,
+    run_command,
+)
+from hdh_migrate.backends.ssh import SshSettings as _Settings
+from hdh_migrate.backends.ssh import load_key as _load_key  # noqa: F401  (old import path)
 from hdh_migrate.errors import (
     AuthError,
     HdhError,
@@ -94,115 +102,14 @@ from hdh_migrate.errors import (
     PermanentError,
     PreconditionFailedError,
     RetryableError,
-    UnreachableError,
-    UsageError,
 )
 
-KIND = "sftp"
+__all__ = ["KIND", "CommandOutcome", "SftpBackend", "run_command"]
+
 MiB = 1024 * 1024
-_KEY_TYPES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
-_CONNECTION_ERRORS = (EOFError, ConnectionError, socket.timeout, paramiko.SSHException)
 
 
-class _Settings:
-    """Connection settings; secrets stay references until ``connect``."""
-
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        self.host = cv.required(config, "host", KIND)
-        self.port = cv.count(config, "port", 22, KIND)
-        self.user = cv.required(config, "user", KIND)
-        self.known_hosts = Path(cv.required(config, "known_hosts", KIND)).expanduser()
-        self.key = cv.secret(config, "key")
-        self.passphrase = cv.secret(config, "key_passphrase")
-        self.password = cv.secret(config, "password")
-        self.timeout = float(config.get("connect_timeout", 15))
-        if self.key is None and self.password is None:
-            raise UsageError(f"{KIND} backend: give key or password", hint="key: ${file:/path}")
-
-    @property
-    def where(self) -> str:
-        return f"{self.user}@{self.host}:{self.port}"
-
-
-class _Reject(paramiko.MissingHostKeyPolicy):
-    """Refuse unknown host keys with a one-line AuthError naming the host and the file."""
-
-    def __init__(self, settings: _Settings) -> None:
-        self._settings = settings
-
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: Any) -> None:
-        digest = base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
-        raise AuthError(
-            f"sftp {hostname}: host key {key.get_name()} SHA256:{digest} is not in "
-            f"{self._settings.known_hosts}",
-            hint="check the fingerprint out of band, then add the key to that known_hosts file",
-        )
-
-
-class _Channels:
-    """SFTP channels over one SSH connection: at most ``limit`` in use, idle ones reused.
-    Reconnects when the connection died. Thread-safe."""
-
-    def __init__(self, connect: Callable[[], paramiko.SSHClient], limit: int) -> None:
-        self._connect = connect
-        self._slots = threading.BoundedSemaphore(limit)
-        self._lock = threading.Lock()
-        self._idle: list[paramiko.SFTPClient] = []
-        self._ssh: paramiko.SSHClient | None = None
-
-    def acquire(self, timeout: float = 300) -> paramiko.SFTPClient:
-        if not self._slots.acquire(timeout=timeout):
-            raise RetryableError(f"all SFTP channels stayed busy for {timeout:.0f} s")
-        try:
-            with self._lock:
-                return self._take()
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def _take(self) -> paramiko.SFTPClient:
-        while self._idle:
-            client = self._idle.pop()
-            if _alive(client):
-                return client
-            client.close()
-        if self._ssh is None or not _transport_alive(self._ssh):
-            self._drop_connection()
-            self._ssh = self._connect()
-        return self._ssh.open_sftp()
-
-    def release(self, client: paramiko.SFTPClient, broken: bool = False) -> None:
-        with self._lock:
-            if broken or not _alive(client):
-                client.close()
-            else:
-                self._idle.append(client)
-        self._slots.release()
-
-    def _drop_connection(self) -> None:
-        for client in self._idle:
-            client.close()
-        self._idle.clear()
-        if self._ssh is not None:
-            self._ssh.close()
-            self._ssh = None
-
-    def close(self) -> None:
-        with self._lock:
-            self._drop_connection()
-
-
-def _transport_alive(ssh: paramiko.SSHClient) -> bool:
-    transport = ssh.get_transport()
-    return transport is not None and transport.is_active()
-
-
-def _alive(client: paramiko.SFTPClient) -> bool:
-    channel = client.get_channel()
-    return channel is not None and not channel.closed and channel.get_transport().is_active()
-
-
-class SftpBackend:
+class SftpBackend(SshHost):
     """One directory tree on an SFTP server, over one SSH connection."""
 
     def __init__(
@@ -214,13 +121,12 @@ class SftpBackend:
         channels: int = 4,
         read_window: int = 8 * MiB,
     ) -> None:
-        self._settings = settings
-        self.root = posixpath.normpath(root) if root != "/" else "/"
-        self.name = f"sftp://{settings.where}{self.root}"
+        root = posixpath.normpath(root) if root != "/" else "/"
+        super().__init__(settings, f"sftp://{settings.where}{root}")
+        self.root = root
         self.page_size = page_size
         self.read_window = read_window
-        self._reached = False
-        self._pool = _Channels(self._connect, channels)
+        self._pool = Channels(self._connect, channels)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Self:
@@ -236,61 +142,8 @@ class SftpBackend:
     def __repr__(self) -> str:
         return f"SftpBackend({self.name})"
 
-    # -- connection and errors ----------------------------------------------------------------
-
-    def _connect(self) -> paramiko.SSHClient:
-        """A new SSH connection, host key checked. Raises AuthError / UnreachableError."""
-        s = self._settings
-        ssh = paramiko.SSHClient()
-        try:
-            ssh.load_host_keys(str(s.known_hosts))
-        except (OSError, paramiko.SSHException):
-            raise UsageError(
-                f"{self.name}: cannot read known_hosts {s.known_hosts}",
-                hint="known_hosts must exist and hold the server's verified host key",
-            ) from None
-        ssh.set_missing_host_key_policy(_Reject(s))
-        try:
-            ssh.connect(**self._connect_args())
-        except (HdhError, OSError, EOFError, paramiko.SSHException) as error:
-            ssh.close()
-            raise self._connect_error(error) from None
-        self._reached = True
-        return ssh
-
-    def _connect_args(self) -> dict[str, Any]:
-        s = self._settings
-        return {
-            "hostname": s.host,
-            "port": s.port,
-            "username": s.user,
-            "pkey": _load_key(s) if s.key is not None else None,
-            "password": s.password.reveal() if s.password is not None else None,
-            "look_for_keys": False,
-            "allow_agent": False,
-            "timeout": s.timeout,
-            "banner_timeout": s.timeout,
-            "auth_timeout": s.timeout,
-        }
-
-    def _connect_error(self, error: BaseException) -> HdhError:
-        s = self._settings
-        if isinstance(error, HdhError):
-            return error
-        if isinstance(error, paramiko.BadHostKeyException):
-            return AuthError(
-                f"sftp {s.host}:{s.port}: host key does not match {s.known_hosts}",
-                hint="the server key changed or someone is in between: verify before updating",
-            )
-        if isinstance(error, paramiko.AuthenticationException):
-            return AuthError(
-                f"{self.name}: authentication refused", hint="check user, key and password"
-            )
-        cls: type[HdhError] = RetryableError if self._reached else UnreachableError
-        return cls(f"{self.name}: cannot connect ({type(error).__name__})", hint=_UNREACHABLE)
-
     @contextlib.contextmanager
-    def _channel(self, action: str, key: str | None = None) -> Iterator[paramiko.SFTPClient]:
+    def _channel(self, action: str, key: str | None = None) -> Iterator[SFTPClient]:
         """A channel for one operation; SFTP and connection errors are translated."""
         client = self._pool.acquire()
         broken = False
@@ -298,15 +151,15 @@ class SftpBackend:
             yield client
         except HdhError:
             raise
-        except (OSError, *_CONNECTION_ERRORS) as error:
-            broken = isinstance(error, _CONNECTION_ERRORS)
+        except (OSError, *CONNECTION_ERRORS) as error:
+            broken = isinstance(error, CONNECTION_ERRORS)
             raise self._translate(error, action, key) from None
         finally:
             self._pool.release(client, broken)
 
     def _translate(self, error: BaseException, action: str, key: str | None) -> HdhError:
         where = f"{self.name}: {action}" + (f" {key!r}" if key is not None else "")
-        if isinstance(error, _CONNECTION_ERRORS):
+        if isinstance(error, CONNECTION_ERRORS):
             return RetryableError(f"{where}: connection lost ({type(error).__name__})", key=key)
         code = getattr(error, "errno", None)
         if code == errno.ENOENT:
@@ -339,10 +192,10 @@ class SftpBackend:
             elif is_file(attrs) and key.startswith(prefix):
                 yield _info(key, attrs)
 
-    def _entries(self, directory: str) -> Iterator[tuple[str, paramiko.SFTPAttributes]]:
+    def _entries(self, directory: str) -> Iterator[tuple[str, SFTPAttributes]]:
         """The sorted entries of one directory (missing → none), listed when first asked."""
         path = posixpath.join(self.root, directory) if directory else self.root
-        found: list[paramiko.SFTPAttributes] = []
+        found: list[SFTPAttributes] = []
         with contextlib.suppress(NotFoundError), self._channel("list", directory or "/") as c:
             found = [a for a in c.listdir_iter(path, self.page_size) if not is_reserved(a.filename)]
         found.sort(key=sort_name)  # the channel is back in the pool while the caller iterates
@@ -371,21 +224,21 @@ class SftpBackend:
         try:
             handle, start, end = self._open(client, path, key, range, if_match)
         except BaseException as error:
-            self._pool.release(client, isinstance(error, _CONNECTION_ERRORS))
-            if isinstance(error, OSError | EOFError | paramiko.SSHException):
+            self._pool.release(client, isinstance(error, CONNECTION_ERRORS))
+            if isinstance(error, OSError | EOFError | SSHException):
                 raise self._translate(error, "read", key) from None
             raise
-        reader = _WindowReader(handle, start, end, self.read_window, key, self._on_close(client))
+        reader = WindowReader(handle, start, end, self.read_window, key, self._on_close(client))
         return cast(BinaryIO, io.BufferedReader(reader, buffer_size=64 * 1024))
 
     def _open(
         self,
-        client: paramiko.SFTPClient,
+        client: SFTPClient,
         path: str,
         key: str,
         range: tuple[int, int] | None,
         if_match: str | None,
-    ) -> tuple[paramiko.SFTPFile, int, int]:
+    ) -> tuple[SFTPFile, int, int]:
         handle = client.open(path, "rb")
         try:
             attrs = handle.stat()
@@ -402,7 +255,7 @@ class SftpBackend:
             handle.close()
             raise
 
-    def _on_close(self, client: paramiko.SFTPClient) -> Callable[[bool], None]:
+    def _on_close(self, client: SFTPClient) -> Callable[[bool], None]:
         def release(broken: bool) -> None:
             self._pool.release(client, broken)
 
@@ -429,13 +282,13 @@ class SftpBackend:
 
     def _upload(
         self,
-        client: paramiko.SFTPClient,
+        client: SFTPClient,
         temp: str,
         stream: BinaryIO,
         size: int,
         opts: WriteOptions,
         key: str,
-    ) -> tuple[dict[str, str], paramiko.SFTPAttributes]:
+    ) -> tuple[dict[str, str], SFTPAttributes]:
         unknown = set(opts.checksums) - set(ALGORITHMS)
         if unknown:
             raise PermanentError(f"{self.name}: unsupported checksum {sorted(unknown)}", key=key)
@@ -449,7 +302,7 @@ class SftpBackend:
 
     def _publish(
         self,
-        client: paramiko.SFTPClient,
+        client: SFTPClient,
         temp: str,
         path: str,
         opts: WriteOptions,
@@ -475,9 +328,7 @@ class SftpBackend:
             with contextlib.suppress(FileNotFoundError):
                 client.remove(meta_path)
 
-    def _rename(
-        self, client: paramiko.SFTPClient, temp: str, path: str, exclusive: bool, key: str
-    ) -> None:
+    def _rename(self, client: SFTPClient, temp: str, path: str, exclusive: bool, key: str) -> None:
         if not exclusive:
             client.posix_rename(temp, path)
             return
@@ -489,7 +340,7 @@ class SftpBackend:
                 raise PreconditionFailedError(f"{self.name}: {key!r} exists", key=key) from None
             raise error
 
-    def _makedirs(self, client: paramiko.SFTPClient, directory: str, key: str) -> None:
+    def _makedirs(self, client: SFTPClient, directory: str, key: str) -> None:
         """Create ``directory`` and its parents below the root (the root must exist)."""
         with contextlib.suppress(FileNotFoundError):
             if is_dir(client.stat(directory)):
@@ -540,7 +391,7 @@ class SftpBackend:
             _remove_tree(client, self.root)
 
 
-def _remove_tree(client: paramiko.SFTPClient, top: str) -> None:
+def _remove_tree(client: SFTPClient, top: str) -> None:
     """Depth-first removal with an explicit stack (no recursion limit)."""
     stack, directories = [top], []
     while stack:
@@ -556,29 +407,7 @@ def _remove_tree(client: paramiko.SFTPClient, top: str) -> None:
         client.rmdir(directory)
 
 
-_UNREACHABLE = "check host and port, and that the SSH server runs"
-
-
-def _load_key(settings: _Settings) -> paramiko.PKey:
-    """The private key from key text or a key file path. Raises AuthError."""
-    assert settings.key is not None
-    text = settings.key.reveal()
-    if "PRIVATE KEY-----" not in text:
-        try:
-            text = Path(text).expanduser().read_text()
-        except OSError:
-            raise AuthError(f"cannot read the private key file of sftp {settings.where}") from None
-    passphrase = settings.passphrase.reveal() if settings.passphrase is not None else None
-    for key_type in _KEY_TYPES:
-        with contextlib.suppress(paramiko.SSHException, ValueError):
-            return key_type.from_private_key(io.StringIO(text), password=passphrase)
-    raise AuthError(
-        f"cannot load the private key for sftp {settings.where}",
-        hint="expected an OpenSSH/PEM ed25519, ECDSA or RSA key (is the passphrase right?)",
-    )
-
-
-def _read_sidecar(client: paramiko.SFTPClient, path: str, etag: str) -> dict[str, Any] | None:
+def _read_sidecar(client: SFTPClient, path: str, etag: str) -> dict[str, Any] | None:
     """The sidecar document when it exists and belongs to ``etag``, else None."""
     try:
         with client.open(path, "rb") as handle:
@@ -590,7 +419,7 @@ def _read_sidecar(client: paramiko.SFTPClient, path: str, etag: str) -> dict[str
 
 def _info(
     key: str,
-    attrs: paramiko.SFTPAttributes,
+    attrs: SFTPAttributes,
     sidecar: Mapping[str, Any] | None = None,
     md5: bytes | None = None,
 ) -> ObjectInfo:
@@ -604,139 +433,3 @@ def _info(
         content=dict((sidecar or {}).get("content", {})),
         metadata=dict((sidecar or {}).get("metadata", {})),
     )
-
-
-class _WindowReader(io.RawIOBase):
-    """Reads ``[start, end)`` of an open SFTP file, prefetching ``window`` bytes at a time
-    (paramiko keeps prefetched data until read, so one window bounds memory)."""
-
-    CHUNK = 32768  # paramiko's largest read request
-
-    def __init__(
-        self,
-        handle: paramiko.SFTPFile,
-        start: int,
-        end: int,
-        window: int,
-        key: str,
-        release: Callable[[bool], None],
-    ) -> None:
-        super().__init__()
-        self._handle, self._pos, self._end = handle, start, end
-        self._window, self._left, self._key = window, 0, key
-        self._release: Callable[[bool], None] | None = release
-        self._broken = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._pos >= self._end:
-            return 0
-        try:
-            data = self._next(len(buffer))
-        except (OSError, *_CONNECTION_ERRORS) as error:
-            self._broken = isinstance(error, _CONNECTION_ERRORS)
-            message = f"sftp read {self._key!r}: {type(error).__name__}"
-            raise RetryableError(message, key=self._key) from None
-        if not data:
-            message = f"sftp read {self._key!r}: the file shrank while being read"
-            raise PreconditionFailedError(message, key=self._key)
-        buffer[: len(data)] = data
-        self._pos += len(data)
-        self._left -= len(data)
-        return len(data)
-
-    def _next(self, wanted: int) -> bytes:
-        if self._left <= 0:
-            self._left = min(self._window, self._end - self._pos)
-            self._handle.seek(self._pos)
-            self._handle.prefetch(self._pos + self._left)
-        return bytes(self._handle.read(min(wanted, self._left, self.CHUNK)))
-
-    def close(self) -> None:
-        if self._release is not None:
-            with contextlib.suppress(Exception):
-                self._handle.close()
-            self._release(self._broken)
-            self._release = None
-        super().close()
-
-
-# -- remote commands (cutover hooks) -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CommandOutcome:
-    """What a remote command did. ``output`` holds the last bytes of stdout and stderr
-    (combined), ``dropped`` how many earlier bytes were not kept; ``exit_status`` is None
-    when the command timed out (its channel was closed)."""
-
-    exit_status: int | None
-    output: bytes
-    dropped: int = 0
-
-    @property
-    def timed_out(self) -> bool:
-        return self.exit_status is None
-
-
-def run_command(
-    config: Mapping[str, Any], command: str, *, timeout: float, max_output: int = 64 * 1024
-) -> CommandOutcome:
-    """Run ``command`` through the login shell of the SSH host described by ``config`` (the
-    backend's host, port, user, key/password, known_hosts, connect_timeout; no root).
-
-    The host key is checked exactly as for the backend (known_hosts only, never added).
-    Errors raised before the command started — UnreachableError/RetryableError (safe to
-    retry), AuthError, UsageError — are the only exceptions; once the command started the
-    outcome is returned, whatever it is. On timeout the channel is closed: sshd hangs up
-    on the command, which may or may not stop it. Memory holds at most ``max_output`` bytes.
-    """
-    backend = SftpBackend(_Settings(config), "/")
-    ssh = backend._connect()
-    try:
-        channel = _open_exec(backend, ssh, command)
-        return _collect(channel, time.monotonic() + timeout, max_output)
-    finally:
-        ssh.close()
-
-
-def _open_exec(backend: SftpBackend, ssh: paramiko.SSHClient, command: str) -> paramiko.Channel:
-    transport = ssh.get_transport()
-    try:
-        if transport is None:
-            raise EOFError("no transport")
-        channel = transport.open_session(timeout=backend._settings.timeout)
-        channel.set_combine_stderr(True)
-        channel.exec_command(command)
-    except _CONNECTION_ERRORS as error:
-        raise RetryableError(
-            f"{backend.name}: cannot start the command ({type(error).__name__})"
-        ) from None
-    return channel
-
-
-def _collect(channel: paramiko.Channel, deadline: float, max_output: int) -> CommandOutcome:
-    tail, dropped = bytearray(), 0
-    channel.settimeout(0.2)
-    while True:
-        if time.monotonic() > deadline:
-            channel.close()
-            return CommandOutcome(None, bytes(tail), dropped)
-        try:
-            data = channel.recv(32768)
-        except TimeoutError:
-            continue
-        if not data:
-            break
-        tail += data
-        if len(tail) > max_output:
-            dropped += len(tail) - max_output
-            del tail[: len(tail) - max_output]
-    while not channel.exit_status_ready():
-        if time.monotonic() > deadline:
-            channel.close()
-            return CommandOutcome(None, bytes(tail), dropped)
-        time.sleep(0.05)
-    return CommandOutcome(channel.recv_exit_status(), bytes(tail), dropped)
