@@ -153,6 +153,9 @@ def test_rotate_1000_objects_to_the_hsm_kek(
     )
     again = last_event(capsys.readouterr().out, "rotate.done")
     assert (again["rotated"], again["skipped"], again["recorded"]) == (0, OBJECTS, 0)
+    assert run(["keys", "rotate", str(plan_k1), "--from", "file-kek", "--to", "hsm-kek"]) == 0
+    human = capsys.readouterr().out
+    assert f"rotated 0, skipped {OBJECTS}" in human and "use key 'hsm-kek'" in human
 
     assert snapshot(backend) == before  # every body: same ETag, same bytes
     sidecars = [i.key for i in backend.list(SIDECAR_PREFIX)]

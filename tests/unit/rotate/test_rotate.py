@@ -434,3 +434,21 @@ def test_recorded_rewraps_reads_only_records_to_the_new_key(tmp_path: Path) -> N
             )
     assert len(recorded_rewraps(path, "A")) == 1
     assert recorded_rewraps(path, "C") == set()
+
+
+def test_cli_usage_errors_exit_2_in_one_line(
+    env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hdh_migrate.cli.main import run
+
+    path = tmp_path / "plan.yaml"
+    path.write_text(textwrap.dedent(PLAN.format(src=env["src"], tmp=env["tmp"], key="k1")))
+    base = ["keys", "rotate", str(path)]
+    assert run([*base, "--from", "k1", "--to", "k1"]) == 2
+    assert run([*base, "--from", "k1", "--to", "nope"]) == 2
+    assert run([*base, "--from", "k1", "--to", "k2", "--dataset", "other"]) == 2
+    assert run([*base, "--from", "k1", "--to", "k2"]) == 2  # nothing has run: no journal
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+    assert len(lines) == 4, lines
+    assert "both 'k1'" in lines[0] and "no key 'nope'" in lines[1]
+    assert "uses key 'k3'" in lines[2] and "nothing has run" in lines[3]
