@@ -61,7 +61,9 @@ def save(suite: str, stamp: str, rows: list[Row], settings: dict[str, Any]) -> P
 
 def table(rows: list[Row]) -> str:
     """Markdown table; ``×rclone`` = this run's MiB/s over plain rclone's on the same suite."""
-    baseline = {r.suite: r.mib_s for r in rows if r.tool == "rclone" and r.mode.startswith("plain")}
+    baseline = {
+        r.suite: r.mib_s for r in rows if r.tool == "rclone" and r.mode.startswith("plain") and r.ok
+    }
     lines = [HEADER]
     for r in rows:
         measured = r.tool != "seed (azure SDK)" and baseline.get(r.suite)
