@@ -8,10 +8,12 @@ envelope (sidecar, else header) and writes a sidecar under K2; an object whose e
 already opens with K2 is skipped.
 
 Resumable and recorded exactly once: the coordinator appends one manifest ``rewrap``
-record per (object, header, K2). Records already in the manifest are read at start; a
-skipped object without one (a kill -9 between the sidecar PUT and the append) gets its
-record then. A re-run therefore rotates nothing, records nothing twice, and heals what a
-crash left unrecorded.
+record per sidecar it writes. The latest rewrap record of each (object, header) is read
+from the manifest at start; an object skipped through a sidecar whose latest record does
+not name K2 (a kill -9 between the sidecar PUT and the append) gets its record then.
+Objects whose own header is under K2 (copied after the plan named K2) are skipped without
+a record: nothing was rewrapped. A re-run therefore rotates nothing, records nothing
+twice, and heals what a crash left unrecorded.
 """
 
 from __future__ import annotations
@@ -115,8 +117,7 @@ class Rotation:
         """Rotate every selected dataset from key ``old`` to key ``new``."""
         names = rotation_datasets(self.plan, old, new, dataset)
         outcome = RotateOutcome(old, new, names)
-        new_ref = self.clients.key(key_spec(new, self.plan.keys[new])).ref
-        recorded = recorded_rewraps(self.manifest.path, new_ref)
+        recorded = recorded_rewraps(self.manifest.path)
         began = time.monotonic()
         for name in names:
             self._dataset(name, old, new, recorded, outcome)
@@ -125,7 +126,7 @@ class Rotation:
         return outcome
 
     def _dataset(
-        self, name: str, old: str, new: str, recorded: set[bytes], outcome: RotateOutcome
+        self, name: str, old: str, new: str, recorded: dict[bytes, str], outcome: RotateOutcome
     ) -> None:
         items = self._items(name, old, new)
         self.reporter.event("rotate.start", dataset=name, old=old, new=new)
@@ -152,7 +153,9 @@ class Rotation:
                     new_spec,
                 )
 
-    def _record(self, result: RewrapResult, recorded: set[bytes], outcome: RotateOutcome) -> None:
+    def _record(
+        self, result: RewrapResult, recorded: dict[bytes, str], outcome: RotateOutcome
+    ) -> None:
         if result.state == "failed":
             reason = result.reason or "rewrap failed"
             outcome.failed.append((f"{result.dataset}/{result.key}", reason))
@@ -165,9 +168,10 @@ class Rotation:
         else:
             outcome.skipped += 1
         mark = record_mark(result.object_id, result.header_sha256)
-        if mark not in recorded:
+        healed = result.from_sidecar and recorded.get(mark) != result.to_ref
+        if result.state == "rotated" or healed:
             self._append(result)
-            recorded.add(mark)
+            recorded[mark] = result.to_ref
             outcome.recorded += 1
         self.reporter.event(
             f"object.{result.state}", dataset=result.dataset, key=result.key, kek=result.to_ref
@@ -204,19 +208,22 @@ def record_mark(object_id: str, header_sha256: str) -> bytes:
     return hashlib.sha256(f"{object_id}\0{header_sha256}".encode()).digest()
 
 
-def recorded_rewraps(manifest: Path, to_ref: str) -> set[bytes]:
-    """Marks of the ``rewrap`` records to ``to_ref`` already in the manifest (streamed)."""
-    marks: set[bytes] = set()
+def recorded_rewraps(manifest: Path) -> dict[bytes, str]:
+    """Per (object id, header) mark, the KEK reference of its latest ``rewrap`` record
+    (streamed; 32 bytes per object plus one shared string per KEK reference)."""
+    latest: dict[bytes, str] = {}
+    refs: dict[str, str] = {}
     if not manifest.exists():
-        return marks
+        return latest
     with manifest.open("rb") as handle:
         for line in handle:
             if b'"rewrap"' not in line:
                 continue
             record = json.loads(line)
-            if record.get("type") == "rewrap" and record.get("to_kek_ref") == to_ref:
-                marks.add(record_mark(record["object_id"], record["header_sha256"]))
-    return marks
+            if record.get("type") == "rewrap":
+                ref = refs.setdefault(record["to_kek_ref"], record["to_kek_ref"])
+                latest[record_mark(record["object_id"], record["header_sha256"])] = ref
+    return latest
 
 
 def rotate_keys(

@@ -172,6 +172,7 @@ class RewrapResult:
     to_ref: str = ""
     header_sha256: str = ""
     reason: str | None = None
+    from_sidecar: bool = False  # skipped through a sidecar (not a header already under K2)
 
 
 def rewrap_object(item: RewrapItem, clients: Clients = PROCESS_CLIENTS) -> RewrapResult:
@@ -189,10 +190,18 @@ def _rewrap(item: RewrapItem, clients: Clients) -> RewrapResult:
     current = sidecar or Envelope(header.kek_ref, header.wrapped_dek, header.wrap_algorithm)
     old, new = clients.key(item.old), clients.key(item.new)
     digest = hashlib.sha256(header.raw).hexdigest()
-    done = RewrapResult(item.dataset, item.key, item.object_id, "skipped", old.ref, new.ref, digest)
     if current.kek_ref == new.ref:
         open_object(header, new, item.object_id, current)  # it must really open with the new KEK
-        return done
+        return RewrapResult(
+            item.dataset,
+            item.key,
+            item.object_id,
+            "skipped",
+            old.ref,
+            new.ref,
+            digest,
+            from_sidecar=sidecar is not None,
+        )
     if current.kek_ref != old.ref:
         raise IntegrityAuthError(
             f"data key wrapped under {current.kek_ref}, neither --from ({old.ref}) "

@@ -349,8 +349,24 @@ def test_recopy_drops_the_stale_sidecar_and_plan_update_rotates_stragglers(env: 
     assert all(r.ok for r in verify_items(env, plan2, "k2"))
 
     outcome, _ = rotate(env, plan2)  # datasets naming k2 are covered too: nothing left
-    assert (outcome.rotated, len(outcome.failed)) == (0, 0)
-    assert outcome.skipped == DS_OBJECTS + 1
+    assert (outcome.rotated, len(outcome.failed), outcome.recorded) == (0, 0, 0)
+    assert outcome.skipped == DS_OBJECTS + 1  # f01 and new.bin: headers under k2, no record
+    assert len(rewrap_records(env)) == DS_OBJECTS
+
+
+def test_rotating_back_and_forth_records_every_rewrap(env: Any) -> None:
+    plan = make_plan(env)
+    migrate(env, plan)
+    assert rotate(env, plan)[0].recorded == DS_OBJECTS
+    plan2 = make_plan(env, key="k2")
+    back, _ = rotate(env, plan2, old="k2", new="k1")
+    assert (back.rotated, back.recorded) == (DS_OBJECTS, DS_OBJECTS)
+    forth, _ = rotate(env, plan, old="k1", new="k2")
+    assert (forth.rotated, forth.recorded) == (DS_OBJECTS, DS_OBJECTS)
+    assert [r["to_kek_ref"] for r in rewrap_records(env)].count(
+        env["clients"].key(key_spec("k2", plan.keys["k2"])).ref
+    ) == 2 * DS_OBJECTS
+    assert all(r.ok for r in verify_items(env, plan2, "k2"))
 
 
 def test_object_under_a_third_key_fails_with_a_one_line_reason(env: Any) -> None:
@@ -432,8 +448,9 @@ def test_recorded_rewraps_reads_only_records_to_the_new_key(tmp_path: Path) -> N
                     "header_sha256": "00",
                 }
             )
-    assert len(recorded_rewraps(path, "A")) == 1
-    assert recorded_rewraps(path, "C") == set()
+    latest = recorded_rewraps(path)
+    assert sorted(latest.values()) == ["A", "B"] and len(latest) == 2
+    assert recorded_rewraps(tmp_path / "missing.jsonl") == {}
 
 
 def test_cli_usage_errors_exit_2_in_one_line(
