@@ -19,7 +19,7 @@ import hashlib
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from hdh_migrate.backends.base import Backend
@@ -50,7 +50,7 @@ def load_envelope(target: Backend, target_key: str, header: Header) -> Envelope 
     object has no sidecar. Raises IntegrityAuthError for a malformed or misplaced sidecar."""
     try:
         with target.open_read(sidecar_key(target_key)) as stream:
-            raw = stream.read(MAX_SIDECAR_LEN + 1)
+            raw = _read_at_most(stream, MAX_SIDECAR_LEN + 1)
     except NotFoundError:
         return None
     try:
@@ -93,7 +93,15 @@ def check_key(
 def read_target_header(target: Backend, target_key: str) -> Header:
     """The HDH1 header of a target object (one ranged GET of at most 4 KiB)."""
     with target.open_read(target_key, range=(0, MAX_HEADER_LEN - 1)) as stream:
-        return read_header(io.BytesIO(stream.read(MAX_HEADER_LEN)))
+        return read_header(stream)
+
+
+def _read_at_most(stream: BinaryIO, limit: int) -> bytes:
+    """Up to ``limit`` bytes, however the stream splits its reads."""
+    data = bytearray()
+    while len(data) < limit and (chunk := stream.read(limit - len(data))):
+        data += chunk
+    return bytes(data)
 
 
 def current_envelope(
@@ -186,31 +194,34 @@ def rewrap_object(item: RewrapItem, clients: Clients = PROCESS_CLIENTS) -> Rewra
 def _rewrap(item: RewrapItem, clients: Clients) -> RewrapResult:
     target = clients.backend(item.target)
     header = read_target_header(target, item.target_key)
+    if header.object_id != item.object_id:
+        raise IntegrityAuthError(
+            f"HDH1 header names object {header.object_id!r}, expected {item.object_id!r}"
+        )
     sidecar = load_envelope(target, item.target_key, header)
     current = sidecar or Envelope(header.kek_ref, header.wrapped_dek, header.wrap_algorithm)
     old, new = clients.key(item.old), clients.key(item.new)
-    digest = hashlib.sha256(header.raw).hexdigest()
+    result = RewrapResult(
+        item.dataset,
+        item.key,
+        item.object_id,
+        "rotated",
+        old.ref,
+        new.ref,
+        hashlib.sha256(header.raw).hexdigest(),
+    )
     if current.kek_ref == new.ref:
         open_object(header, new, item.object_id, current)  # it must really open with the new KEK
-        return RewrapResult(
-            item.dataset,
-            item.key,
-            item.object_id,
-            "skipped",
-            old.ref,
-            new.ref,
-            digest,
-            from_sidecar=sidecar is not None,
-        )
+        return replace(result, state="skipped", from_sidecar=sidecar is not None)
+    _check_from(current, old, new)
+    blob = rewrap(header, current, old, new)
+    target.write(sidecar_key(item.target_key), io.BytesIO(blob), len(blob))
+    return result
+
+
+def _check_from(current: Envelope, old: KeyProvider, new: KeyProvider) -> None:
     if current.kek_ref != old.ref:
         raise IntegrityAuthError(
             f"data key wrapped under {current.kek_ref}, neither --from ({old.ref}) "
             f"nor --to ({new.ref})"
         )
-    if header.object_id != item.object_id:
-        raise IntegrityAuthError(
-            f"HDH1 header names object {header.object_id!r}, expected {item.object_id!r}"
-        )
-    blob = rewrap(header, current, old, new)
-    target.write(sidecar_key(item.target_key), io.BytesIO(blob), len(blob))
-    return RewrapResult(item.dataset, item.key, item.object_id, "rotated", old.ref, new.ref, digest)
