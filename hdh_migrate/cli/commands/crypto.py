@@ -240,18 +240,23 @@ def _show(info: dict[str, Any], as_json: bool) -> None:
 
 
 ROTATE_HELP = """Rewrap every data key of a plan's verified objects from KEK --from to KEK
---to, into sidecar envelopes (.hdh-envelopes/<key>.hdhk in the same bucket): object
-bodies and headers are not touched. Resumable (objects that already open with --to are
-skipped) and recorded (one manifest `rewrap` record per object). Exit 5 names failures.
+--to, into sidecar envelopes (.hdh-envelopes/<key>.hdhk in the same bucket):
+object bodies and headers are not touched. Resumable (objects that already
+open with --to are skipped) and recorded (one manifest `rewrap` record per
+sidecar). Exit 5 names failures.
 
-Then edit the plan so that the rotated datasets name --to (defaults.key or the dataset's
-key), run `hdh-migrate verify PLAN --mode full`, and destroy --from. Example:
+Runbook, see docs/encryption.md: rotate; edit the plan so that the rotated
+datasets use the --to key; rotate again, which catches objects copied
+meanwhile; run `hdh-migrate verify PLAN --mode full`; destroy the --from
+key.
+
+Example:
 
   hdh-migrate keys rotate plans/prod.yaml --from kek-2025 --to kek-2026
 """
 
 
-PLAN_FILE = typer.Argument(..., help="The plan file.")
+PLAN_FILE = typer.Argument(..., metavar="PLAN", help="The plan file.")
 
 
 @keys_app.command("rotate", help=ROTATE_HELP)
@@ -294,8 +299,8 @@ def _rotation_summary(outcome: Any) -> None:
     datasets = ", ".join(outcome.datasets)
     stdout.print(
         f"next: edit the plan so that {datasets} use key {outcome.new!r} instead of "
-        f"{outcome.old!r}, run `hdh-migrate verify PLAN --mode full`, then destroy "
-        f"{outcome.old!r}",
+        f"{outcome.old!r}, run this rotation again (objects copied meanwhile), run "
+        f"`hdh-migrate verify PLAN --mode full`, then destroy {outcome.old!r}",
         highlight=False,
         markup=False,
     )
