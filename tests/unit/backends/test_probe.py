@@ -100,7 +100,7 @@ def test_validating_server() -> None:
     real_put = fake.put_object
 
     def put(Key: str, Body: bytes, **params: Any) -> Reply:
-        if "bad" in Key:
+        if Key.rsplit("/", 1)[-1].endswith("-bad"):  # not the random uuid in the prefix
             return digest
         return real_put(Key, Body)
 
