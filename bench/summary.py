@@ -31,16 +31,14 @@ def rows(document: dict[str, Any]) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """One table per results file (ratios are against the rclone run of the same file)."""
     paths = [Path(p) for p in (argv if argv is not None else sys.argv[1:])] or latest()
-    everything: list[Row] = []
     for path in paths:
         document = json.loads(path.read_text())
         code = document.get("code", {})
         tuning = document["settings"].get("tuning")
-        print(f"- {path.name}: commit {code.get('commit', '?')[:7]}, tuning {tuning}")
-        everything += rows(document)
-    print()
-    print(table(everything))
+        print(f"\n{path.name}: commit {code.get('commit', '?')[:7]}, tuning {tuning}\n")
+        print(table(rows(document)))
     return 0
 
 
