@@ -19,7 +19,7 @@ from bench import servers
 from bench.datasets import KIB, MIB, Dataset, fixed, uniform
 from bench.measure import run_measured
 from bench.suites import Options, opts_stack
-from bench.tools import VENV_BIN, Tuning, stack_env, write_plan
+from bench.tools import VENV_BIN, Tuning, stack_env, write_plan, write_rclone_conf
 
 DATASETS = {
     "copy": lambda: fixed("copy", 8, 64 * MIB),
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     command += ["--", str(VENV_BIN / "hdh-migrate"), "run", str(plan)]
     measured = run_measured(command, work / "run.log", stack_env(stack))
     servers.drop_container(stack, container)
+    servers.drop_bucket(stack, bucket, write_rclone_conf(stack, work, bucket))
     print(f"{data.count} objects, {data.bytes / MIB:.0f} MiB in {measured.seconds:.1f} s")
     own, inclusive, total = top(raw, args.top)
     for title, rows in (("self", own), ("inclusive", inclusive)):
