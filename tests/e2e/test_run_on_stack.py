@@ -107,13 +107,24 @@ def test_kill_9_at_random_moments_then_resume_loses_nothing(world):
     journaled: dict[str, str] = {}  # target key → ETag when the journal first said copied
     kills = 0
     for _ in range(10):
+        # a bandwidth cap keeps every killed run mid-flight whatever the machine's speed
         process = subprocess.Popen(
-            [sys.executable, "-m", "hdh_migrate", "run", str(world.plan), "--concurrency", "2"],
+            [
+                sys.executable,
+                "-m",
+                "hdh_migrate",
+                "run",
+                str(world.plan),
+                "--concurrency",
+                "2",
+                "--bandwidth",
+                "6MiB/s",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=os.environ.copy(),
         )
-        time.sleep(rng.uniform(0.5, 2.5))
+        time.sleep(rng.uniform(0.3, 2.0))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1
