@@ -20,43 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import Measured, run_measured
+from devstack.plans import one_dataset_wave, plan_head
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
-
-PLAN = """\
-version: 1
-name: {name}
-policy: {{profile: rehearsal, rehearsal: true, allowed_regions: [local]}}
-sources:
-  azurite:
-    kind: azure_blob
-    connection_string: ${{env:AZURE_STORAGE_CONNECTION_STRING}}
-    container: {container}
-targets:
-  seaweedfs:
-    kind: s3
-    provider: seaweedfs
-    region: local
-    endpoint: {s3}
-    bucket: {bucket}
-    credentials:
-      access_key: ${{env:HDH_S3_ACCESS_KEY}}
-      secret_key: ${{env:HDH_S3_SECRET_KEY}}
-keys:
-  kek: {{kind: file, path: "{key}", create: true}}
-defaults: {{key: kek, verify: {verify}, concurrency: {concurrency}, part_size: {part_size},
-           multipart_threshold: {threshold}}}
-state_dir: "{state}"
-waves:
-  - name: w1
-    datasets:
-      - name: ds
-        source: azurite
-        prefix: data/
-        target: seaweedfs
-        target_prefix: data/
-"""
 
 
 @dataclass(frozen=True)
@@ -100,20 +67,17 @@ def write_plan(
     """A one-dataset plan Azurite ``container`` → SeaweedFS ``bucket``, state under ``work``."""
     work.mkdir(parents=True, exist_ok=True)
     plan = work / "plan.yaml"
-    plan.write_text(
-        PLAN.format(
-            name=f"bench-{bucket}",
-            container=container,
-            bucket=bucket,
-            s3=stack.s3_endpoint,
-            key=work / "kek.key",
-            state=Path(tuning.state_base or work) / f"state-{bucket}",
-            verify=verify,
-            concurrency=tuning.concurrency,
-            part_size=tuning.part_size,
-            threshold=tuning.threshold,
-        )
+    head = plan_head(
+        name=f"bench-{bucket}",
+        container=container,
+        bucket=bucket,
+        s3_endpoint=stack.s3_endpoint,
+        key=work / "kek.key",
+        state=Path(tuning.state_base or work) / f"state-{bucket}",
+        defaults=f"verify: {verify}, concurrency: {tuning.concurrency}, part_size: "
+        f"{tuning.part_size}, multipart_threshold: {tuning.threshold}",
     )
+    plan.write_text(head + one_dataset_wave(target_prefix="data/"))
     return plan
 
 

@@ -10,41 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devstack.plans import one_dataset_wave, plan_head
 from hdh_migrate.backends.registry import open_backend
-
-PLAN = """\
-version: 1
-name: {name}
-policy: {{profile: rehearsal, rehearsal: true, allowed_regions: [local]}}
-sources:
-  azurite:
-    kind: azure_blob
-    connection_string: ${{env:AZURE_STORAGE_CONNECTION_STRING}}
-    container: {name}
-targets:
-  seaweedfs:
-    kind: s3
-    provider: seaweedfs
-    region: local
-    endpoint: {s3}
-    bucket: {name}
-    credentials:
-      access_key: ${{env:HDH_S3_ACCESS_KEY}}
-      secret_key: ${{env:HDH_S3_SECRET_KEY}}
-keys:
-  kek: {{kind: file, path: "{key}", create: true}}
-defaults: {{key: kek, verify: {verify}, concurrency: {concurrency}, part_size: 5MiB,
-           multipart_threshold: 6MiB}}
-state_dir: "{state}"
-waves:
-  - name: w1
-    datasets:
-      - name: ds
-        source: azurite
-        prefix: data/
-        target: seaweedfs
-        target_prefix: enc/
-"""
 
 
 @dataclass
@@ -88,16 +55,15 @@ def make_world(
 ) -> World:
     state = tmp_path / "state"
     plan = tmp_path / "plan.yaml"
-    plan.write_text(
-        PLAN.format(
-            name=name,
-            s3=s3_endpoint or stack.s3_endpoint,
-            key=tmp_path / "kek.key",
-            state=state,
-            verify=verify,
-            concurrency=concurrency,
-        )
+    head = plan_head(
+        name=name,
+        s3_endpoint=s3_endpoint or stack.s3_endpoint,
+        key=tmp_path / "kek.key",
+        state=state,
+        defaults=f"verify: {verify}, concurrency: {concurrency}, part_size: 5MiB,"
+        " multipart_threshold: 6MiB",
     )
+    plan.write_text(head + one_dataset_wave())
     source = open_backend(
         "azure_blob", {"container": name, "connection_string": stack.azurite_connection_string}
     )

@@ -19,35 +19,14 @@ from typing import Any
 
 import pytest
 
+from devstack.plans import plan_head
 from hdh_migrate.backends.registry import open_backend
 from hdh_migrate.errors import PreconditionFailedError
 from hdh_migrate.journal import DatasetState, ItemState, Journal
 
 pytestmark = pytest.mark.stack
 
-PLAN = """\
-version: 1
-name: {name}
-policy: {{profile: rehearsal, rehearsal: true, allowed_regions: [local]}}
-sources:
-  azurite:
-    kind: azure_blob
-    connection_string: ${{env:AZURE_STORAGE_CONNECTION_STRING}}
-    container: {name}
-targets:
-  seaweedfs:
-    kind: s3
-    provider: seaweedfs
-    region: local
-    endpoint: {s3}
-    bucket: {name}
-    credentials:
-      access_key: ${{env:HDH_S3_ACCESS_KEY}}
-      secret_key: ${{env:HDH_S3_SECRET_KEY}}
-keys:
-  kek: {{kind: file, path: "{key}", create: true}}
-defaults: {{key: kek, verify: full, concurrency: 4}}
-state_dir: "{state}"
+WAVES = """\
 waves:
   - name: w1
     datasets:
@@ -122,18 +101,13 @@ def make_world(
     effect = Path(os.path.expanduser(f"~{stack.sftp_user}")) / f"effect-{name}.txt"
     plan = tmp_path / "plan.yaml"
     state = tmp_path / "state"
-    plan.write_text(
-        PLAN.format(
-            name=name,
-            s3=stack.s3_endpoint,
-            key=tmp_path / "kek.key",
-            state=state,
-            gates=gates,
-            effect=effect.name,
-            extra_switch=extra_switch,
-            ssh_port=stack.sftp_port,
-        )
+    head = plan_head(
+        name=name, s3_endpoint=stack.s3_endpoint, key=tmp_path / "kek.key", state=state
     )
+    waves = WAVES.format(
+        gates=gates, effect=effect.name, extra_switch=extra_switch, ssh_port=stack.sftp_port
+    )
+    plan.write_text(head + waves)
     source = open_backend(
         "azure_blob", {"container": name, "connection_string": stack.azurite_connection_string}
     )
