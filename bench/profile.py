@@ -16,10 +16,10 @@ import tempfile
 from pathlib import Path
 
 from bench import servers
-from bench.datasets import KIB, MIB, Dataset, fixed, uniform
 from bench.measure import run_measured
 from bench.suites import Options, opts_stack
 from bench.tools import VENV_BIN, Tuning, stack_env, write_plan, write_rclone_conf
+from devstack.corpus import KIB, MIB, Dataset, fixed, uniform
 
 DATASETS = {
     "copy": lambda: fixed("copy", 8, 64 * MIB),

@@ -10,8 +10,8 @@ from typing import Any
 
 import psutil
 
-from bench.datasets import MIB
 from bench.suites import Row
+from devstack.corpus import MIB
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HEADER = (

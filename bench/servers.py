@@ -8,8 +8,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.datasets import Dataset, seed
 from bench.tools import VENV_BIN, stack_env
+from devstack.corpus import Dataset, seed
 from hdh_migrate.backends.registry import open_backend
 
 

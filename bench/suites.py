@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import servers
-from bench.datasets import GIB, KIB, MIB, Dataset, corpus, fixed, uniform
 from bench.measure import Measured
 from bench.tools import Tuning, run_hdh, run_rclone, verified_count, write_rclone_conf
+from devstack.corpus import GIB, KIB, MIB, Dataset, corpus, fixed, uniform
 
 
 @dataclass

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from bench import servers
-from bench.datasets import MIB, corpus
 from bench.tools import Tuning, run_hdh, verified_count, write_rclone_conf
+from devstack.corpus import MIB, corpus
 from hdh_migrate.units import parse_size
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]

@@ -1,4 +1,5 @@
-"""The benchmark datasets, as deterministic (key, size) streams, and how they are seeded.
+"""Synthetic health-data exports for the local stack: deterministic (key, size) streams and
+how they are seeded (benchmarks, corpus tests, ``examples/corpus.py``).
 
 - ``copy``: 32 × 64 MiB (throughput);
 - ``small``: 10,000 objects of 4–64 KiB, uniform (per-object overhead);
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from hdh_migrate.backends.base import Backend
 
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
-PREFIX = "data/"
+PREFIX = "data/"  # where benchmark and test datasets live in their container
 NAMES = [
     "séjours",
     "actes médicaux",
@@ -70,16 +71,26 @@ def uniform(name: str, count: int, low: int, high: int, seed: int = 7) -> Datase
     )
 
 
-def corpus(count: int, max_size: int, part_size: int, threshold: int, seed: int = 2026) -> Dataset:
+def corpus(
+    count: int,
+    max_size: int,
+    part_size: int,
+    threshold: int,
+    seed: int = 2026,
+    prefix: str = PREFIX,
+) -> Dataset:
     """RELIABILITY's corpus: edge sizes first, then log-uniform sizes in [0, max_size]."""
     rng = random.Random(seed)
     edges = [0, 1, MIB - 1, MIB, MIB + 1, part_size - 1, part_size + 1]
     edges += [threshold - 1, threshold, threshold + 1]
-    objects = [(_corpus_key(rng, i), size) for i, size in enumerate(edges)]
+    objects = [(_corpus_key(rng, i, prefix), size) for i, size in enumerate(edges)]
     objects += [
-        (_corpus_key(rng, i), _log_uniform(rng, max_size)) for i in range(len(edges), count)
+        (_corpus_key(rng, i, prefix), _log_uniform(rng, max_size)) for i in range(len(edges), count)
     ]
-    objects.append((PREFIX + "long/" + "nom très long é " * 50 + "fin.bin", 4 * KIB))
+    deep = "/".join(["dossier au nom très long é"] * 30)  # ~850 bytes, each part < 255
+    long_name = (f"{prefix}dcir/long/{deep}/fin.bin", 4 * KIB)
+    if count > len(edges):  # the last slot goes to a ~900-byte key
+        objects[count - 1] = long_name
     return Dataset(f"corpus{count}", tuple(objects[:count]))
 
 
@@ -87,10 +98,10 @@ def _log_uniform(rng: random.Random, max_size: int) -> int:
     return int(math.exp(rng.uniform(0, math.log(max_size + 1)))) - 1
 
 
-def _corpus_key(rng: random.Random, index: int) -> str:
+def _corpus_key(rng: random.Random, index: int, prefix: str) -> str:
     top = "referentiels" if index % 4 == 0 else "dcir"
     depth = [f"{2019 + index % 3}", f"{index % 12 + 1:02d}", rng.choice(NAMES)][: rng.randint(1, 3)]
-    return PREFIX + "/".join([top, *depth, f"part-{index:05d} {rng.choice(NAMES)}.parquet"])
+    return prefix + "/".join([top, *depth, f"part-{index:05d} {rng.choice(NAMES)}.parquet"])
 
 
 class RandomStream(io.RawIOBase):
