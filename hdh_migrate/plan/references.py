@@ -146,6 +146,13 @@ def _targets(plan: Plan) -> Iterator[Issue]:
             if replica == name:
                 yield Issue((*at, "replicas", i), "a target cannot be its own replica",
                             "name another target, or remove this entry")  # fmt: skip
+        if target.sse_c_key is not None and _is_kek_material(plan, str(target.sse_c_key)):
+            yield Issue(
+                (*at, "sse_c_key"),
+                "the SSE-C key is one of the plan's key-encryption keys",
+                "SSE-C keys travel to the provider with every request: give it its own "
+                "secret, never a KEK",
+            )
         if not target.verify_tls:
             yield Issue(
                 (*at, "verify_tls"),
@@ -153,6 +160,16 @@ def _targets(plan: Plan) -> Iterator[Issue]:
                 "policy SOV-07 blocks this outside rehearsals",
                 severity="warning",
             )
+
+
+def _is_kek_material(plan: Plan, reference: str) -> bool:
+    """True when ``reference`` names the same secret as a file key's ``ref`` or ``path``."""
+    for key in plan.keys.values():
+        if isinstance(key, FileKey):
+            names = {str(key.ref) if key.ref else None, key.path, f"${{file:{key.path}}}"}
+            if reference in names:
+                return True
+    return False
 
 
 def _sources(plan: Plan) -> Iterator[Issue]:
