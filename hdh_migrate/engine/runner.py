@@ -21,6 +21,7 @@ from hdh_migrate import __version__
 from hdh_migrate.backends.base import Backend
 from hdh_migrate.backends.probe import ProbeResult, load_probe
 from hdh_migrate.engine.specs import key_spec, selection_for, source_spec, target_spec
+from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
 from hdh_migrate.execution import imap_unordered
 from hdh_migrate.integrity import ManifestWriter
@@ -92,22 +93,21 @@ class Migration:
         self.run_id = run_id or uuid.uuid4().hex
         self._started = False
         self._run_notes: dict[str, Any] = {}
+        self._contexts: dict[str, Context] = {}
         self._opened_size = manifest.size  # leaves past this were lost with a crash
 
     # ------------------------------------------------------------------ the run
 
     def run(self, wave: str | None = None, dataset: str | None = None) -> list[DatasetOutcome]:
         """Run the selected waves and datasets in plan order; return per-dataset outcomes."""
-        outcomes = [self.run_dataset(name) for name in self.selected(wave, dataset)]
-        return outcomes
+        return [self.run_dataset(name) for name in self.selected(wave, dataset)]
 
     def selected(self, wave: str | None, dataset: str | None) -> list[str]:
-        names = [
+        return [
             d.name
             for w, d in self.plan.iter_datasets()
             if (wave is None or w.name == wave) and (dataset is None or d.name == dataset)
         ]
-        return names
 
     def run_dataset(self, name: str) -> DatasetOutcome:
         ctx = self.context(name)
@@ -157,10 +157,14 @@ class Migration:
         return refs
 
     def context(self, name: str) -> Context:
+        """The dataset's resolved specs and verification mode (built once per Migration)."""
+        if name not in self._contexts:
+            self._contexts[name] = self._build_context(name)
+        return self._contexts[name]
+
+    def _build_context(self, name: str) -> Context:
         eff = self.plan.effective(name)
         if eff.key is None or eff.key_name is None:
-            from hdh_migrate.errors import UsageError
-
             raise UsageError(
                 f"dataset {name!r} has no key: client-side encryption needs one",
                 hint="set defaults.key or the dataset's key",
