@@ -151,3 +151,18 @@ def test_audit_creates_no_state_directory(tmp_path: Path) -> None:
         == 0
     )
     assert not state.exists()
+
+
+@pytest.mark.parametrize("fmt", ["table", "html"])
+def test_out_creates_its_directory_and_an_unwritable_one_is_one_line(
+    fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "not" / "yet" / f"audit.{fmt}"
+    assert cli(["audit", str(REHEARSAL), "--no-inventory", "--format", fmt, "--out", str(out)]) == 0
+    assert out.stat().st_size > 0
+    blocked = tmp_path / "file"
+    blocked.write_text("a file, not a directory")
+    code = cli(["audit", str(REHEARSAL), "--no-inventory", "--out", str(blocked / "a.txt")])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot write" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from datetime import date
 from pathlib import Path
@@ -91,15 +93,25 @@ def _emit(report: AuditReport, fmt: str, out: Path | None) -> None:
     if out is None:
         print_table(report, stdout)
         return
-    with out.open("w", encoding="utf-8") as handle:
-        print_table(report, Console(file=handle, width=160, no_color=True))
+    buffer = io.StringIO()
+    print_table(report, Console(file=buffer, width=160, no_color=True))
+    _write(out, buffer.getvalue())
 
 
 def _write(path: Path, text: str) -> None:
-    """Write atomically (temp file + rename) so a reader never sees half a report."""
+    """Write atomically (temp file + rename) so a reader never sees half a report; the
+    report's directory is created when missing."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise UsageError(
+            f"cannot write {path}: {exc.strerror}", hint="choose another --out"
+        ) from None
 
 
 def print_table(report: AuditReport, console: Console) -> None:
