@@ -160,6 +160,7 @@ def test_out_creates_its_directory_and_an_unwritable_one_is_one_line(
     out = tmp_path / "not" / "yet" / f"audit.{fmt}"
     assert cli(["audit", str(REHEARSAL), "--no-inventory", "--format", fmt, "--out", str(out)]) == 0
     assert out.stat().st_size > 0
+    capsys.readouterr()
     blocked = tmp_path / "file"
     blocked.write_text("a file, not a directory")
     code = cli(["audit", str(REHEARSAL), "--no-inventory", "--out", str(blocked / "a.txt")])
