@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,30 +14,16 @@ from typing import Any
 import pytest
 
 from hdh_migrate.backends.base import Backend, ObjectInfo, WriteOptions
-from hdh_migrate.backends.memory import MemoryBackend, drop_store
+from hdh_migrate.backends.memory import drop_store
 from hdh_migrate.engine.cutover import CutoverError, WaveCutover
 from hdh_migrate.engine.runner import Migration, plan_digest
 from hdh_migrate.errors import AuthError, GateRefusedError, UsageError
 from hdh_migrate.execution import SerialExecutor
 from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter, verify_manifest
 from hdh_migrate.journal import DatasetState, ItemState, Journal
-from hdh_migrate.plan import check_text
-from hdh_migrate.stages.clients import Clients
+from tests.offline_plan import MemoryTargetClients, parse_offline_plan
 
-PLAN = """
-version: 1
-name: unit-cutover
-policy: {{profile: rehearsal, rehearsal: true}}
-sources:
-  disk: {{kind: local, path: "{src}"}}
-targets:
-  mem:
-    kind: s3
-    provider: seaweedfs
-    region: local
-    endpoint: http://127.0.0.1:9
-    bucket: unit-bucket
-    credentials: {{access_key: "${{env:NOPE_A}}", secret_key: "${{env:NOPE_S}}"}}
+REST = """\
 keys:
   k: {{kind: file, path: "{tmp}/kek.key", create: true}}
 defaults: {{key: k, verify: full}}
@@ -91,15 +76,16 @@ class Freezable:
         self._inner.delete(key)
 
 
-class FakeClients(Clients):
+class FakeClients(MemoryTargetClients):
+    """The in-memory target, and a source that a freeze hook can make refuse writes."""
+
     def __init__(self, store: str, flag: Path) -> None:
-        super().__init__()
-        self.target, self.flag = MemoryBackend(store), flag
+        super().__init__(store)
+        self.flag = flag
 
     def backend(self, spec: Any) -> Any:
-        if spec.kind == "s3":
-            return self.target
-        return Freezable(super().backend(spec), self.flag)
+        found = super().backend(spec)
+        return found if spec.kind == "s3" else Freezable(found, self.flag)
 
 
 @pytest.fixture
@@ -117,16 +103,13 @@ def _plan(
     env: dict[str, Any], strategy: str, hooks: str | None = FREEZE_HOOKS, switch_extra: str = ""
 ) -> Any:
     tmp = env["tmp"]
-    text = PLAN.format(
-        src=tmp / "src",
+    rest = REST.format(
         tmp=tmp,
         strategy=strategy,
         freeze_hooks=hooks.format(tmp=tmp) if hooks else "",
         switch_extra=switch_extra,
     )
-    result = check_text(textwrap.dedent(text), "unit.yaml")
-    assert not result.errors, [e.one_line() for e in result.errors]
-    return result.plan
+    return parse_offline_plan("unit-cutover", tmp / "src", rest)
 
 
 class World:

@@ -3,34 +3,19 @@
 import hashlib
 import json
 import os
-import textwrap
 import uuid
 
 import pytest
 
-from hdh_migrate.backends.memory import MemoryBackend, drop_store
+from hdh_migrate.backends.memory import drop_store
 from hdh_migrate.engine.runner import Migration, plan_digest
 from hdh_migrate.events import ListReporter
 from hdh_migrate.execution import SerialExecutor, make_executor
 from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter, verify_manifest
 from hdh_migrate.journal import ItemState, Journal
-from hdh_migrate.plan import check_text
-from hdh_migrate.stages.clients import Clients
+from tests.offline_plan import MemoryTargetClients, parse_offline_plan
 
-PLAN = """
-version: 1
-name: unit
-policy: {{profile: rehearsal, rehearsal: true}}
-sources:
-  disk: {{kind: local, path: "{src}"}}
-targets:
-  mem:
-    kind: s3
-    provider: seaweedfs
-    region: local
-    endpoint: http://127.0.0.1:9
-    bucket: unit-bucket
-    credentials: {{access_key: "${{env:NOPE_A}}", secret_key: "${{env:NOPE_S}}"}}
+REST = """\
 keys:
   k: {{kind: file, path: "{key}", create: true}}
 defaults: {{key: k, verify: {verify}}}
@@ -45,25 +30,6 @@ waves:
         target: mem
         target_prefix: enc/
 """
-
-
-class MemoryTargetClients(Clients):
-    """Real clients, except that S3 targets become one in-memory store."""
-
-    def __init__(self, store: str) -> None:
-        super().__init__()
-        self.target = MemoryBackend(store)
-        self.puts = 0
-        original = self.target.write
-
-        def counting_write(*args, **kwargs):
-            self.puts += 1
-            return original(*args, **kwargs)
-
-        self.target.write = counting_write  # type: ignore[method-assign]
-
-    def backend(self, spec):
-        return self.target if spec.kind == "s3" else super().backend(spec)
 
 
 @pytest.fixture
@@ -81,12 +47,8 @@ def env(tmp_path):
 
 
 def make_plan(env, verify="full"):
-    text = PLAN.format(
-        src=env["src"], key=env["tmp"] / "kek.key", state=env["tmp"] / "state", verify=verify
-    )
-    result = check_text(textwrap.dedent(text), "unit.yaml")
-    assert not result.errors, [e.one_line() for e in result.errors]
-    return result.plan
+    rest = REST.format(key=env["tmp"] / "kek.key", state=env["tmp"] / "state", verify=verify)
+    return parse_offline_plan("unit", env["src"], rest)
 
 
 def run_once(env, plan, clients, executor=None):

@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import os
-import textwrap
 import uuid
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,8 @@ from hdh_migrate.events import ListReporter
 from hdh_migrate.execution import SerialExecutor, make_executor
 from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter, verify_manifest
 from hdh_migrate.journal import ItemState, Journal
-from hdh_migrate.plan import Plan, check_text
+from hdh_migrate.plan import Plan
 from hdh_migrate.reports.model import Diff
-from hdh_migrate.stages.clients import Clients
 from hdh_migrate.stages.envelopes import (
     SIDECAR_PREFIX,
     RewrapItem,
@@ -41,21 +39,9 @@ from hdh_migrate.stages.envelopes import (
 )
 from hdh_migrate.stages.items import VerifyItem
 from hdh_migrate.stages.verify import verify_object
+from tests.offline_plan import MemoryTargetClients, offline_plan_text, parse_offline_plan
 
-PLAN = """
-version: 1
-name: unit
-policy: {{profile: rehearsal, rehearsal: true}}
-sources:
-  disk: {{kind: local, path: "{src}"}}
-targets:
-  mem:
-    kind: s3
-    provider: seaweedfs
-    region: local
-    endpoint: http://127.0.0.1:9
-    bucket: unit-bucket
-    credentials: {{access_key: "${{env:NOPE_A}}", secret_key: "${{env:NOPE_S}}"}}
+REST = """\
 keys:
   k1: {{kind: file, path: "{tmp}/k1.key", create: true}}
   k2: {{kind: file, path: "{tmp}/k2.key", create: true}}
@@ -77,17 +63,6 @@ waves:
         target: mem
         target_prefix: enc-other/
 """
-
-
-class MemoryTargetClients(Clients):
-    """Real key providers; S3 targets become one in-memory store."""
-
-    def __init__(self, store: str) -> None:
-        super().__init__()
-        self.target = MemoryBackend(store)
-
-    def backend(self, spec: Any) -> Any:
-        return self.target if spec.kind == "s3" else super().backend(spec)
 
 
 @pytest.fixture
@@ -113,11 +88,8 @@ def env(tmp_path: Path) -> Any:
 
 
 def make_plan(env: Any, key: str = "k1") -> Plan:
-    text = PLAN.format(src=env["src"], tmp=env["tmp"], key=key)
-    result = check_text(textwrap.dedent(text), "unit.yaml")
-    assert not result.errors, [e.one_line() for e in result.errors]
-    assert result.plan is not None
-    return result.plan
+    rest = REST.format(tmp=env["tmp"], key=key)
+    return parse_offline_plan("unit", env["src"], rest)
 
 
 def state(env: Any) -> Path:
@@ -459,7 +431,8 @@ def test_cli_usage_errors_exit_2_in_one_line(
     from hdh_migrate.cli.main import run
 
     path = tmp_path / "plan.yaml"
-    path.write_text(textwrap.dedent(PLAN.format(src=env["src"], tmp=env["tmp"], key="k1")))
+    rest = REST.format(tmp=env["tmp"], key="k1")
+    path.write_text(offline_plan_text("unit", env["src"], rest))
     base = ["keys", "rotate", str(path)]
     assert run([*base, "--from", "k1", "--to", "k1"]) == 2
     assert run([*base, "--from", "k1", "--to", "nope"]) == 2
