@@ -11,7 +11,9 @@ HOST = "127.0.0.1"
 # stack can run beside the usual one, e.g. to test devstack itself. Read once, at import.
 PORT_OFFSET = int(os.environ.get("HDH_DEVSTACK_PORT_OFFSET") or 0)
 AZURITE_PORT = 10000 + PORT_OFFSET
+AZURITE_HTTPS_PORT = 10003 + PORT_OFFSET  # a second Azurite, HTTPS only (and OAuth)
 S3_PORT = 8333 + PORT_OFFSET
+S3_HTTPS_PORT = 8335 + PORT_OFFSET  # the same SeaweedFS, over TLS (certificate of devstack.tls)
 RCLONE_PORT = 8334 + PORT_OFFSET
 SFTP_PORT = 2222 + PORT_OFFSET
 # SeaweedFS internals (gRPC ports are these + 10000): master, volume, filer, admin.

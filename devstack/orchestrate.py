@@ -22,7 +22,7 @@ from devstack.config import (
 )
 from devstack.errors import DevstackError
 from devstack.installers import apt_install
-from devstack.services.azurite import Azurite, ExternalAzurite, connection_string
+from devstack.services.azurite import Azurite, AzuriteTls, ExternalAzurite, connection_string
 from devstack.services.base import Context, Service
 from devstack.services.rclone import RcloneS3
 from devstack.services.seaweed import ExternalS3, SeaweedFS
@@ -45,10 +45,13 @@ class Outcome:
 
 
 def services(ctx: Context) -> list[Service]:
-    """The services of the stack, honouring the external-server overrides."""
-    azurite: Service = ExternalAzurite(ctx) if external_azurite() else Azurite(ctx)
+    """The services of the stack, honouring the external-server overrides (an external
+    Azurite comes without the HTTPS one: there is then no local Azure over TLS)."""
+    azurite: list[Service] = [ExternalAzurite(ctx)] if external_azurite() else [Azurite(ctx)]
+    if not external_azurite():
+        azurite.append(AzuriteTls(ctx))
     s3: Service = ExternalS3(ctx) if external_s3() else SeaweedFS(ctx)
-    return [azurite, s3, RcloneS3(ctx), Sshd(ctx), SoftHsm(ctx)]
+    return [*azurite, s3, RcloneS3(ctx), Sshd(ctx), SoftHsm(ctx)]
 
 
 @contextmanager
@@ -155,17 +158,24 @@ def up(directory: Path | None = None) -> tuple[Stack, list[Outcome]]:
         items = services(ctx)
         missing = sorted({s.apt_package for s in items if s.apt_package and s.needs_apt()})
         apt_install(missing, ctx.dir / "logs" / "apt.log")
-        ctx.s3_keys()  # shared by two services: create before the parallel phase
+        ctx.s3_keys()  # shared by several services: create before the parallel phase
+        ctx.tls()
         outcomes = _parallel(ensure, items)
         stack = _record(ctx, items)
     return stack, outcomes
 
 
 def _record(ctx: Context, items: list[Service]) -> Stack:
-    azurite = next(s for s in items if isinstance(s, Azurite))
+    azurite = next(s for s in items if type(s) in (Azurite, ExternalAzurite))
+    azurite_tls = next((s for s in items if isinstance(s, AzuriteTls)), None)
     s3 = next(s for s in items if isinstance(s, SeaweedFS))
     rclone = next(s for s in items if isinstance(s, RcloneS3))
     doc = describe(ctx.dir, azurite.endpoint(), s3.endpoint(), rclone.endpoint(), sftp_user())
+    doc["tls"] = {
+        "ca_bundle": str(ctx.tls().ca_bundle),
+        "s3_endpoint": s3.https_endpoint(),
+        "azurite_account_url": azurite_tls.endpoint() if azurite_tls else "",
+    }
     doc["services"] = {svc.name: _service_entry(svc) for svc in items}
     write_json(ctx.dir / "stack.json", doc)
     stack = load(ctx.dir)
@@ -192,7 +202,9 @@ def load(directory: Path | None = None) -> Stack | None:
     try:
         doc = json.loads((root / "stack.json").read_text())
         url = doc["azurite"]["account_url"]
-        return from_json(doc, AZURITE_KEY, connection_string(url))
+        https_url = doc.get("tls", {}).get("azurite_account_url") or ""
+        https = connection_string(https_url) if https_url else ""
+        return from_json(doc, AZURITE_KEY, connection_string(url), https)
     except (OSError, ValueError, KeyError):
         return None
 

@@ -35,6 +35,12 @@ class Stack:
     hsm_token: str
     hsm_pin: str = field(repr=False)
     hsm_kek_label: str
+    # HTTPS endpoints (private CA at ``ca_bundle``); '' when the stack has none (external S3
+    # or Azurite).
+    ca_bundle: Path | None = None
+    s3_https_endpoint: str = ""
+    azurite_https_account_url: str = ""
+    azurite_https_connection_string: str = field(default="", repr=False)
 
     def env(self) -> dict[str, str]:
         """Environment variables for plans (${env:…}) and tools."""
@@ -59,7 +65,18 @@ class Stack:
             "HDH_HSM_TOKEN": self.hsm_token,
             "HDH_HSM_PIN": self.hsm_pin,
             "HDH_HSM_KEK_LABEL": self.hsm_kek_label,
+            **self._tls_env(),
         }
+
+    def _tls_env(self) -> dict[str, str]:
+        """The HTTPS side: the CA bundle and the endpoints that need it."""
+        values = {
+            "HDH_DEVSTACK_CA_BUNDLE": str(self.ca_bundle or ""),
+            "HDH_S3_HTTPS_ENDPOINT": self.s3_https_endpoint,
+            "HDH_AZURITE_HTTPS_ACCOUNT_URL": self.azurite_https_account_url,
+            "HDH_AZURITE_HTTPS_CONNECTION_STRING": self.azurite_https_connection_string,
+        }
+        return {name: value for name, value in values.items() if value}
 
 
 def describe(
@@ -94,9 +111,11 @@ def describe(
     }
 
 
-def from_json(doc: dict[str, dict[str, str]], account_key: str, conn: str) -> Stack:
+def from_json(
+    doc: dict[str, dict[str, str]], account_key: str, conn: str, https_conn: str = ""
+) -> Stack:
     """Build a Stack from stack.json, reading the secrets from their 0600 files."""
-    s3, sftp, hsm = doc["s3"], doc["sftp"], doc["hsm"]
+    s3, sftp, hsm, tls = doc["s3"], doc["sftp"], doc["hsm"], doc.get("tls", {})
     return Stack(
         dir=Path(str(doc["dir"])),
         azurite_account_url=doc["azurite"]["account_url"],
@@ -118,6 +137,10 @@ def from_json(doc: dict[str, dict[str, str]], account_key: str, conn: str) -> St
         hsm_token=hsm["token"],
         hsm_pin=creds.read(Path(hsm["pin_file"])),
         hsm_kek_label=hsm["kek_label"],
+        ca_bundle=Path(tls["ca_bundle"]) if tls.get("ca_bundle") else None,
+        s3_https_endpoint=tls.get("s3_endpoint", ""),
+        azurite_https_account_url=tls.get("azurite_account_url", ""),
+        azurite_https_connection_string=https_conn,
     )
 
 

@@ -6,11 +6,14 @@ import json
 import secrets
 import shutil
 import subprocess
+from typing import Any
+from urllib.parse import urlsplit
 
 from azure.storage.blob import BlobServiceClient
 
 from devstack.config import (
     AZURITE_ACCOUNT,
+    AZURITE_HTTPS_PORT,
     AZURITE_KEY,
     AZURITE_PORT,
     AZURITE_VERSION,
@@ -23,8 +26,9 @@ from devstack.services.base import Service
 
 def connection_string(account_url: str) -> str:
     """The connection string of the well-known development account at ``account_url``."""
+    scheme = urlsplit(account_url).scheme or "http"
     return (
-        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
+        f"DefaultEndpointsProtocol={scheme};AccountName={AZURITE_ACCOUNT};"
         f"AccountKey={AZURITE_KEY};BlobEndpoint={account_url};"
     )
 
@@ -81,7 +85,7 @@ class Azurite(Service):
             "--blobHost",
             HOST,
             "--blobPort",
-            str(AZURITE_PORT),
+            str(self.port),
             "--location",
             str(self.home / "data"),
             "--skipApiVersionCheck",
@@ -93,9 +97,17 @@ class Azurite(Service):
     def markers(self) -> list[str]:
         return ["azurite", str(self.home)]
 
+    def client_options(self) -> dict[str, Any]:
+        """Extra BlobServiceClient options (the CA to verify an https endpoint with)."""
+        return {}
+
     def health(self) -> None:
         client = BlobServiceClient.from_connection_string(
-            connection_string(self.endpoint()), connection_timeout=2, read_timeout=10, retry_total=0
+            connection_string(self.endpoint()),
+            connection_timeout=2,
+            read_timeout=10,
+            retry_total=0,
+            **self.client_options(),
         )
         container = client.get_container_client(f"devstack-health-{secrets.token_hex(6)}")
         container.create_container()
@@ -106,10 +118,33 @@ class Azurite(Service):
             container.delete_container()
 
     def endpoint(self) -> str:
-        return f"http://{HOST}:{AZURITE_PORT}/{AZURITE_ACCOUNT}"
+        return f"http://{HOST}:{self.port}/{AZURITE_ACCOUNT}"
 
     def credentials(self) -> str:
         return "public dev account key (AZURE_STORAGE_CONNECTION_STRING in env.sh)"
+
+
+class AzuriteTls(Azurite):
+    """A second Azurite, HTTPS only: https://127.0.0.1:10003/devstoreaccount1 with the
+    certificate of the stack's private CA; it also accepts OAuth bearer tokens
+    (``--oauth basic``: issuer, audience and expiry checked, not the signature)."""
+
+    name = "azurite-tls"
+    port = AZURITE_HTTPS_PORT
+
+    def command(self) -> list[str]:
+        files = self.ctx.tls()
+        tls = ["--cert", str(files.server_cert), "--key", str(files.server_key)]
+        return [*super().command(), *tls, "--oauth", "basic"]
+
+    def client_options(self) -> dict[str, Any]:
+        return {"connection_verify": str(self.ctx.tls().ca_bundle)}
+
+    def endpoint(self) -> str:
+        return f"https://{HOST}:{self.port}/{AZURITE_ACCOUNT}"
+
+    def credentials(self) -> str:
+        return "public dev account key (HDH_AZURITE_HTTPS_CONNECTION_STRING in env.sh)"
 
 
 class ExternalAzurite(Azurite):

@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack import creds
+from devstack import creds, tls
 from devstack.config import external_s3
 from devstack.errors import DevstackError
 
@@ -40,6 +40,10 @@ class Context:
         access = creds.token(self.cred("s3_access_key"), 20, _KEY_ALPHABET)
         secret = creds.token(self.cred("s3_secret_key"), 20)
         return access, secret
+
+    def tls(self) -> tls.TlsFiles:
+        """The CA bundle and server certificate of the HTTPS endpoints; created once."""
+        return tls.ensure(self.dir)
 
     def _external_keys(self) -> tuple[str, str]:
         access = os.environ.get("HDH_S3_ACCESS_KEY", "")

@@ -8,8 +8,9 @@ import boto3
 from botocore.config import Config
 
 
-def client(endpoint: str, access: str, secret: str) -> object:
-    """A path-style SigV4 client with short timeouts and no retries."""
+def client(endpoint: str, access: str, secret: str, ca_bundle: str | None = None) -> object:
+    """A path-style SigV4 client with short timeouts and no retries (``ca_bundle``: the CA
+    that must have signed an https endpoint's certificate)."""
     config = Config(
         signature_version="s3v4",
         s3={"addressing_style": "path"},
@@ -25,13 +26,14 @@ def client(endpoint: str, access: str, secret: str) -> object:
         aws_access_key_id=access,
         aws_secret_access_key=secret,
         region_name="us-east-1",
+        verify=ca_bundle or True,
         config=config,
     )
 
 
-def roundtrip(endpoint: str, access: str, secret: str) -> None:
+def roundtrip(endpoint: str, access: str, secret: str, ca_bundle: str | None = None) -> None:
     """Raise unless a signed write and delete succeed on a fresh bucket."""
-    s3 = client(endpoint, access, secret)
+    s3 = client(endpoint, access, secret, ca_bundle)
     bucket = f"devstack-health-{secrets.token_hex(6)}"
     s3.create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
     try:

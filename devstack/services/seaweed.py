@@ -5,13 +5,21 @@ from __future__ import annotations
 import json
 
 from devstack import creds
-from devstack.config import HOST, S3_PORT, WEED_INTERNAL_PORTS, external_s3, venv_bin
+from devstack.config import (
+    HOST,
+    S3_HTTPS_PORT,
+    S3_PORT,
+    WEED_INTERNAL_PORTS,
+    external_s3,
+    venv_bin,
+)
 from devstack.services import s3check
 from devstack.services.base import Service
 
 
 class SeaweedFS(Service):
-    """S3 at http://127.0.0.1:8333; identities from a generated s3.json (0600)."""
+    """S3 at http://127.0.0.1:8333 and, same data, https://127.0.0.1:8335 (certificate from
+    the stack's private CA); identities from a generated s3.json (0600)."""
 
     name = "seaweedfs"
     program = "weed"
@@ -35,6 +43,7 @@ class SeaweedFS(Service):
             creds.write_private(path, document.encode())
 
     def command(self) -> list[str]:
+        files = self.ctx.tls()
         return [
             str(venv_bin("weed")),
             "mini",
@@ -42,6 +51,9 @@ class SeaweedFS(Service):
             f"-ip={HOST}",
             f"-ip.bind={HOST}",
             f"-s3.port={S3_PORT}",
+            f"-s3.port.https={S3_HTTPS_PORT}",
+            f"-s3.cert.file={files.server_cert}",
+            f"-s3.key.file={files.server_key}",
             f"-s3.config={self.ctx.cred('s3.json')}",
             "-admin.ui=false",
             "-webdav=false",
@@ -55,9 +67,16 @@ class SeaweedFS(Service):
 
     def health(self) -> None:
         s3check.roundtrip(self.endpoint(), *self.ctx.s3_keys())
+        if self.https_endpoint():
+            ca = str(self.ctx.tls().ca_bundle)
+            s3check.roundtrip(self.https_endpoint(), *self.ctx.s3_keys(), ca_bundle=ca)
 
     def endpoint(self) -> str:
         return f"http://{HOST}:{S3_PORT}"
+
+    def https_endpoint(self) -> str:
+        """The same server over TLS ('' when there is none)."""
+        return f"https://{HOST}:{S3_HTTPS_PORT}"
 
     def credentials(self) -> str:
         return f"{self.ctx.cred('s3_access_key')}, {self.ctx.cred('s3_secret_key')}"
@@ -81,3 +100,6 @@ class ExternalS3(SeaweedFS):
 
     def endpoint(self) -> str:
         return external_s3() or ""
+
+    def https_endpoint(self) -> str:
+        return ""
