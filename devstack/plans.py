@@ -13,15 +13,15 @@ policy: {{profile: rehearsal, rehearsal: true, allowed_regions: [local]}}
 sources:
   azurite:
     kind: azure_blob
-    connection_string: ${{env:AZURE_STORAGE_CONNECTION_STRING}}
-    container: {container}
+    connection_string: ${{env:{azure_env}}}
+    container: {container}{source_tls}
 targets:
   seaweedfs:
     kind: s3
     provider: seaweedfs
     region: local
     endpoint: {s3}
-    bucket: {bucket}
+    bucket: {bucket}{target_tls}
     credentials:
       access_key: ${{env:HDH_S3_ACCESS_KEY}}
       secret_key: ${{env:HDH_S3_SECRET_KEY}}
@@ -41,10 +41,20 @@ def plan_head(
     container: str | None = None,
     bucket: str | None = None,
     defaults: str = "verify: full, concurrency: 4",
+    ca_bundle: Path | None = None,
 ) -> str:
     """Everything but the waves; ``defaults`` is the inside of the ``defaults`` mapping.
-    Secrets are references to the variables ``python -m devstack env`` exports."""
+    Secrets are references to the variables ``python -m devstack env`` exports. With
+    ``ca_bundle`` the source is the HTTPS Azurite and both sides verify with that CA
+    (``s3_endpoint`` should then be the https one)."""
+    tls = f'\n    ca_bundle: "{ca_bundle}"' if ca_bundle else ""
+    azure_env = (
+        "HDH_AZURITE_HTTPS_CONNECTION_STRING" if ca_bundle else "AZURE_STORAGE_CONNECTION_STRING"
+    )
     return _HEAD.format(
+        azure_env=azure_env,
+        source_tls=tls,
+        target_tls=tls,
         name=name,
         container=container or name,
         bucket=bucket or name,

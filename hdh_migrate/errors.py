@@ -9,7 +9,8 @@
     ├── ObjectsFailedError  (5)   some objects failed after retries (names them)
     ├── GateRefusedError    (6)   a cutover gate is not satisfied
     ├── AuthError           (7)   credentials, key file, HSM PIN or KEK refused
-    │   └── IntegrityAuthError    an HDH1 object failed authentication (tampered, wrong key)
+    │   ├── IntegrityAuthError    an HDH1 object failed authentication (tampered, wrong key)
+    │   └── CertificateError      a server's TLS certificate failed verification
     ├── UnreachableError    (8)   an endpoint does not answer
     └── StorageError        (1)   raised by backends at their boundary; SDK errors never escape
         ├── NotFoundError                  the key does not exist (never retried)
@@ -97,6 +98,11 @@ class AuthError(HdhError):
 
 class IntegrityAuthError(AuthError):
     """An encrypted object failed authentication: tampered, truncated or wrong key."""
+
+
+class CertificateError(AuthError):
+    """A server's TLS certificate failed verification (unknown CA, expired, wrong host
+    name). Never retried, never answered by turning verification off."""
 
 
 class UnreachableError(HdhError):

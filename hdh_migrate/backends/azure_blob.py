@@ -13,6 +13,8 @@ plain string in tests)::
     block_size: 8MiB                         staged block size (WriteOptions.part_size wins)
     single_put_size: 8MiB                    objects up to this size are one Put Blob
     api_version: "2021-12-02"                optional x-ms-version (Azurite: --skipApiVersionCheck)
+    ca_bundle: PATH                          the CA(s) that verify an https endpoint instead of
+                                             the system store (checked at build: exists, PEM)
     sdk_retries: 2                           the SDK's own retries before we classify
 
 Contracts, beyond ``base.Backend``:
@@ -33,7 +35,8 @@ Contracts, beyond ``base.Backend``:
   a lease conflict → ``LeaseConflictError`` (a PreconditionFailedError); 401/403 →
   AuthError; 429/503 → ThrottledError; 408/5xx and a connection dropped mid-answer →
   RetryableError; a connection that cannot be opened → UnreachableError until this backend
-  has once reached the service, RetryableError afterwards; other 4xx → PermanentError.
+  has once reached the service, RetryableError afterwards; a server certificate that fails
+  verification → CertificateError (never retried, see ``tls``); other 4xx → PermanentError.
   Messages carry the status and error code only, never the SDK text (it may hold a SAS).
 """
 
@@ -71,6 +74,7 @@ from azure.storage.blob import (
 )
 
 from hdh_migrate.backends import config_values as cv
+from hdh_migrate.backends import tls
 from hdh_migrate.backends.base import CONTENT_HEADERS, Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.backends.checksums import check_expected, read_exact
 from hdh_migrate.backends.chunked_io import ChunkStream, blocks, prefetched, spans
@@ -194,6 +198,9 @@ class AzureBlobBackend:
 
     def _translate(self, error: AzureError, action: str, key: str | None) -> HdhError:
         where = f"{self.name}: {action}" + (f" {key!r}" if key is not None else "")
+        handshake = tls.handshake_error(error, where, reached=self._reached, key=key)
+        if handshake is not None:
+            return handshake
         if isinstance(error, ServiceRequestError):
             cls: type[HdhError] = RetryableError if self._reached else UnreachableError
             return _make(cls, f"{where}: cannot connect", key)
@@ -396,12 +403,24 @@ class AzureBlobBackend:
 # -- client construction ---------------------------------------------------------------------
 
 
+class _RetryUnlessCertificate(ExponentialRetry):
+    """The SDK's own retries, except after a certificate that failed verification: that
+    fails the same way again, so it is reported at once."""
+
+    def increment(
+        self, settings: Any, request: Any, response: Any = None, error: Any = None
+    ) -> Any:
+        if error is not None and tls.is_certificate_failure(error):
+            return False
+        return super().increment(settings, request, response, error)
+
+
 def _service_client(config: Mapping[str, Any], chunk: int) -> BlobServiceClient:
     """A BlobServiceClient from a connection string, or an account URL and credential."""
     options: dict[str, Any] = {
         "max_single_get_size": chunk,
         "max_chunk_get_size": chunk,
-        "retry_policy": ExponentialRetry(
+        "retry_policy": _RetryUnlessCertificate(
             initial_backoff=1,
             increment_base=2,
             random_jitter_range=1,
@@ -410,6 +429,9 @@ def _service_client(config: Mapping[str, Any], chunk: int) -> BlobServiceClient:
     }
     if config.get("api_version"):
         options["api_version"] = str(config["api_version"])
+    bundle = tls.ca_bundle(config, KIND)
+    if bundle is not None:
+        options["connection_verify"] = bundle
     connection = cv.secret(config, "connection_string")
     if connection is not None and config.get("account_url"):
         raise UsageError(f"{KIND} backend: give connection_string or account_url, not both")

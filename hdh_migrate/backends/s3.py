@@ -12,7 +12,8 @@ plain string in tests)::
     checksum_mode: when_required | when_supported   botocore's automatic checksums
     checksum_algorithms: [md5]           which of md5/sha256/crc32c are *sent* to the server
     verify_tls: true                     false is accepted only for loopback endpoints
-    ca_bundle: PATH                      a private CA for verify_tls
+    ca_bundle: PATH                      the CA(s) that verify the server instead of the
+                                         system store (checked at build: exists, PEM)
     sse_c_key: SECRET                    32 raw bytes (or their base64): SSE-C on every call
     storage_class: STANDARD              sent with every PUT (never derived from Azure tiers)
     multipart_threshold: 64MiB           multipart above this size
@@ -36,7 +37,8 @@ Contracts, beyond ``base.Backend``:
   checksum mismatch aborts the upload: nothing becomes visible.
 - Errors: NoSuchKey/404 → NotFoundError; 412 → PreconditionFailedError; SlowDown, 503,
   429, throttling codes → ThrottledError; 500/502/504, timeouts, connections dropped →
-  RetryableError; 401/403 and refused credentials → AuthError; BadDigest & co →
+  RetryableError; 401/403 and refused credentials → AuthError; a server certificate that
+  fails verification → CertificateError (never retried, see ``tls``); BadDigest & co →
   PermanentError "checksum refused"; a connection that cannot be opened →
   UnreachableError until this backend once reached the server, RetryableError after.
   Messages carry the operation, key, error code and status only — never SDK text.
@@ -68,6 +70,7 @@ from botocore.exceptions import (
 )
 from urllib3.exceptions import HTTPError as Urllib3Error
 
+from hdh_migrate.backends import tls
 from hdh_migrate.backends.base import Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.backends.checksums import MultiHasher, check_expected, checksum_b64, read_exact
 from hdh_migrate.backends.config_values import Secret
@@ -199,6 +202,9 @@ class S3Backend:
             self._reached = True
             return translate_client_error(exc, f"{self.name}: {op}", key)
         where = f"{self.name}: {op}" + (f" {key!r}" if key else "")
+        handshake = tls.handshake_error(exc, where, reached=self._reached, key=key)
+        if handshake is not None:
+            return handshake
         if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
             if not self._reached:
                 return UnreachableError(

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from hdh_migrate.backends import tls
 from hdh_migrate.backends.config_values import Secret, count, required, secret, size
 from hdh_migrate.errors import UsageError
 
@@ -96,6 +97,12 @@ def settings_from_config(config: Mapping[str, Any]) -> S3Settings:
             "s3 backend: verify_tls: false is refused for a non-loopback endpoint",
             hint="give the endpoint's CA with ca_bundle: instead",
         )
+    bundle = tls.ca_bundle(config, KIND)
+    if bundle and not verify:
+        raise UsageError(
+            "s3 backend: ca_bundle is given but verify_tls is false",
+            hint="remove verify_tls: false (the bundle is what verification uses)",
+        )
     part = size(config, "part_size", 16 * MIB, KIND)
     return S3Settings(
         bucket=required(config, "bucket", KIND),
@@ -109,7 +116,7 @@ def settings_from_config(config: Mapping[str, Any]) -> S3Settings:
         checksum_mode=mode,
         checksum_algorithms=algorithms,
         verify_tls=verify,
-        ca_bundle=config.get("ca_bundle") or None,
+        ca_bundle=bundle,
         sse_c_key=secret(config, "sse_c_key"),
         storage_class=config.get("storage_class") or None,
         multipart_threshold=size(config, "multipart_threshold", 64 * MIB, KIND),

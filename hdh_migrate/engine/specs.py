@@ -26,6 +26,7 @@ def source_spec(eff: EffectiveDataset) -> Spec:
         else:
             config["account_url"] = str(source.account_url)
             config["credential"] = source.credential
+        config |= _tls(source.ca_bundle)
     elif source.kind == "s3":
         config = _s3_source_config(source, where)
     elif source.kind == "sftp":
@@ -60,7 +61,7 @@ def target_spec(
         "signature_version": target.signature or preset.signature,
         "checksum_mode": target.checksum_mode or preset.checksum_mode,
         "verify_tls": target.verify_tls,
-    }
+    } | _tls(target.ca_bundle)
     if target.sse_c_key is not None:
         config["sse_c_key"] = target.sse_c_key
     if target.storage_class:
@@ -98,7 +99,12 @@ def _s3_source_config(source: Source, bucket: str | None) -> dict[str, Any]:
         "access_key": source.credentials.access_key,
         "secret_key": source.credentials.secret_key,
         "verify_tls": source.verify_tls,
-    }
+    } | _tls(source.ca_bundle)
+
+
+def _tls(ca_bundle: str | None) -> dict[str, Any]:
+    """``ca_bundle`` as a path (a ${env:…} reference resolved), when the plan names one."""
+    return {"ca_bundle": resolve_text(ca_bundle)} if ca_bundle else {}
 
 
 def _sftp_config(source: Source, path: str | None) -> dict[str, Any]:

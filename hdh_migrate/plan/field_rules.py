@@ -111,6 +111,7 @@ def check_source(source: Source, at: DataPath, *, rehearsal: bool = False) -> It
         yield from _azure(source, at)
     elif isinstance(source, S3Source):
         yield from check_preset(source.provider, source.region, source.endpoint, at, rehearsal=True)
+        yield from check_tls(source.ca_bundle, source.verify_tls, source.endpoint, at)
         if not source.verify_tls:
             yield Issue(
                 (*at, "verify_tls"),
@@ -129,7 +130,29 @@ def check_source(source: Source, at: DataPath, *, rehearsal: bool = False) -> It
             )
 
 
+def check_tls(
+    ca_bundle: str | None, verify_tls: bool, endpoint: object, at: DataPath
+) -> Iterator[Issue]:
+    """A ``ca_bundle`` goes with verification on and an https:// endpoint: never a bundle
+    that would silently not be used."""
+    if ca_bundle is None:
+        return
+    if not verify_tls:
+        yield Issue(
+            (*at, "ca_bundle"),
+            "ca_bundle is given but verify_tls is false",
+            "remove verify_tls: false: the bundle is what verification uses",
+        )
+    if endpoint is not None and str(endpoint).lower().startswith("http://"):
+        yield Issue(
+            (*at, "ca_bundle"),
+            "ca_bundle is given but the endpoint is plain http://",
+            "use the endpoint's https:// address (TLS is never skipped silently)",
+        )
+
+
 def _azure(source: AzureBlobSource, at: DataPath) -> Iterator[Issue]:
+    yield from check_tls(source.ca_bundle, True, source.account_url, at)
     if (source.account_url is None) == (source.connection_string is None):
         yield Issue(
             at,

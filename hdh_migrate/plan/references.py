@@ -15,6 +15,7 @@ from hdh_migrate.plan.field_rules import (
     check_dataset_location,
     check_preset,
     check_source,
+    check_tls,
 )
 from hdh_migrate.plan.issues import Issue, choice_hint
 from hdh_migrate.plan.keys import FileKey
@@ -160,6 +161,7 @@ def _targets(plan: Plan) -> Iterator[Issue]:
                 "policy SOV-07 blocks this outside rehearsals",
                 severity="warning",
             )
+        yield from check_tls(target.ca_bundle, target.verify_tls, target.endpoint, at)
 
 
 def _is_kek_material(plan: Plan, reference: str) -> bool:

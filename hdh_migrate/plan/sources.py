@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from hdh_migrate.plan.types import Bucket, Container, Endpoint, Secret, StrictModel, Text
+
+
+def ca_bundle_field() -> Any:
+    """The ``ca_bundle`` field of every endpoint reached over HTTPS (sources and targets)."""
+    return Field(
+        default=None,
+        description="Path of the CA certificate(s), PEM, that verify the endpoint's TLS "
+        "certificate instead of the system store (a private CA); may be a ${env:NAME} "
+        "reference. Verification stays on: a certificate it does not accept stops the run "
+        "(exit 7).",
+        examples=["/etc/hdh/ca.pem", "${env:HDH_DEVSTACK_CA_BUNDLE}"],
+    )
 
 
 class AzureBlobSource(StrictModel):
@@ -36,6 +48,7 @@ class AzureBlobSource(StrictModel):
         description="Default container for datasets that do not name one.",
         examples=["snds"],
     )
+    ca_bundle: Text | None = ca_bundle_field()
 
 
 class S3Credentials(StrictModel):
@@ -68,6 +81,7 @@ class S3Source(StrictModel):
     bucket: Bucket = Field(description="Bucket read by default.", examples=["legacy-exports"])
     credentials: S3Credentials = Field(description="Access key pair (references).")
     verify_tls: bool = Field(default=True, description="Verify the server's TLS certificate.")
+    ca_bundle: Text | None = ca_bundle_field()
 
 
 class SftpSource(StrictModel):

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from hdh_migrate.plan.sources import S3Credentials
-from hdh_migrate.plan.types import Bucket, Endpoint, Name, Secret, StrictModel
+from hdh_migrate.plan.sources import S3Credentials, ca_bundle_field
+from hdh_migrate.plan.types import Bucket, Endpoint, Name, Secret, StrictModel, Text
 
 
 class HdsCertificate(StrictModel):
@@ -56,6 +56,7 @@ class S3Target(StrictModel):
         default=True,
         description="Verify the server's TLS certificate (policy SOV-07 blocks false).",
     )
+    ca_bundle: Text | None = ca_bundle_field()
     addressing_style: Literal["path", "virtual", "auto"] | None = Field(
         default=None, description="Override the preset's addressing style."
     )

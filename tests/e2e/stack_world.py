@@ -52,7 +52,14 @@ def make_world(
     verify: str = "full",
     concurrency: int = 4,
     s3_endpoint: str | None = None,
+    tls: bool = False,
 ) -> World:
+    """A fresh container → bucket migration; ``tls``: both over HTTPS, verified with the
+    stack's CA (``ca_bundle:`` in the plan)."""
+    if tls:
+        s3_endpoint = s3_endpoint or stack.s3_https_endpoint
+    tls_config = {"ca_bundle": str(stack.ca_bundle)} if tls else {}
+    azure = stack.azurite_https_connection_string if tls else stack.azurite_connection_string
     state = tmp_path / "state"
     plan = tmp_path / "plan.yaml"
     head = plan_head(
@@ -62,10 +69,11 @@ def make_world(
         state=state,
         defaults=f"verify: {verify}, concurrency: {concurrency}, part_size: 5MiB,"
         " multipart_threshold: 6MiB",
+        ca_bundle=stack.ca_bundle if tls else None,
     )
     plan.write_text(head + one_dataset_wave())
     source = open_backend(
-        "azure_blob", {"container": name, "connection_string": stack.azurite_connection_string}
+        "azure_blob", {"container": name, "connection_string": azure, **tls_config}
     )
     source.ensure_container()  # type: ignore[attr-defined]
     target = open_backend(
@@ -76,6 +84,7 @@ def make_world(
             "bucket": name,
             "access_key": stack.s3_access_key,
             "secret_key": stack.s3_secret_key,
+            **tls_config,
         },
     )
     target.ensure_bucket()  # type: ignore[attr-defined]
