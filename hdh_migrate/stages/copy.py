@@ -17,6 +17,7 @@ from functools import partial
 from hdh_migrate.backends.base import Backend, ObjectInfo
 from hdh_migrate.crypto import Encryptor, aligned_part_size
 from hdh_migrate.errors import (
+    CertificateError,
     HdhError,
     PermanentError,
     PreconditionFailedError,
@@ -53,6 +54,8 @@ def copy_object(
             except PreconditionFailedError:
                 item = _restat(item, clients)
         raise RetryableError("the source object keeps changing while it is copied")
+    except CertificateError:
+        raise  # every object would fail the same way: the run stops (exit 7)
     except HdhError as exc:
         return _failed(item, exc, attempts.count)
 

@@ -25,7 +25,7 @@ from hdh_migrate.crypto import (
     read_header,
 )
 from hdh_migrate.crypto.format import MAX_HEADER_LEN
-from hdh_migrate.errors import HdhError
+from hdh_migrate.errors import CertificateError, HdhError
 from hdh_migrate.integrity.hashing import HashingReader
 from hdh_migrate.keys import KeyProvider
 from hdh_migrate.stages.clients import PROCESS_CLIENTS, Clients
@@ -40,8 +40,8 @@ def verify_object(item: VerifyItem, clients: Clients = PROCESS_CLIENTS) -> Verif
     target = clients.backend(item.target)
     try:
         reason, read = _CHECKS[item.mode](item, target, clients)
-    except RotatedKeyError:
-        raise  # the plan names a rotated-away key: stop, mark nothing failed
+    except (RotatedKeyError, CertificateError):
+        raise  # a rotated-away key, an untrusted endpoint: stop, mark nothing failed
     except HdhError as exc:
         reason, read = exc.one_line(), 0
     return VerifyResult(item.dataset, item.key, item.mode, reason is None, reason, read)
