@@ -11,7 +11,7 @@ from hdh_migrate.policy.context import PolicyInput
 from hdh_migrate.policy.registry import Raised, rule
 from hdh_migrate.policy.targets import TargetFacts
 
-TLS_FIX = "remove verify_tls: false (install the service's CA in the system store instead)"
+TLS_FIX = "remove verify_tls: false (give the service's CA with ca_bundle: instead)"
 
 
 @rule(
