@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export HDH_DEVSTACK_DIR ?= /tmp/hdh-devstack
 
-.PHONY: help install services-up services-down lint test test-fast rehearse bench schema docs clean
+.PHONY: help install lock wheel services-up services-down lint test test-fast rehearse bench schema docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -15,11 +15,26 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/activate pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev]'
+# setuptools' notice that an editable install is one (flat layout) is information, not a
+# problem; deprecations and every other warning still show.
+QUIET_EDITABLE := PYTHONWARNINGS="ignore:Editable installation:UserWarning"
+
+$(VENV)/.installed: $(BIN)/activate pyproject.toml requirements-lock.txt
+	$(QUIET_EDITABLE) $(BIN)/pip install --quiet -c requirements-lock.txt -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed  ## create the virtualenv and install the package with dev tools
+install: $(VENV)/.installed  ## create the virtualenv and install the package with dev tools (versions from requirements-lock.txt)
+
+lock:  ## re-pin requirements-lock.txt: the newest versions within pyproject.toml's ranges
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	$(QUIET_EDITABLE) .lock-venv/bin/pip install --quiet -e '.[dev]'
+	{ sed -n '/^#/p' requirements-lock.txt; \
+	  .lock-venv/bin/pip freeze --all --exclude-editable | grep -v '^pip=='; } > requirements-lock.tmp
+	mv requirements-lock.tmp requirements-lock.txt && rm -rf .lock-venv
+
+wheel: install  ## build dist/*.whl and the sdist (pipx install dist/hdh_migrate-*.whl)
+	$(BIN)/python -m build --no-isolation --outdir dist .
 
 services-up: install  ## install (if missing) and start Azurite, SeaweedFS, sshd, SoftHSM2 on 127.0.0.1
 	$(BIN)/python -m devstack up
@@ -50,4 +65,4 @@ schema: install  ## regenerate plans/plan.schema.json and docs/plan-reference.md
 	$(BIN)/python -m hdh_migrate.plan.reference > docs/plan-reference.md
 
 clean: services-down  ## remove the virtualenv and caches
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist *.egg-info
