@@ -208,13 +208,13 @@ def test_concurrent_up_reuses_the_same_processes(stack: devstack.Stack) -> None:
     assert [run.returncode for run in runs] == [0, 0], outputs
     assert {svc.name: running_pid(svc) for svc in services(ctx)} == before
     for out, _ in outputs:
-        assert out.count("(reused)") == 4, out
+        assert out.count("(reused)") == 5, out  # every daemon: both Azurites, weed, rclone, sshd
 
 
 def test_status_reports_every_service_healthy(stack: devstack.Stack) -> None:
     out, err = _devstack_cli("status").communicate(timeout=60)
     lines = out.strip().splitlines()
-    assert len(lines) == 5, (out, err)
+    assert len(lines) == 6, (out, err)
     assert all(" healthy " in line for line in lines), out
 
 
@@ -229,7 +229,7 @@ def test_start_failure_names_the_service_and_exits_non_zero(
     out, err = run.communicate(timeout=120)
     assert run.returncode == 1, (out, err)
     reasons = [line for line in err.splitlines() if line.startswith("devstack: ")]
-    assert len(reasons) == 4, err
+    assert len(reasons) == 5, err
     assert all("already in use by a process we did not start" in r for r in reasons), err
     assert stack == devstack.load()  # the running stack is untouched
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +174,20 @@ def test_a_ca_bundle_that_is_not_a_certificate_is_a_usage_error(
     for bundle, reason in ((junk, "no readable PEM certificate"), (tmp_path / "nope", "no such")):
         with pytest.raises(UsageError, match=reason):
             backend(kind, stack, https_url(kind, stack), unique_name, ca_bundle=str(bundle))
+
+
+def test_devstack_env_exports_the_ca_and_the_https_endpoints(stack: Any) -> None:
+    env = {**os.environ, "HDH_DEVSTACK_DIR": str(stack.dir)}
+    out = subprocess.run(
+        [sys.executable, "-m", "devstack", "env"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    exports = dict(
+        line.removeprefix("export ").split("=", 1) for line in out.splitlines() if "=" in line
+    )
+    assert exports["HDH_DEVSTACK_CA_BUNDLE"] == str(stack.ca_bundle)
+    assert exports["HDH_S3_HTTPS_ENDPOINT"] == stack.s3_https_endpoint
+    assert exports["HDH_AZURITE_HTTPS_ACCOUNT_URL"] == stack.azurite_https_account_url
+    assert "BlobEndpoint=https://" in exports["HDH_AZURITE_HTTPS_CONNECTION_STRING"]
+    assert stack.s3_https_endpoint.startswith("https://127.0.0.1:")
+    assert stack.s3_endpoint.startswith("http://")  # plain HTTP stays available
