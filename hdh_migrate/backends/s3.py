@@ -7,6 +7,8 @@ plain string in tests)::
     endpoint_url: https://…              omitted = AWS
     region: us-east-1
     access_key, secret_key, session_token: SECRET   omitted = the default AWS chain
+    profile: NAME                        a profile of the AWS config/credentials files
+                                         (keys, SSO, credential_process, assumed role)
     addressing_style: path | virtual | auto         default path with an endpoint_url
     signature_version: s3v4
     checksum_mode: when_required | when_supported   botocore's automatic checksums
@@ -61,10 +63,12 @@ from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
     ConnectTimeoutError,
+    CredentialRetrievalError,
     EndpointConnectionError,
     IncompleteReadError,
     NoCredentialsError,
     PartialCredentialsError,
+    ProfileNotFound,
     ReadTimeoutError,
     ResponseStreamingError,
 )
@@ -107,6 +111,7 @@ from hdh_migrate.errors import (
     RetryableError,
     StorageError,
     UnreachableError,
+    UsageError,
 )
 
 __all__ = [
@@ -148,7 +153,7 @@ def build_client(settings: S3Settings) -> Any:
     verify: bool | str = settings.ca_bundle or True
     if not settings.verify_tls and is_loopback(settings.endpoint_url):
         verify = False
-    session = boto3.session.Session()
+    session = _session(settings.profile)
     return session.client(
         "s3",
         endpoint_url=settings.endpoint_url,
@@ -158,6 +163,19 @@ def build_client(settings: S3Settings) -> Any:
         verify=verify,
         config=config,
     )
+
+
+def _session(profile: str | None) -> Any:
+    """A boto3 session on ``profile`` (None: the default chain). Temporary credentials it
+    yields (SSO, credential_process, assumed roles, web identity, instance and container
+    roles) are refreshed by botocore before they expire."""
+    try:
+        return boto3.session.Session(profile_name=profile)
+    except ProfileNotFound:
+        raise UsageError(
+            f"s3 backend: AWS profile {profile!r} not found",
+            hint="check its name and AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE",
+        ) from None
 
 
 def _reveal(ref: Secret | None) -> str | None:
@@ -213,7 +231,13 @@ class S3Backend:
             return RetryableError(f"{where}: cannot connect", key=key)
         if isinstance(exc, NoCredentialsError | PartialCredentialsError):
             return AuthError(
-                f"{self.name}: no usable credentials", hint="set access_key/secret_key"
+                f"{self.name}: no usable credentials",
+                hint="set credentials:, or the AWS profile / environment the plan's auth uses",
+            )
+        if isinstance(exc, CredentialRetrievalError):
+            return AuthError(
+                f"{self.name}: the AWS credential provider failed ({exc.kwargs.get('provider')})",
+                hint="run the profile's login or credential_process by hand to see why",
             )
         if isinstance(exc, _NETWORK):
             return RetryableError(f"{where}: connection failed ({type(exc).__name__})", key=key)

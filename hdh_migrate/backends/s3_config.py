@@ -34,6 +34,7 @@ class S3Settings:
     access_key: Secret | None = None
     secret_key: Secret | None = None
     session_token: Secret | None = None
+    profile: str | None = None
     addressing_style: str = "auto"
     signature_version: str = "s3v4"
     checksum_mode: str = "when_required"
@@ -104,6 +105,9 @@ def settings_from_config(config: Mapping[str, Any]) -> S3Settings:
             hint="remove verify_tls: false (the bundle is what verification uses)",
         )
     part = size(config, "part_size", 16 * MIB, KIND)
+    profile = str(config.get("profile") or "").strip() or None
+    if profile and (config.get("access_key") or config.get("secret_key")):
+        raise UsageError("s3 backend: give access_key/secret_key or profile, not both")
     return S3Settings(
         bucket=required(config, "bucket", KIND),
         endpoint_url=endpoint,
@@ -111,6 +115,7 @@ def settings_from_config(config: Mapping[str, Any]) -> S3Settings:
         access_key=secret(config, "access_key"),
         secret_key=secret(config, "secret_key"),
         session_token=secret(config, "session_token"),
+        profile=profile,
         addressing_style=str(config.get("addressing_style") or ("path" if endpoint else "auto")),
         signature_version=str(config.get("signature_version") or "s3v4"),
         checksum_mode=mode,

@@ -6,9 +6,19 @@ provider that uses them, in whatever process runs the task.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from hdh_migrate.plan import EffectiveDataset, Key, Plan, S3Target, Source, resolve_text
+from hdh_migrate.plan import (
+    EffectiveDataset,
+    Key,
+    Plan,
+    S3Auth,
+    S3Credentials,
+    S3Target,
+    Source,
+    resolve_text,
+)
 from hdh_migrate.providers import get_preset
 from hdh_migrate.stages.buffers import parts_in_flight
 from hdh_migrate.stages.inventory import Selection
@@ -55,8 +65,7 @@ def target_spec(
         "endpoint_url": target_endpoint(target),
         "region": target.region,
         "bucket": target.bucket,
-        "access_key": target.credentials.access_key,
-        "secret_key": target.credentials.secret_key,
+        **_s3_auth(target.auth, target.credentials),
         "addressing_style": target.addressing_style or preset.addressing_style,
         "signature_version": target.signature or preset.signature,
         "checksum_mode": target.checksum_mode or preset.checksum_mode,
@@ -96,10 +105,26 @@ def _s3_source_config(source: Source, bucket: str | None) -> dict[str, Any]:
         "endpoint_url": endpoint,
         "region": source.region or "us-east-1",
         "bucket": bucket,
-        "access_key": source.credentials.access_key,
-        "secret_key": source.credentials.secret_key,
+        **_s3_auth(source.auth, source.credentials),
         "verify_tls": source.verify_tls,
     } | _tls(source.ca_bundle)
+
+
+def _s3_auth(auth: S3Auth, credentials: S3Credentials | None) -> dict[str, Any]:
+    """The backend settings of an S3 ``auth``: the key pair (static), a profile name, or
+    nothing at all (boto3's default chain)."""
+    if auth.kind == "profile":
+        return {"profile": resolve_text(auth.profile) if auth.profile else _env_profile()}
+    if auth.kind == "default" or credentials is None:
+        return {}
+    config = {"access_key": credentials.access_key, "secret_key": credentials.secret_key}
+    if credentials.session_token is not None:
+        config["session_token"] = credentials.session_token
+    return config
+
+
+def _env_profile() -> str:
+    return os.environ.get("AWS_PROFILE") or "default"
 
 
 def _tls(ca_bundle: str | None) -> dict[str, Any]:

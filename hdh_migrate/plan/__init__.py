@@ -23,6 +23,7 @@ from hdh_migrate.plan.settings import Defaults, Estimates, Executor, Policy, Pri
 from hdh_migrate.plan.sources import (
     AzureBlobSource,
     LocalSource,
+    S3Auth,
     S3Credentials,
     S3Source,
     SftpSource,
@@ -56,6 +57,7 @@ __all__ = [
     "Plan",
     "Policy",
     "Prices",
+    "S3Auth",
     "S3Credentials",
     "S3Source",
     "S3Target",

@@ -8,7 +8,14 @@ from collections.abc import Iterator
 from hdh_migrate.plan.cutover import Cutover, Hook, SshTarget
 from hdh_migrate.plan.issues import Issue, choice_hint
 from hdh_migrate.plan.loader import DataPath
-from hdh_migrate.plan.sources import AzureBlobSource, S3Source, SftpSource, Source
+from hdh_migrate.plan.sources import (
+    AzureBlobSource,
+    S3Auth,
+    S3Credentials,
+    S3Source,
+    SftpSource,
+    Source,
+)
 from hdh_migrate.plan.waves import Dataset
 from hdh_migrate.providers import Preset, UnknownPresetError, get_preset, preset_names
 from hdh_migrate.providers.models import template_fields
@@ -112,6 +119,7 @@ def check_source(source: Source, at: DataPath, *, rehearsal: bool = False) -> It
     elif isinstance(source, S3Source):
         yield from check_preset(source.provider, source.region, source.endpoint, at, rehearsal=True)
         yield from check_tls(source.ca_bundle, source.verify_tls, source.endpoint, at)
+        yield from check_s3_auth(source.auth, source.credentials, at)
         if not source.verify_tls:
             yield Issue(
                 (*at, "verify_tls"),
@@ -128,6 +136,26 @@ def check_source(source: Source, at: DataPath, *, rehearsal: bool = False) -> It
                 "key_file: /etc/hdh/sftp_ed25519 (preferred), key: ${file:…} or "
                 "password: ${env:NAME}",
             )
+
+
+def check_s3_auth(auth: S3Auth, credentials: S3Credentials | None, at: DataPath) -> Iterator[Issue]:
+    """``credentials`` go with auth kind static only; ``profile`` with kind profile only."""
+    if auth.kind == "static" and credentials is None:
+        yield Issue(
+            (*at, "credentials"),
+            "missing required key 'credentials'",
+            "give credentials: {access_key: ${env:…}, secret_key: ${file:…}}, or "
+            "auth: {kind: profile} / {kind: default} to use the AWS credential chain",
+        )
+    if auth.kind != "static" and credentials is not None:
+        yield Issue(
+            (*at, "credentials"),
+            f"credentials are not used with auth kind {auth.kind}",
+            "remove credentials:, or set auth: {kind: static}",
+        )
+    if auth.profile is not None and auth.kind != "profile":
+        yield Issue((*at, "auth", "profile"), f"profile does not apply to auth kind {auth.kind}",
+                    "set auth: {kind: profile, profile: NAME}")  # fmt: skip
 
 
 def check_tls(

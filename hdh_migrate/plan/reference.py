@@ -19,6 +19,7 @@ from hdh_migrate.plan.settings import Defaults, Estimates, Executor, ExecutorTls
 from hdh_migrate.plan.sources import (
     AzureBlobSource,
     LocalSource,
+    S3Auth,
     S3Credentials,
     S3Source,
     SftpSource,
@@ -49,6 +50,7 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("sources.NAME (kind: sftp)", SftpSource),
     ("sources.NAME (kind: local)", LocalSource),
     ("sources.NAME.credentials, targets.NAME.credentials", S3Credentials),
+    ("sources.NAME.auth (kind: s3), targets.NAME.auth", S3Auth),
     ("targets.NAME (kind: s3)", S3Target),
     ("targets.NAME.hds", HdsCertificate),
     ("keys.NAME (kind: file)", FileKey),

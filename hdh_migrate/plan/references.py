@@ -14,6 +14,7 @@ from hdh_migrate.plan.field_rules import (
     check_cutover,
     check_dataset_location,
     check_preset,
+    check_s3_auth,
     check_source,
     check_tls,
 )
@@ -162,6 +163,7 @@ def _targets(plan: Plan) -> Iterator[Issue]:
                 severity="warning",
             )
         yield from check_tls(target.ca_bundle, target.verify_tls, target.endpoint, at)
+        yield from check_s3_auth(target.auth, target.credentials, at)
 
 
 def _is_kek_material(plan: Plan, reference: str) -> bool:

@@ -61,6 +61,51 @@ class S3Credentials(StrictModel):
         description="Reference to the secret access key.",
         examples=["${file:/etc/hdh/ovh-secret}"],
     )
+    session_token: Secret | None = Field(
+        default=None,
+        description="Reference to a session token, for temporary (STS) credentials.",
+        examples=["${env:AWS_SESSION_TOKEN}"],
+    )
+
+
+class S3Auth(StrictModel):
+    """How an S3 endpoint is authenticated. ``static``: the ``credentials`` key pair;
+    ``profile``: a profile of the AWS config and credentials files (keys, SSO,
+    ``credential_process``, role assumption); ``default``: boto3's own chain (environment,
+    ``AWS_PROFILE``, web identity, container and instance roles). Temporary credentials
+    from the profile and default chains are refreshed before they expire, mid-run."""
+
+    kind: Literal["static", "profile", "default"] = Field(
+        description="static (the credentials key pair), profile or default.",
+        examples=["profile"],
+    )
+    profile: Text | None = Field(
+        default=None,
+        description="With kind profile: the profile name (default: $AWS_PROFILE, else "
+        "'default'); may be a ${env:NAME} reference.",
+        examples=["hdh-migration"],
+    )
+
+
+STATIC_AUTH = S3Auth(kind="static")
+
+
+def s3_auth_field() -> Any:
+    """The ``auth`` field of S3 sources and targets (``static`` when omitted)."""
+    return Field(
+        default=STATIC_AUTH,
+        description="How requests are authenticated: {kind: static} (default, needs "
+        "credentials), {kind: profile, profile: NAME} or {kind: default}.",
+    )
+
+
+def s3_credentials_field() -> Any:
+    """The ``credentials`` field of S3 sources and targets (only with auth kind static)."""
+    return Field(
+        default=None,
+        description="Access key pair (references); required with auth kind static, "
+        "absent otherwise.",
+    )
 
 
 class S3Source(StrictModel):
@@ -79,7 +124,8 @@ class S3Source(StrictModel):
     )
     region: str | None = Field(default=None, description="Region name.", examples=["fr-par"])
     bucket: Bucket = Field(description="Bucket read by default.", examples=["legacy-exports"])
-    credentials: S3Credentials = Field(description="Access key pair (references).")
+    auth: S3Auth = s3_auth_field()
+    credentials: S3Credentials | None = s3_credentials_field()
     verify_tls: bool = Field(default=True, description="Verify the server's TLS certificate.")
     ca_bundle: Text | None = ca_bundle_field()
 

@@ -7,7 +7,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from hdh_migrate.plan.sources import S3Credentials, ca_bundle_field
+from hdh_migrate.plan.sources import (
+    S3Auth,
+    S3Credentials,
+    ca_bundle_field,
+    s3_auth_field,
+    s3_credentials_field,
+)
 from hdh_migrate.plan.types import Bucket, Endpoint, Name, Secret, StrictModel, Text
 
 
@@ -46,7 +52,8 @@ class S3Target(StrictModel):
         description="Value of {namespace} in the preset's endpoint template (Cloud Temple).",
         examples=["hdh-prod"],
     )
-    credentials: S3Credentials = Field(description="Access key pair (references).")
+    auth: S3Auth = s3_auth_field()
+    credentials: S3Credentials | None = s3_credentials_field()
     sse_c_key: Secret | None = Field(
         default=None,
         description="Optional SSE-C key (a second layer on top of client-side encryption).",
