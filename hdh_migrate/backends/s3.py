@@ -154,14 +154,25 @@ def build_client(settings: S3Settings) -> Any:
     if not settings.verify_tls and is_loopback(settings.endpoint_url):
         verify = False
     session = _session(settings.profile)
-    return session.client(
-        "s3",
-        endpoint_url=settings.endpoint_url,
-        aws_access_key_id=_reveal(settings.access_key),
-        aws_secret_access_key=_reveal(settings.secret_key),
-        aws_session_token=_reveal(settings.session_token),
-        verify=verify,
-        config=config,
+    try:
+        return session.client(
+            "s3",
+            endpoint_url=settings.endpoint_url,
+            aws_access_key_id=_reveal(settings.access_key),
+            aws_secret_access_key=_reveal(settings.secret_key),
+            aws_session_token=_reveal(settings.session_token),
+            verify=verify,
+            config=config,
+        )
+    except CredentialRetrievalError as exc:  # a credential_process or SSO login at build time
+        raise _provider_failed("s3 backend", exc) from None
+
+
+def _provider_failed(where: str, exc: CredentialRetrievalError) -> AuthError:
+    """Its name only: the provider's own message may quote what it printed (tokens)."""
+    return AuthError(
+        f"{where}: the AWS credential provider failed ({exc.kwargs.get('provider')})",
+        hint="run the profile's login or credential_process by hand to see why",
     )
 
 
@@ -235,10 +246,7 @@ class S3Backend:
                 hint="set credentials:, or the AWS profile / environment the plan's auth uses",
             )
         if isinstance(exc, CredentialRetrievalError):
-            return AuthError(
-                f"{self.name}: the AWS credential provider failed ({exc.kwargs.get('provider')})",
-                hint="run the profile's login or credential_process by hand to see why",
-            )
+            return _provider_failed(self.name, exc)
         if isinstance(exc, _NETWORK):
             return RetryableError(f"{where}: connection failed ({type(exc).__name__})", key=key)
         return PermanentError(f"{where} failed ({type(exc).__name__})", key=key)
