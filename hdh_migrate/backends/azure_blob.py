@@ -7,6 +7,9 @@ plain string in tests)::
     connection_string: SECRET                either this …
     account_url: https://ACCOUNT.blob.core.windows.net  … or this, with
     credential: SECRET                       an account key or a SAS token (auto-detected)
+    auth: KIND                               default | managed_identity | service_principal
+                                             (Entra ID, see ``azure_auth``) | sas |
+                                             account_key | connection_string
     page_size: 5000                          List Blobs results per page (max 5000)
     chunk_size: 8MiB                         ranged GET size while reading
     max_concurrency: 2                       ranged GETs in flight per open stream
@@ -73,8 +76,8 @@ from azure.storage.blob import (
     StorageStreamDownloader,
 )
 
+from hdh_migrate.backends import azure_auth, tls
 from hdh_migrate.backends import config_values as cv
-from hdh_migrate.backends import tls
 from hdh_migrate.backends.base import CONTENT_HEADERS, Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.backends.checksums import check_expected, read_exact
 from hdh_migrate.backends.chunked_io import ChunkStream, blocks, prefetched, spans
@@ -155,9 +158,11 @@ class AzureBlobBackend:
         max_concurrency: int = 2,
         block_size: int = 8 * MiB,
         single_put_size: int = 8 * MiB,
+        identity: str = "",
     ) -> None:
         self._container = container
         self.name = name
+        self.identity = identity  # an Entra ID identity, named when it is refused
         self.page_size = min(page_size, 5000)
         self.chunk_size = chunk_size
         self.max_concurrency = max_concurrency
@@ -180,6 +185,7 @@ class AzureBlobBackend:
             max_concurrency=cv.count(config, "max_concurrency", 2, KIND),
             block_size=cv.size(config, "block_size", 8 * MiB, KIND),
             single_put_size=cv.size(config, "single_put_size", 8 * MiB, KIND),
+            identity=azure_auth.describe(config),
         )
 
     def __repr__(self) -> str:
@@ -214,6 +220,9 @@ class AzureBlobBackend:
             status = 401
         cls = classify(status, code) if isinstance(error, HttpResponseError) else PermanentError
         hint = _CODE_HINTS.get(code or "") or _HINTS.get(cls)
+        if cls is AuthError and self.identity:
+            hint = f"{self.identity} was refused: check its role on the account, or that it "
+            hint += "still exists (Storage Blob Data Reader at least)"
         return _make(cls, f"{where}: {status or ''} {code or type(error).__name__}", key, hint)
 
     # -- the contract -------------------------------------------------------------------------
@@ -439,7 +448,8 @@ def _service_client(config: Mapping[str, Any], chunk: int) -> BlobServiceClient:
         if connection is not None:
             return BlobServiceClient.from_connection_string(connection.reveal(), **options)
         url = cv.required(config, "account_url", KIND)
-        return BlobServiceClient(url, credential=_credential(config, url), **options)
+        credential = _credential(config, url)
+        return BlobServiceClient(url, credential=credential, **options)
     except ValueError:
         raise UsageError(
             f"{KIND} backend: the connection string or account URL is malformed",
@@ -448,12 +458,18 @@ def _service_client(config: Mapping[str, Any], chunk: int) -> BlobServiceClient:
 
 
 def _credential(config: Mapping[str, Any], url: str) -> Any:
-    """None (anonymous), a SAS token string, or an account-key dict for ``url``'s account."""
+    """An Entra ID token credential (``auth``), else None (anonymous), a SAS token string,
+    or an account-key dict for ``url``'s account."""
+    kind = config.get("auth")
+    if kind in azure_auth.ENTRA_KINDS:
+        return azure_auth.token_credential(config)
     credential = cv.secret(config, "credential")
     if credential is None:
         return None
     value = credential.reveal()
-    if "sig=" in value:
+    if kind == "sas" and "sig=" not in value:
+        raise UsageError(f"{KIND} backend: auth sas: the credential is not a SAS (no sig=)")
+    if kind == "sas" or (kind != "account_key" and "sig=" in value):
         return value
     account = str(config.get("account_name") or _account_from_url(url))
     return {"account_name": account, "account_key": value}

@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 from hdh_migrate.plan import (
+    AzureAuth,
     EffectiveDataset,
     Key,
     Plan,
@@ -36,7 +37,7 @@ def source_spec(eff: EffectiveDataset) -> Spec:
         else:
             config["account_url"] = str(source.account_url)
             config["credential"] = source.credential
-        config |= _tls(source.ca_bundle)
+        config |= _tls(source.ca_bundle) | _azure_auth(source.auth)
     elif source.kind == "s3":
         config = _s3_source_config(source, where)
     elif source.kind == "sftp":
@@ -108,6 +109,19 @@ def _s3_source_config(source: Source, bucket: str | None) -> dict[str, Any]:
         **_s3_auth(source.auth, source.credentials),
         "verify_tls": source.verify_tls,
     } | _tls(source.ca_bundle)
+
+
+def _azure_auth(auth: AzureAuth | None) -> dict[str, Any]:
+    """The backend settings of an Azure ``auth`` (ids resolved, the secret a reference)."""
+    if auth is None:
+        return {}
+    config: dict[str, Any] = {"auth": auth.kind}
+    for name in ("client_id", "tenant_id", "certificate"):
+        if getattr(auth, name) is not None:
+            config[name] = resolve_text(getattr(auth, name))
+    if auth.client_secret is not None:
+        config["client_secret"] = auth.client_secret
+    return config
 
 
 def _s3_auth(auth: S3Auth, credentials: S3Credentials | None) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from hdh_migrate.plan.keys import FileKey, FileSigningKey, Key, Pkcs11Key, Pkcs1
 from hdh_migrate.plan.model import EffectiveDataset, Plan
 from hdh_migrate.plan.settings import Defaults, Estimates, Executor, Policy, Prices
 from hdh_migrate.plan.sources import (
+    AzureAuth,
     AzureBlobSource,
     LocalSource,
     S3Auth,
@@ -34,6 +35,7 @@ from hdh_migrate.plan.types import VerifyMode, resolve_text
 from hdh_migrate.plan.waves import Dataset, MetadataMapping, Wave
 
 __all__ = [
+    "AzureAuth",
     "AzureBlobSource",
     "CheckResult",
     "Cutover",

@@ -9,6 +9,8 @@ from hdh_migrate.plan.cutover import Cutover, Hook, SshTarget
 from hdh_migrate.plan.issues import Issue, choice_hint
 from hdh_migrate.plan.loader import DataPath
 from hdh_migrate.plan.sources import (
+    ENTRA_KINDS,
+    AzureAuth,
     AzureBlobSource,
     S3Auth,
     S3Credentials,
@@ -181,6 +183,8 @@ def check_tls(
 
 def _azure(source: AzureBlobSource, at: DataPath) -> Iterator[Issue]:
     yield from check_tls(source.ca_bundle, True, source.account_url, at)
+    if source.auth is not None:
+        yield from _azure_auth(source, source.auth, (*at, "auth"))
     if (source.account_url is None) == (source.connection_string is None):
         yield Issue(
             at,
@@ -195,6 +199,49 @@ def _azure(source: AzureBlobSource, at: DataPath) -> Iterator[Issue]:
             "credential is not used with a connection_string",
             "the connection string carries the key: remove credential:",
         )
+
+
+# Which auth fields each kind takes (client_id with default: a user-assigned identity).
+_AUTH_FIELDS = {
+    "default": {"client_id"},
+    "managed_identity": {"client_id"},
+    "service_principal": {"client_id", "tenant_id", "client_secret", "certificate"},
+}
+
+
+def _azure_auth(source: AzureBlobSource, auth: AzureAuth, at: DataPath) -> Iterator[Issue]:
+    """The fields an auth kind needs are there, and no field it would ignore."""
+    source_at = at[:-1]
+    for name in ("client_id", "tenant_id", "client_secret", "certificate"):
+        if getattr(auth, name) is not None and name not in _AUTH_FIELDS.get(auth.kind, set()):
+            yield Issue((*at, name), f"{name} does not apply to auth kind {auth.kind}",
+                        f"remove {name}:")  # fmt: skip
+    if auth.kind == "connection_string" and source.connection_string is None:
+        yield Issue((*source_at, "connection_string"), "missing required key 'connection_string'",
+                    "auth kind connection_string reads connection_string: ${env:…}")  # fmt: skip
+    if auth.kind in ("sas", "account_key") and source.credential is None:
+        yield Issue((*source_at, "credential"), "missing required key 'credential'",
+                    f"auth kind {auth.kind} reads credential: ${{env:…}}")  # fmt: skip
+    if auth.kind in ENTRA_KINDS:
+        yield from _entra(source, auth, at)
+
+
+def _entra(source: AzureBlobSource, auth: AzureAuth, at: DataPath) -> Iterator[Issue]:
+    if source.credential is not None or source.connection_string is not None:
+        yield Issue(at, f"auth kind {auth.kind} uses no key: remove credential/connection_string",
+                    "give account_url: https://ACCOUNT.blob.core.windows.net only")  # fmt: skip
+    url = str(source.account_url or "")
+    if url and not url.lower().startswith("https://"):
+        yield Issue((*at[:-1], "account_url"), "Entra ID tokens are only sent over https://",
+                    "use the account's https:// URL")  # fmt: skip
+    if auth.kind == "service_principal":
+        for name in ("tenant_id", "client_id"):
+            if getattr(auth, name) is None:
+                yield Issue((*at, name), f"missing required key {name!r}",
+                            "a service principal needs tenant_id and client_id")  # fmt: skip
+        if (auth.client_secret is None) == (auth.certificate is None):
+            yield Issue(at, "a service principal needs exactly one of client_secret and "
+                        "certificate", "client_secret: ${env:AZURE_CLIENT_SECRET}")  # fmt: skip
 
 
 def check_cutover(cutover: Cutover, at: DataPath) -> Iterator[Issue]:

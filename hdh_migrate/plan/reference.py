@@ -17,6 +17,7 @@ from hdh_migrate.plan.keys import FileKey, FileSigningKey, Pkcs11Key, Pkcs11Sign
 from hdh_migrate.plan.model import Plan
 from hdh_migrate.plan.settings import Defaults, Estimates, Executor, ExecutorTls, Policy, Prices
 from hdh_migrate.plan.sources import (
+    AzureAuth,
     AzureBlobSource,
     LocalSource,
     S3Auth,
@@ -51,6 +52,7 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("sources.NAME (kind: local)", LocalSource),
     ("sources.NAME.credentials, targets.NAME.credentials", S3Credentials),
     ("sources.NAME.auth (kind: s3), targets.NAME.auth", S3Auth),
+    ("sources.NAME.auth (kind: azure_blob)", AzureAuth),
     ("targets.NAME (kind: s3)", S3Target),
     ("targets.NAME.hds", HdsCertificate),
     ("keys.NAME (kind: file)", FileKey),

@@ -21,6 +21,49 @@ def ca_bundle_field() -> Any:
     )
 
 
+AzureAuthKind = Literal[
+    "default", "managed_identity", "service_principal", "sas", "account_key", "connection_string"
+]
+ENTRA_KINDS = ("default", "managed_identity", "service_principal")
+
+
+class AzureAuth(StrictModel):
+    """How an Azure source is authenticated. Microsoft Entra ID kinds (``default``,
+    ``managed_identity``, ``service_principal``) need ``account_url`` over https and no
+    key; tokens are renewed before they expire, mid-run. ``sas`` and ``account_key`` read
+    ``credential``; ``connection_string`` reads ``connection_string``. Without ``auth``, the
+    kind follows from the fields given (connection string, SAS, account key)."""
+
+    kind: AzureAuthKind = Field(
+        description="default (DefaultAzureCredential: environment, workload identity, managed "
+        "identity, Azure CLI), managed_identity, service_principal, sas, account_key or "
+        "connection_string.",
+        examples=["managed_identity"],
+    )
+    client_id: Text | None = Field(
+        default=None,
+        description="managed_identity: a user-assigned identity's client id (optional); "
+        "service_principal: the application's client id.",
+        examples=["00000000-0000-0000-0000-000000000000"],
+    )
+    tenant_id: Text | None = Field(
+        default=None,
+        description="service_principal: the Entra tenant id.",
+        examples=["00000000-0000-0000-0000-000000000000"],
+    )
+    client_secret: Secret | None = Field(
+        default=None,
+        description="service_principal: reference to the client secret (or certificate:).",
+        examples=["${env:AZURE_CLIENT_SECRET}"],
+    )
+    certificate: Text | None = Field(
+        default=None,
+        description="service_principal: path of the PEM certificate with its private key "
+        "(or client_secret:).",
+        examples=["/etc/hdh/sp.pem"],
+    )
+
+
 class AzureBlobSource(StrictModel):
     """An Azure Blob Storage account (or Azurite for rehearsals). Give either
     ``account_url`` (with a SAS or account key as ``credential``) or a ``connection_string``."""
@@ -47,6 +90,11 @@ class AzureBlobSource(StrictModel):
         default=None,
         description="Default container for datasets that do not name one.",
         examples=["snds"],
+    )
+    auth: AzureAuth | None = Field(
+        default=None,
+        description="How requests are authenticated (Entra ID identities, SAS, key); "
+        "omitted: from connection_string / credential.",
     )
     ca_bundle: Text | None = ca_bundle_field()
 
