@@ -462,6 +462,11 @@ def _credential(config: Mapping[str, Any], url: str) -> Any:
     or an account-key dict for ``url``'s account."""
     kind = config.get("auth")
     if kind in azure_auth.ENTRA_KINDS:
+        if urlsplit(url).scheme != "https":
+            raise UsageError(
+                f"{KIND} backend: auth {kind}: Entra ID tokens are only sent over https://",
+                hint="use the account's https:// URL",
+            )
         return azure_auth.token_credential(config)
     credential = cv.secret(config, "credential")
     if credential is None:
