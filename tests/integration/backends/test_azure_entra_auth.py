@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import token_endpoint
 
 from hdh_migrate.backends.registry import open_backend
 from hdh_migrate.errors import AuthError, HdhError, UsageError
+from tests import token_endpoint
 
 pytestmark = pytest.mark.stack
 
