@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime as dt
 import hashlib
 import io
 import uuid
@@ -76,7 +77,7 @@ from azure.storage.blob import (
     StorageStreamDownloader,
 )
 
-from hdh_migrate.backends import azure_auth, tls
+from hdh_migrate.backends import azure_auth, sas, tls
 from hdh_migrate.backends import config_values as cv
 from hdh_migrate.backends.base import CONTENT_HEADERS, Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.backends.checksums import check_expected, read_exact
@@ -159,10 +160,12 @@ class AzureBlobBackend:
         block_size: int = 8 * MiB,
         single_put_size: int = 8 * MiB,
         identity: str = "",
+        credential_expires: dt.datetime | None = None,
     ) -> None:
         self._container = container
         self.name = name
         self.identity = identity  # an Entra ID identity, named when it is refused
+        self.credential_expires = credential_expires  # a SAS's se=, checked before a wave
         self.page_size = min(page_size, 5000)
         self.chunk_size = chunk_size
         self.max_concurrency = max_concurrency
@@ -186,6 +189,7 @@ class AzureBlobBackend:
             block_size=cv.size(config, "block_size", 8 * MiB, KIND),
             single_put_size=cv.size(config, "single_put_size", 8 * MiB, KIND),
             identity=azure_auth.describe(config),
+            credential_expires=_sas_expiry(config, f"azure://{service.account_name}"),
         )
 
     def __repr__(self) -> str:
@@ -478,6 +482,17 @@ def _credential(config: Mapping[str, Any], url: str) -> Any:
         return value
     account = str(config.get("account_name") or _account_from_url(url))
     return {"account_name": account, "account_key": value}
+
+
+def _sas_expiry(config: Mapping[str, Any], where: str) -> dt.datetime | None:
+    """The expiry of the SAS this backend uses (credential or connection string); an
+    expired one is refused now, before any request (AuthError, exit 7)."""
+    if config.get("auth") in azure_auth.ENTRA_KINDS or config.get("auth") == "account_key":
+        return None
+    ref = cv.secret(config, "credential") or cv.secret(config, "connection_string")
+    expiry = sas.sas_expiry(ref.reveal()) if ref is not None else None
+    sas.refuse_if_expired(expiry, where)
+    return expiry
 
 
 def _account_from_url(url: str) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 from hdh_migrate import __version__
 from hdh_migrate.backends.base import Backend
 from hdh_migrate.backends.probe import ProbeResult, load_probe
+from hdh_migrate.engine.credential_window import check_window
 from hdh_migrate.engine.specs import key_spec, selection_for, source_spec, target_spec
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
@@ -117,6 +118,7 @@ class Migration:
         self.reporter.event("dataset.start", dataset=name, wave=ctx.eff.wave.name)
         self._inventory(ctx, outcome)
         self._reconcile(ctx)
+        self._check_credential_window(ctx)
         self._copy(ctx, outcome)
         self._verify(ctx, outcome, ctx.verify)
         self._settle(ctx, outcome)
@@ -235,6 +237,13 @@ class Migration:
             for upload in list(lister(ctx.eff.dataset.target_prefix)):
                 target.abort_multipart(upload.key, upload.upload_id, quiet=True)  # type: ignore[attr-defined]
         self.reporter.event("reconcile.done", dataset=name, redone=len(stale))
+
+    def _check_credential_window(self, ctx: Context) -> None:
+        """Refuse to start copying when the source's SAS would expire before the end."""
+        counts = self.journal.counts(ctx.eff.name)
+        pending = sum(c.bytes for c in counts if c.state is ItemState.PENDING)
+        bandwidth = self.plan.estimates.bandwidth or ctx.eff.bandwidth
+        check_window(self.clients.backend(ctx.source), pending, bandwidth, ctx.eff.name)
 
     # ------------------------------------------------------------------ copy
 
