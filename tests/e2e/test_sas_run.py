@@ -1,0 +1,67 @@
+"""A source read with a SAS (Azurite checks its signature and expiry): an expired SAS and a
+SAS that would expire before the wave ends are refused before anything moves (exit 7); a
+new SAS in the same reference resumes the run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+from stack_world import make_world
+
+pytestmark = pytest.mark.stack
+
+SOURCE = "    connection_string: ${env:AZURE_STORAGE_CONNECTION_STRING}\n"
+
+
+def sas(stack: Any, container: str, valid_for: dt.timedelta) -> str:
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    return generate_container_sas(
+        stack.azurite_account_name,
+        container,
+        account_key=stack.azurite_account_key,
+        permission=ContainerSasPermissions(read=True, list=True),
+        start=start,
+        expiry=start + dt.timedelta(minutes=5) + valid_for,
+    )
+
+
+def test_sas_windows(
+    stack: Any, tmp_path: Path, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = make_world(stack, tmp_path, unique_name)
+    try:
+        world.put("data/big.bin", os.urandom(4 << 20))
+        text = world.plan.read_text()
+        assert SOURCE in text
+        source = (
+            f"    account_url: {stack.azurite_account_url}\n    credential: ${{env:HDH_T_SAS}}\n"
+        )
+        # 4 MiB at an expected 1 KiB/s: about 68 minutes of copy.
+        text = text.replace(SOURCE, source) + "estimates: {bandwidth: 1KiB/s}\n"
+        world.plan.write_text(text)
+
+        monkeypatch.setenv("HDH_T_SAS", sas(stack, unique_name, dt.timedelta(minutes=-1)))
+        expired = world.cli("run", str(world.plan))
+        assert expired.returncode == 7, expired.stderr
+        assert "the SAS expired at" in expired.stderr and "sig=" not in expired.stderr
+
+        monkeypatch.setenv("HDH_T_SAS", sas(stack, unique_name, dt.timedelta(minutes=30)))
+        short = world.cli("run", str(world.plan))
+        assert short.returncode == 7, short.stderr
+        assert (
+            "the source's SAS expires in" in short.stderr and "before the copy ends" in short.stderr
+        )
+        assert list(world.target.list("enc/")) == []
+
+        monkeypatch.setenv("HDH_T_SAS", sas(stack, unique_name, dt.timedelta(hours=3)))
+        resumed = world.cli("run", str(world.plan))
+        assert resumed.returncode == 0, resumed.stderr
+        assert [info.key for info in world.target.list("enc/")] == ["enc/big.bin"]
+    finally:
+        world.source.delete_container()
+        world.target.delete_bucket(force=True)
