@@ -20,6 +20,7 @@ from hdh_migrate import __version__
 from hdh_migrate.backends.probe import ProbeResult, load_probe
 from hdh_migrate.engine.audit_dataset import audit_dataset, skipped_dataset
 from hdh_migrate.engine.audit_journal import JournalView
+from hdh_migrate.engine.credential_kinds import credential_notes
 from hdh_migrate.engine.runner import Migration
 from hdh_migrate.errors import HdhError
 from hdh_migrate.events import NullReporter, Reporter
@@ -119,6 +120,7 @@ def audit(
             datasets = [skipped_dataset(plan.effective(ds)) for _, ds in plan.iter_datasets()]
             notes.append("inventory skipped (--no-inventory): policy only, nothing listed")
         rate, rate_source = _bandwidth(plan, journal)
+    notes += credential_notes(plan)
     notes += [
         f"{d.name}: {d.status}: {d.note}"
         for d in datasets
