@@ -41,6 +41,9 @@ class Stack:
     s3_https_endpoint: str = ""
     azurite_https_account_url: str = ""
     azurite_https_connection_string: str = field(default="", repr=False)
+    # SeaweedFS's second identity: Read and List only ('' with an external S3).
+    s3_readonly_access_key: str = ""
+    s3_readonly_secret_key: str = field(default="", repr=False)
 
     def env(self) -> dict[str, str]:
         """Environment variables for plans (${env:…}) and tools."""
@@ -65,16 +68,18 @@ class Stack:
             "HDH_HSM_TOKEN": self.hsm_token,
             "HDH_HSM_PIN": self.hsm_pin,
             "HDH_HSM_KEK_LABEL": self.hsm_kek_label,
-            **self._tls_env(),
+            **self._optional_env(),
         }
 
-    def _tls_env(self) -> dict[str, str]:
-        """The HTTPS side: the CA bundle and the endpoints that need it."""
+    def _optional_env(self) -> dict[str, str]:
+        """Set only when the stack has them: HTTPS endpoints and their CA, the read-only S3 keys."""
         values = {
             "HDH_DEVSTACK_CA_BUNDLE": str(self.ca_bundle or ""),
             "HDH_S3_HTTPS_ENDPOINT": self.s3_https_endpoint,
             "HDH_AZURITE_HTTPS_ACCOUNT_URL": self.azurite_https_account_url,
             "HDH_AZURITE_HTTPS_CONNECTION_STRING": self.azurite_https_connection_string,
+            "HDH_S3_READONLY_ACCESS_KEY": self.s3_readonly_access_key,
+            "HDH_S3_READONLY_SECRET_KEY": self.s3_readonly_secret_key,
         }
         return {name: value for name, value in values.items() if value}
 
@@ -141,7 +146,17 @@ def from_json(
         s3_https_endpoint=tls.get("s3_endpoint", ""),
         azurite_https_account_url=tls.get("azurite_account_url", ""),
         azurite_https_connection_string=https_conn,
+        **_readonly(Path(str(doc["dir"])) / "creds", tls),
     )
+
+
+def _readonly(cred: Path, tls: dict[str, str]) -> dict[str, str]:
+    if not tls.get("s3_endpoint") or not (cred / "s3_readonly_access_key").exists():
+        return {}
+    return {
+        "s3_readonly_access_key": creds.read(cred / "s3_readonly_access_key"),
+        "s3_readonly_secret_key": creds.read(cred / "s3_readonly_secret_key"),
+    }
 
 
 def env_sh(stack: Stack) -> str:
@@ -151,6 +166,7 @@ def env_sh(stack: Stack) -> str:
         "HDH_S3_ACCESS_KEY": stack.dir / "creds" / "s3_access_key",
         "HDH_S3_SECRET_KEY": stack.dir / "creds" / "s3_secret_key",
         "HDH_HSM_PIN": stack.dir / "creds" / "hsm_pin",
+        "HDH_S3_READONLY_SECRET_KEY": stack.dir / "creds" / "s3_readonly_secret_key",
     }
     for name, value in stack.env().items():
         if name in from_files:

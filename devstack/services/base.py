@@ -41,6 +41,11 @@ class Context:
         secret = creds.token(self.cred("s3_secret_key"), 20)
         return access, secret
 
+    def s3_readonly_keys(self) -> tuple[str, str]:
+        """(access, secret) of SeaweedFS's read-and-list-only identity; created once."""
+        access = creds.token(self.cred("s3_readonly_access_key"), 20, _KEY_ALPHABET)
+        return access, creds.token(self.cred("s3_readonly_secret_key"), 20)
+
     def tls(self) -> tls.TlsFiles:
         """The CA bundle and server certificate of the HTTPS endpoints; created once."""
         return tls.ensure(self.dir)

@@ -41,3 +41,8 @@ def roundtrip(endpoint: str, access: str, secret: str, ca_bundle: str | None = N
         s3.delete_object(Bucket=bucket, Key="probe")  # type: ignore[attr-defined]
     finally:
         s3.delete_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+
+
+def lists(endpoint: str, access: str, secret: str) -> None:
+    """Raise unless ``access`` may list the buckets (a known, valid identity)."""
+    client(endpoint, access, secret).list_buckets()  # type: ignore[attr-defined]

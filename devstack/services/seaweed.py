@@ -36,8 +36,14 @@ class SeaweedFS(Service):
             "credentials": [{"accessKey": access, "secretKey": secret}],
             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
         }
+        ro_access, ro_secret = self.ctx.s3_readonly_keys()
+        readonly = {  # a second identity that may list and read, not write (whoami tests)
+            "name": "hdh-readonly",
+            "credentials": [{"accessKey": ro_access, "secretKey": ro_secret}],
+            "actions": ["Read", "List"],
+        }
         (self.home / "data").mkdir(parents=True, exist_ok=True)
-        document = json.dumps({"identities": [identity]}, indent=2)
+        document = json.dumps({"identities": [identity, readonly]}, indent=2)
         path = self.ctx.cred("s3.json")
         if not path.exists() or path.read_text() != document:
             creds.write_private(path, document.encode())
@@ -67,6 +73,7 @@ class SeaweedFS(Service):
 
     def health(self) -> None:
         s3check.roundtrip(self.endpoint(), *self.ctx.s3_keys())
+        s3check.lists(self.endpoint(), *self.ctx.s3_readonly_keys())  # config up to date
         if self.https_endpoint():
             ca = str(self.ctx.tls().ca_bundle)
             s3check.roundtrip(self.https_endpoint(), *self.ctx.s3_keys(), ca_bundle=ca)
@@ -94,6 +101,9 @@ class ExternalS3(SeaweedFS):
 
     def configure(self) -> None:
         self.ctx.s3_keys()
+
+    def health(self) -> None:
+        s3check.roundtrip(self.endpoint(), *self.ctx.s3_keys())
 
     def command(self) -> None:  # type: ignore[override]
         return None

@@ -32,12 +32,24 @@ def credential_notes(plan: Plan) -> list[str]:
 
 def _lines(plan: Plan) -> Iterator[str]:
     for name, source in plan.sources.items():
-        if isinstance(source, AzureBlobSource):
-            yield f"source {name!r}: {_azure(source)}"
-        elif isinstance(source, S3Source):
-            yield f"source {name!r}: {_s3(source)}"
+        if isinstance(source, AzureBlobSource | S3Source):
+            yield f"source {name!r}: {describe_source(source)}"
     for name, target in plan.targets.items():
-        yield f"target {name!r}: {_s3(target)}"
+        yield f"target {name!r}: {describe_target(target)}"
+
+
+def describe_source(source: object) -> str:
+    """The credential kind of a source, in words ('' for sources without one)."""
+    if isinstance(source, AzureBlobSource):
+        return _azure(source)
+    if isinstance(source, S3Source):
+        return _s3(source)
+    return "local files" if getattr(source, "kind", "") == "local" else "SSH key or password"
+
+
+def describe_target(target: S3Target) -> str:
+    """The credential kind of an S3 target, in words."""
+    return _s3(target)
 
 
 def _azure(source: AzureBlobSource) -> str:
