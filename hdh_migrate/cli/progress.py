@@ -20,16 +20,19 @@ from rich.progress import (
 
 from hdh_migrate.cli.render import stderr
 from hdh_migrate.events import NullReporter, Reporter
+from hdh_migrate.observe import Envelope
 
 
 class JsonLinesReporter:
-    """One JSON object per event on stdout: ``{"event": name, ...fields}``."""
+    """One JSON object per event on stdout, in the versioned envelope
+    (``schema``, ``ts``, ``run_id``, ``seq``, ``event``, fields): docs/events.md."""
 
-    def __init__(self) -> None:
+    def __init__(self, envelope: Envelope | None = None) -> None:
         self._lock = threading.Lock()
+        self.envelope = envelope or Envelope()
 
     def event(self, name: str, /, **fields: Any) -> None:
-        line = json.dumps({"event": name, **fields}, ensure_ascii=False, default=str)
+        line = json.dumps(self.envelope.wrap(name, fields), ensure_ascii=False, default=str)
         with self._lock:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
