@@ -97,7 +97,7 @@ def test_a_signal_stops_cleanly_reports_and_the_next_run_resumes(
 def test_off_a_terminal_a_stats_line_comes_at_the_interval(world: Any) -> None:
     seed(world, 8, 512 * 1024)
     process = start(world, "--bandwidth", "1MiB/s", root=("--stats", "1s"))
-    out, err = process.communicate(timeout=120)
+    _out, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     stats = [x for x in err.splitlines() if x.startswith("stats: elapsed ")]
     assert len(stats) >= 2, err  # ~4 s of work at 1 MiB/s
