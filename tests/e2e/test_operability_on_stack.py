@@ -130,8 +130,9 @@ def test_metrics_are_scraped_mid_run_and_the_textfile_matches_the_journal(
     assert process.returncode == 0
     text = prom.read_text()
     moved = float(
-        re.search(r'hdh_migrate_bytes_total\{dataset="ds",outcome="ok",phase="copy"\} (\S+)', text)
-        .group(1)  # type: ignore[union-attr]
+        re.search(
+            r'hdh_migrate_bytes_total\{dataset="ds",outcome="ok",phase="copy"\} (\S+)', text
+        ).group(1)  # type: ignore[union-attr]
     )
     with sqlite3.connect(world.state / "journal.sqlite") as db:
         journaled = db.execute("SELECT sum(size) FROM items WHERE state = 'verified'").fetchone()

@@ -70,9 +70,7 @@ def migrate(env: Any, verify: str, reporter: Any, clients: Any) -> tuple[Migrati
     (env["tmp"] / "st").mkdir(exist_ok=True)
     with (
         Journal(env["tmp"] / "st" / "journal.sqlite") as journal,
-        ManifestWriter(
-            env["tmp"] / "st" / "m.jsonl", env["signer"], "hdh-migrate/ev"
-        ) as manifest,
+        ManifestWriter(env["tmp"] / "st" / "m.jsonl", env["signer"], "hdh-migrate/ev") as manifest,
     ):
         job = Migration(
             plan,

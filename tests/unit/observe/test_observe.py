@@ -39,7 +39,11 @@ def test_stats_count_events_and_compute_rate_and_eta() -> None:
     clock.now += 10
     t = stats.snapshot()
     assert (t.objects_copied, t.bytes_copied, t.retries, t.throttles, t.failed) == (
-        1, 10 * MIB, 2, 1, 1,
+        1,
+        10 * MIB,
+        2,
+        1,
+        1,
     )
     assert t.rate == pytest.approx(MIB)
     assert t.eta == pytest.approx(30.0)
