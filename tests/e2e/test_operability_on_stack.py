@@ -152,3 +152,34 @@ def test_log_file_records_each_object_and_validates(world: Any, tmp_path: Path) 
     assert names[0] == "run.started" and "run.finished" in names
     assert len({r["run_id"] for r in records}) == 1
     assert log.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_sampled_dataset_is_reported_as_sampled_and_status_watch_refreshes(
+    stack: Any, tmp_path: Path, unique_name: str
+) -> None:
+    from stack_world import make_world
+
+    world = make_world(stack, tmp_path, unique_name, verify="sample:25%")
+    try:
+        seed(world, 20, 100)
+        done = world.cli("run", str(world.plan))
+        assert done.returncode == 0, done.stderr
+        assert re.search(r"20 object\(s\) verified \(\d+ full read-back, \d+ sampled", done.stdout)
+        data = json.loads(world.cli("status", str(world.plan), "--json").stdout)
+        by = data["waves"]["w1"]["ds"]["verified_by"]
+        assert by["full"] > 0 and by["sampled"] > 0 and sum(by.values()) == 20
+        assert "sampled" in world.cli("status", str(world.plan)).stdout
+        watch = subprocess.Popen(
+            [sys.executable, "-m", "hdh_migrate", "status", str(world.plan), "--watch", "0.3"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(10)  # imports, a first table, a few refreshes (slow machines included)
+        watch.send_signal(signal.SIGINT)
+        out, err = watch.communicate(timeout=30)
+        assert watch.returncode == 0, err
+        assert "sampled" in out and "Traceback" not in err
+    finally:
+        world.source.delete_container()
+        world.target.delete_bucket(force=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -155,23 +156,65 @@ def restore_command(
         )
 
 
-def show_status(plan: str = PLAN_ARG, as_json: bool = JSON_OPT) -> None:
+def show_status(
+    plan: str = PLAN_ARG,
+    as_json: bool = JSON_OPT,
+    watch: float = typer.Option(
+        0,
+        "--watch",
+        min=0,
+        metavar="SECONDS",
+        help="Refresh every SECONDS from the journal (while another process runs); Ctrl-C ends.",
+    ),
+) -> None:
     """Show the journal's view of the plan."""
-    data = status(plan)
+    if watch <= 0:
+        _print_status(status(plan), as_json)
+        return
+    from rich.live import Live
+
+    try:
+        with Live(_status_table(status(plan)), console=stdout, auto_refresh=False) as live:
+            while True:
+                time.sleep(watch)
+                live.update(_status_table(status(plan)), refresh=True)
+    except KeyboardInterrupt:
+        return
+
+
+def _print_status(data: dict[str, Any], as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
-    table = Table("wave", "dataset", "state", "objects by state", "failures", title=data["plan"])
+    stdout.print(_status_table(data))
+
+
+def _status_table(data: dict[str, Any]) -> Table:
+    table = Table(
+        "wave",
+        "dataset",
+        "state",
+        "objects by state",
+        "verified by",
+        "failures",
+        title=escape(data["plan"]),
+    )
     for wave, datasets in data["waves"].items():
         for name, entry in datasets.items():
             items = ", ".join(
                 f"{s} {v['objects']} ({human_size(v['bytes'])})"
                 for s, v in sorted(entry["items"].items())
             )
+            how = ", ".join(f"{k} {n}" for k, n in sorted(entry.get("verified_by", {}).items()))
             table.add_row(
-                wave, name, entry["state"], escape(items) or "—", str(len(entry["failures"]))
+                escape(wave),
+                escape(name),
+                entry["state"],
+                escape(items) or "—",
+                how or "—",
+                str(len(entry["failures"])),
             )
-    stdout.print(table)
+    return table
 
 
 def _report_files(
