@@ -143,3 +143,16 @@ def test_interrupt_takes_no_new_work_then_a_rerun_finishes_without_reuploads(env
     _, outcomes = migrate(env, "full", again, clients)
     assert outcomes[0].copied == 40 - copied and outcomes[0].verified == 40
     assert clients.puts == 40  # what was copied before the interrupt was not sent again
+
+
+def test_the_run_report_says_how_objects_were_verified(env: Any) -> None:
+    from datetime import UTC, datetime
+
+    from hdh_migrate.engine.run_report import RunReport
+
+    _, outcomes = migrate(env, "sample:25%", ListReporter(), MemoryTargetClients(env["store"]))
+    now = datetime.now(UTC)
+    report = RunReport("run", "ev", "r", now, now, True, tuple(outcomes))
+    by = report.to_dict()["totals"]["verified_by"]
+    assert by == outcomes[0].verified_by and by["sampled"] > 0
+    assert f"{by['full']} by full read-back, {by['sampled']} sampled" in report.markdown()
