@@ -183,3 +183,40 @@ def test_a_sampled_dataset_is_reported_as_sampled_and_status_watch_refreshes(
     finally:
         world.source.delete_container()
         world.target.delete_bucket(force=True)
+
+
+def test_in_a_terminal_the_bar_of_one_large_object_moves_every_second(world: Any) -> None:
+    """One object (48 MiB at 6 MiB/s, ~8 s; HDH_PTY_OBJECT_MIB=2048 for the 2 GiB check):
+    the copy bar's byte count must change at least once per second while it is copied."""
+    import pty
+
+    mib = int(os.environ.get("HDH_PTY_OBJECT_MIB", "48"))
+    world.put("data/big.bin", os.urandom(mib * MIB))
+    main, child = pty.openpty()
+    env = {**os.environ, "COLUMNS": "160", "LINES": "40", "TERM": "xterm-256color"}
+    command = [sys.executable, "-m", "hdh_migrate", "run", str(world.plan), "--bandwidth"]
+    process = subprocess.Popen(
+        [*command, "6MiB/s"], stdin=child, stdout=child, stderr=child, env=env, close_fds=True
+    )
+    os.close(child)
+    seen: list[tuple[float, str]] = []  # (time, "12.0/48.0 MiB") of the copy bar
+    buffer = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        buffer += chunk
+        for found in re.finditer(rb"copy\s+ds\S*\s.*?([\d.]+/[\d.]+ [KMG]iB)", buffer):
+            value = found.group(1).decode()
+            if not seen or seen[-1][1] != value:
+                seen.append((time.monotonic(), value))
+        buffer = buffer[-4096:]
+    os.close(main)
+    assert process.wait(timeout=120) == 0
+    moving = [t for t, v in seen if not v.startswith("0.0/") and not v.startswith(f"{mib}.0/")]
+    assert len(moving) >= 4, seen
+    gaps = [b - a for a, b in zip(moving, moving[1:], strict=False)]
+    assert max(gaps) <= 1.5, (gaps, seen)
