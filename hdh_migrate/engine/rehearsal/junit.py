@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from hdh_migrate.engine.rehearsal.lifecycle import StepResult
 
 SUITE = "hdh-migrate rehearse"
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
