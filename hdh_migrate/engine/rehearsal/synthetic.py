@@ -82,9 +82,9 @@ def default_mix(count: int, max_size: int = 256 * KIB, seed: int = 2026) -> list
 def from_inventory(
     audit: dict[str, Any], dataset: str, max_objects: int, max_size: int
 ) -> list[tuple[str, int]] | None:
-    """Objects per size class of ``dataset`` in an audit JSON report, scaled down to at most
-    ``max_objects`` (each class keeps at least one), sizes capped at ``max_size``. None when
-    the report has no inventory for the dataset."""
+    """Objects per size class of ``dataset`` in an audit JSON report, scaled down to about
+    ``max_objects`` (rounded; each class keeps at least one, so rare sizes are rehearsed
+    too), sizes capped at ``max_size``. None when the report has no inventory for it."""
     entry = next((d for d in audit.get("datasets", []) if d.get("name") == dataset), None)
     inventory = (entry or {}).get("inventory") or {}
     classes = [c for c in inventory.get("histogram", []) if int(c.get("count", 0)) > 0]
