@@ -10,7 +10,6 @@ import re
 import shlex
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +18,7 @@ import pytest
 import yaml
 
 from hdh_migrate.backends.registry import open_backend
+from tests.integration.junit_cases import LIFECYCLE, step_statuses
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "examples" / "ci"
@@ -134,12 +134,19 @@ def test_the_packs_command_works_with_only_the_contract_variables(
         command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    suite = ET.parse(tmp_path / option(argv, "--junit")).getroot().find("testsuite")
-    assert suite is not None and suite.get("failures") == "0"
-    assert "hooks" in (tmp_path / option(argv, "--summary")).read_text().lower()
-    assert re.search(
-        rf"endpoint target ovh-snc-rbx \(s3/minio\): {stack.s3_endpoint} ", done.stderr
-    )
+    assert step_statuses(tmp_path / option(argv, "--junit")) == {
+        **dict.fromkeys(LIFECYCLE, "passed"),
+        "cutover wave-1-referentiels": "passed",
+        "rollback wave-1-referentiels": "passed",
+        "cutover wave-2-dcir-pmsi": "skipped",  # depends on wave 1, finalized only with --finalize
+    }
+    summary = (tmp_path / option(argv, "--summary")).read_text()
+    assert "sandboxed, recorded locally" in summary and "not run: /opt/hdh/bin/" in summary
+    shown = rf"endpoint target ovh-snc-rbx \(s3/minio\): {stack.s3_endpoint} hdh-snds"
+    assert re.search(shown, done.stderr)
+    derived = next(tmp_path.glob(".hdh-migrate/rehearse/*/rehearsal.yaml")).read_text()
+    for production in ("snc.ovh.net", "windows.net", "bastion.hdh.internal", "/etc/hdh"):
+        assert production not in derived and production not in done.stdout + done.stderr
     for bucket in ("hdh-snds", "hdh-snds-dr"):
         open_backend("s3", s3_config(stack, bucket)).head_bucket()
 

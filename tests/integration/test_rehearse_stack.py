@@ -1,10 +1,10 @@
-"""``hdh-migrate rehearse`` on the real stack (Azurite, SeaweedFS, sshd): the production
-example rehearses against stand-ins; the rehearsal plan passes twice in a row; a target that
-loses an object fails the rehearsal at verify-full, naming the step and the object."""
+"""``hdh-migrate rehearse`` on the real stack (Azurite, SeaweedFS, sshd): the rehearsal plan
+passes twice in a row; a target that loses an object fails the rehearsal at verify-full,
+naming the step and the object. (The production example rehearsed against stand-ins, with
+only the CI packs' variables: tests/integration/test_ci_packs_stack.py.)"""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -16,70 +16,11 @@ from hdh_migrate.cli.commands import rehearse as rehearse_command
 from hdh_migrate.cli.main import run
 from hdh_migrate.engine.rehearsal.lifecycle import Rehearsal
 from hdh_migrate.engine.specs import target_spec
+from tests.integration.junit_cases import cases, status, step_statuses
 
 pytestmark = pytest.mark.stack
 
 ROOT = Path(__file__).resolve().parents[2]
-LIFECYCLE = [
-    "derive",
-    "validate",
-    "seed",
-    "target",
-    "audit",
-    "probe",
-    "run",
-    "rerun",
-    "verify-full",
-    "manifest-verify",
-    "restore-sample",
-]
-
-
-def cases(junit: Path) -> dict[str, ET.Element]:
-    suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None
-    return {str(c.get("name")): c for c in suite.findall("testcase")}
-
-
-def status(case: ET.Element) -> str:
-    if case.find("failure") is not None:
-        return "failed"
-    return "skipped" if case.find("skipped") is not None else "passed"
-
-
-def test_the_production_example_rehearses_against_stand_ins(
-    stack: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    junit, summary = tmp_path / "junit.xml", tmp_path / "summary.md"
-    argv = [
-        "rehearse",
-        str(ROOT / "examples" / "ovh-snc.yaml"),
-        "--target-endpoint",
-        stack.s3_endpoint,
-        "--work",
-        str(tmp_path / "work"),
-        "--objects",
-        "4",
-        "--junit",
-        str(junit),
-        "--summary",
-        str(summary),
-    ]
-    code = run(argv)
-    out, err = capsys.readouterr()
-    assert code == 0, out + err
-    found = {name: status(case) for name, case in cases(junit).items()}
-    assert found == {
-        **dict.fromkeys(LIFECYCLE, "passed"),
-        "cutover wave-1-referentiels": "passed",
-        "rollback wave-1-referentiels": "passed",
-        "cutover wave-2-dcir-pmsi": "skipped",  # depends on wave 1, finalized only with --finalize
-    }
-    derived = (tmp_path / "work" / "rehearsal.yaml").read_text()
-    for production in ("snc.ovh.net", "windows.net", "bastion.hdh.internal", "/etc/hdh"):
-        assert production not in derived and production not in err
-    assert f"endpoint target ovh-snc-rbx (s3/seaweedfs): {stack.s3_endpoint} hdh-snds" in err
-    assert "not run: /opt/hdh/bin/point-readers-to" in summary.read_text()
 
 
 def test_the_rehearsal_plan_passes_twice_in_a_row(
@@ -99,7 +40,7 @@ def test_the_rehearsal_plan_passes_twice_in_a_row(
         code = run(argv)
         out, err = capsys.readouterr()
         assert code == 0, out + err
-        assert set(map(status, cases(tmp_path / "junit.xml").values())) == {"passed"}
+        assert set(step_statuses(tmp_path / "junit.xml").values()) == {"passed"}
     assert f"endpoint target seaweedfs (s3/seaweedfs): {stack.s3_endpoint} hdh-rehearsal" in err
     port = stack.sftp_port
     assert f"endpoint hook wave-1-rehearsal (ssh): ssh://127.0.0.1:{port} switch[0]" in err
