@@ -123,3 +123,17 @@ def test_public_forms_never_show_userinfo_query_or_keys() -> None:
     assert azure_blob_endpoint("UseDevelopmentStorage=true") == (
         "http://127.0.0.1:10000/devstoreaccount1"
     )
+
+
+def test_audit_prints_the_resolved_endpoints_first(
+    devstack_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hdh_migrate.cli.main import run
+
+    run(["audit", str(REHEARSAL), "--no-inventory", "--format", "json"])
+    out, err = capsys.readouterr()
+    assert err.splitlines()[:2] == [
+        "endpoint source azurite (azure_blob): http://127.0.0.1:11100/devstoreaccount1 rehearsal",
+        "endpoint target seaweedfs (s3/seaweedfs): http://127.0.0.1:9433 hdh-rehearsal",
+    ]
+    assert out.lstrip().startswith("{") and "S3CRET" not in out + err
