@@ -11,6 +11,7 @@ import typer
 
 from hdh_migrate.cli.progress import JsonLinesReporter
 from hdh_migrate.cli.render import stderr, stdout
+from hdh_migrate.cli.state import STATE
 from hdh_migrate.engine.endpoints import PlanEndpoint
 from hdh_migrate.engine.rehearsal.derive import Options
 from hdh_migrate.engine.rehearsal.junit import junit_xml, markdown_summary
@@ -115,7 +116,7 @@ def rehearse(
     )
     settings = Settings(plan, options, _inventory(inventory), objects, finalize=finalize)
     reporter: Reporter = JsonLinesReporter() if as_json else StepPrinter()
-    rehearsal = Rehearsal(settings, reporter)
+    rehearsal = Rehearsal(settings, reporter, reraise=STATE.debug)
     results = rehearsal.run()
     derived = rehearsal.derived
     notes, hooks = (derived.notes, derived.hooks) if derived else ([], [])

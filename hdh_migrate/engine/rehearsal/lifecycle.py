@@ -48,6 +48,7 @@ from hdh_migrate.units import human_size
 
 OPERATOR = "hdh-rehearsal"
 EXIT_STEP_FAILED = 4  # a step's own check failed (no error with its own exit code)
+EXIT_INTERNAL = 1
 
 
 class StepFailed(Exception):
@@ -93,6 +94,7 @@ class Rehearsal:
     settings: Settings
     reporter: Reporter = field(default_factory=NullReporter)
     after_step: Callable[[str, Rehearsal], None] | None = None
+    reraise: bool = False  # let an unexpected exception through (the CLI's --debug)
     results: list[StepResult] = field(default_factory=list)
     derived: Derived | None = None
     expected: dict[str, list[SeedObject]] = field(default_factory=dict)
@@ -174,11 +176,14 @@ class Rehearsal:
             result.status, result.message, result.key = "failed", failure.message, failure.key
             result.exit_code = EXIT_STEP_FAILED
         except HdhError as exc:
-            result.status, result.message, result.exit_code = (
-                "failed",
-                exc.one_line(),
-                exc.exit_code,
-            )
+            result.status, result.exit_code = "failed", exc.exit_code
+            result.message = exc.one_line()
+        except Exception as exc:  # a bug: still a failed step in the reports
+            if self.reraise:  # for --debug's traceback
+                raise
+            first = (str(exc).strip().splitlines() or [""])[0]
+            result.status, result.exit_code = "failed", EXIT_INTERNAL
+            result.message = f"internal error: {type(exc).__name__}: {first} — rerun with --debug"
         result.seconds = round(time.monotonic() - began, 3)
         self._record(result)
         if result.status == "passed" and self.after_step is not None:

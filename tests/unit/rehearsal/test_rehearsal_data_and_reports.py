@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import unicodedata
 import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
 
 from hdh_migrate.crypto.format import DEFAULT_SEGMENT_SIZE
+from hdh_migrate.engine.rehearsal.derive import Options
 from hdh_migrate.engine.rehearsal.junit import junit_xml, markdown_summary, md
-from hdh_migrate.engine.rehearsal.lifecycle import StepResult
+from hdh_migrate.engine.rehearsal.lifecycle import Rehearsal, Settings, StepResult
 from hdh_migrate.engine.rehearsal.synthetic import (
     default_mix,
     edge_cases,
@@ -96,3 +100,20 @@ def test_markdown_summary_escapes_keys() -> None:
     assert "<script>" not in text and "\\<script\\>" in text
     assert "\\|" in text and "\x1b" not in text
     assert md("a|b") == "a\\|b"
+
+
+def test_an_unexpected_error_is_a_failed_step_and_the_rest_is_skipped(tmp_path: Path) -> None:
+    def boom() -> str:
+        raise RuntimeError("boom\nsecond line")
+
+    settings = Settings(tmp_path / "plan.yaml", Options(work=tmp_path))
+    rehearsal = Rehearsal(settings)
+    rehearsal._derive = boom  # type: ignore[method-assign]
+    results = rehearsal.run()
+    assert (results[0].name, results[0].status, results[0].exit_code) == ("derive", "failed", 1)
+    assert results[0].message.startswith("internal error: RuntimeError: boom — rerun with")
+    assert {r.status for r in results[1:]} == {"skipped"} and len(results) == 11
+    loud = Rehearsal(settings, reraise=True)
+    loud._derive = boom  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        loud.run()
