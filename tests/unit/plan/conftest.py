@@ -76,21 +76,3 @@ def write_plan(tmp_path: Path) -> Callable[[str], Path]:
         return path
 
     return write
-
-
-# What `python -m devstack env` exports for the public fields of plans/rehearsal.yaml, here
-# for a stack on port offset 1100 (a portable plan follows it).
-DEVSTACK_ENV = {
-    "AZURE_STORAGE_CONNECTION_STRING": "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
-    "AccountKey=S3CRET-KEY-NEVER;BlobEndpoint=http://127.0.0.1:11100/devstoreaccount1;",
-    "HDH_S3_ENDPOINT": "http://127.0.0.1:9433",
-    "HDH_SFTP_HOST": "127.0.0.1",
-    "HDH_SFTP_PORT": "3322",
-}
-
-
-@pytest.fixture
-def devstack_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The environment a portable plan's ``${env:…}`` endpoints and ports resolve from."""
-    for name, value in DEVSTACK_ENV.items():
-        monkeypatch.setenv(name, value)

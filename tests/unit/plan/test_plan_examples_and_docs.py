@@ -58,11 +58,13 @@ def test_rehearsal_plan_is_marked_and_local(devstack_env: None) -> None:
 
     assert plan.policy.rehearsal and plan.policy.profile == "rehearsal"
     assert get_preset(target.provider).rehearsal_only
-    assert target.endpoint == "http://127.0.0.1:9433"  # ${env:HDH_S3_ENDPOINT}, offset 1100
+    assert (
+        target.endpoint == "http://127.0.0.1:19"
+    )  # ${env:HDH_S3_ENDPOINT}, the devstack_env fixture
     assert all(plan.effective(d).location == "rehearsal" for _, d in plan.iter_datasets())
     cutover = plan.waves[0].cutover
     assert cutover is not None and cutover.freeze.strategy == "leases"
-    assert cutover.switch[0].ssh is not None and cutover.switch[0].ssh.port == 3322
+    assert cutover.switch[0].ssh is not None and cutover.switch[0].ssh.port == 13
 
 
 def test_policy_examples_carry_the_facts_audit_judges() -> None:

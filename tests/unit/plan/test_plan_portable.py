@@ -28,16 +28,16 @@ def test_the_rehearsal_plan_follows_the_port_offset(devstack_env: None) -> None:
     assert result.valid, [e.one_line() for e in result.errors]
     plan = result.plan
     assert plan is not None
-    assert plan.targets["seaweedfs"].endpoint == "http://127.0.0.1:9433"
+    assert plan.targets["seaweedfs"].endpoint == "http://127.0.0.1:19"
     wave = plan.waves[0]
     assert wave.cutover is not None
-    assert [h.ssh.port for h in wave.cutover.switch if h.ssh] == [3322]
+    assert [h.ssh.port for h in wave.cutover.switch if h.ssh] == [13]
     lines = [e.line() for e in plan_endpoints(plan)]
     assert lines[:2] == [
-        "source azurite (azure_blob): http://127.0.0.1:11100/devstoreaccount1 rehearsal",
-        "target seaweedfs (s3/seaweedfs): http://127.0.0.1:9433 hdh-rehearsal",
+        "source azurite (azure_blob): http://127.0.0.1:17/devstoreaccount1 rehearsal",
+        "target seaweedfs (s3/seaweedfs): http://127.0.0.1:19 hdh-rehearsal",
     ]
-    assert "hook wave-1-rehearsal (ssh): ssh://127.0.0.1:3322 switch[0]" in lines
+    assert "hook wave-1-rehearsal (ssh): ssh://127.0.0.1:13 switch[0]" in lines
     assert not any("S3CRET" in line for line in lines)
 
 
@@ -133,7 +133,7 @@ def test_audit_prints_the_resolved_endpoints_first(
     run(["audit", str(REHEARSAL), "--no-inventory", "--format", "json"])
     out, err = capsys.readouterr()
     assert err.splitlines()[:2] == [
-        "endpoint source azurite (azure_blob): http://127.0.0.1:11100/devstoreaccount1 rehearsal",
-        "endpoint target seaweedfs (s3/seaweedfs): http://127.0.0.1:9433 hdh-rehearsal",
+        "endpoint source azurite (azure_blob): http://127.0.0.1:17/devstoreaccount1 rehearsal",
+        "endpoint target seaweedfs (s3/seaweedfs): http://127.0.0.1:19 hdh-rehearsal",
     ]
     assert out.lstrip().startswith("{") and "S3CRET" not in out + err
