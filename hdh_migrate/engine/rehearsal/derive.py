@@ -87,7 +87,7 @@ def derive(path: str | Path, options: Options) -> Derived:
     if data.get("signing"):
         derived.notes.append("signing: a throwaway Ed25519 key in the state directory")
     out["defaults"] = _defaults(data.get("defaults") or {}, options, derived)
-    out["waves"] = [_wave(w, data, original, derived) for w in data["waves"]]
+    out["waves"] = [_wave(w, original, derived) for w in data["waves"]]
     out["executor"] = _executor(data.get("executor") or {}, derived)
     if data.get("estimates"):
         out["estimates"] = copy.deepcopy(data["estimates"])
@@ -249,24 +249,21 @@ def _executor(executor: dict[str, Any], derived: Derived) -> dict[str, Any]:
     return out
 
 
-def _wave(
-    wave: dict[str, Any], data: dict[str, Any], plan: Plan, derived: Derived
-) -> dict[str, Any]:
+def _wave(wave: dict[str, Any], plan: Plan, derived: Derived) -> dict[str, Any]:
     out = copy.deepcopy(wave)
-    out["datasets"] = [_dataset(d, data["sources"]) for d in wave["datasets"]]
+    out["datasets"] = [_dataset(d) for d in wave["datasets"]]
     if wave.get("cutover"):
         out["cutover"] = _cutover(wave["name"], wave["cutover"], plan, derived)
     return out
 
 
-def _dataset(dataset: dict[str, Any], sources: dict[str, Any]) -> dict[str, Any]:
+def _dataset(dataset: dict[str, Any]) -> dict[str, Any]:
+    """The dataset as written; its container, bucket or directory becomes a container."""
     out = copy.deepcopy(dataset)
-    location = out.pop("container", None) or out.pop("bucket", None) or out.pop("path", None)
+    locations = [out.pop(field, None) for field in ("container", "bucket", "path")]
+    location = next((str(where) for where in locations if where), None)
     if location:
-        out["container"] = container_name(str(location))
-    source = sources.get(str(dataset.get("source")), {})
-    if source.get("kind") == "azure_blob" and dataset.get("container"):
-        out["container"] = container_name(str(dataset["container"]))
+        out["container"] = container_name(location)
     return out
 
 

@@ -151,3 +151,38 @@ def test_part_size_cap_and_softhsm_keys(
     assert plan is not None
     assert plan.defaults.part_size == 16 << 20 and plan.defaults.multipart_threshold == 32 << 20
     assert {k.kind for k in plan.keys.values()} == {"pkcs11"}
+
+
+OTHER_SOURCES = """\
+version: 1
+name: other-sources
+sources:
+  sftp-exports: {kind: sftp, host: sftp.example.fr, user: ops, key_file: /k, known_hosts: /kh}
+  legacy: {kind: s3, provider: generic, endpoint: "https://s3.legacy.example.fr",
+           bucket: old.exports, credentials: {access_key: "${env:A}", secret_key: "${env:B}"}}
+  staging: {kind: local, path: /srv/staging}
+targets:
+  snc: {kind: s3, provider: ovh-snc, region: eu-west-rbx-snc, bucket: hdh-x,
+        credentials: {access_key: "${env:A}", secret_key: "${env:B}"}}
+waves:
+  - name: w
+    datasets:
+      - {name: a, source: sftp-exports, path: /exports/Cohorte_A, target: snc}
+      - {name: b, source: legacy, target: snc}
+      - {name: c, source: staging, path: lot-2, target: snc}
+"""
+
+
+def test_sftp_s3_and_local_sources_become_azurite_containers(
+    standins: None, tmp_path: Path
+) -> None:
+    path = tmp_path / "plan.yaml"
+    path.write_text(OTHER_SOURCES)
+    derived = derive(path, Options(work=tmp_path / "work"))
+    text = yaml.safe_dump(derived.data)
+    assert "example.fr" not in text and "/srv/staging" not in text
+    plan = check_text(text).plan
+    assert plan is not None
+    assert {s.kind for s in plan.sources.values()} == {"azure_blob"}
+    locations = {d.name: plan.effective(d.name).location for _, d in plan.iter_datasets()}
+    assert locations == {"a": "exports-cohorte-a", "b": "old-exports", "c": "lot-2"}
