@@ -314,6 +314,12 @@ def _endpoint(value: Any) -> str:
         raise PydanticCustomError(
             "url_scheme", "expected an https:// URL (http:// only on a loopback host)"
         )
+    if parts.username is not None or parts.query or parts.fragment:
+        raise PydanticCustomError(
+            "url_parts",
+            "an endpoint URL carries no user info, query or fragment: credentials go under "
+            "credentials:, as references",
+        )
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise PydanticCustomError(
             "url_insecure",

@@ -69,7 +69,8 @@ def test_a_default_applies_when_unset_or_empty(
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("${env:HDH_S3_ENDPOINT}", SECRETISH, "plain http:// is allowed only on a loopback"),
+        ("${env:HDH_S3_ENDPOINT}", "http://10.9.8.7:1234/p-NEVER", "plain http:// is allowed"),
+        ("${env:HDH_S3_ENDPOINT}", SECRETISH, "no user info, query or fragment"),
         ("hdh-rehearsal", "Not_A_Bucket-NEVER", "expected an S3 bucket name"),
         ("${env:HDH_SFTP_PORT}", "22-NEVER", "expected an integer"),
         ("${env:HDH_SFTP_PORT}", "70000", "less than or equal to 65535"),
@@ -137,3 +138,21 @@ def test_audit_prints_the_resolved_endpoints_first(
         "endpoint target seaweedfs (s3/seaweedfs): http://127.0.0.1:19 hdh-rehearsal",
     ]
     assert out.lstrip().startswith("{") and "S3CRET" not in out + err
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://user:pa55-NEVER@127.0.0.1:9000",
+        "https://s3.example.fr/?sig=NEVER",
+        "https://h/#NEVER",
+    ],
+)
+def test_an_endpoint_never_carries_user_info_or_query(
+    devstack_env: None, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("HDH_S3_ENDPOINT", value)
+    result = check_text(REHEARSAL.read_text())
+    assert not result.valid
+    shown = result.errors[0].one_line()
+    assert "no user info, query or fragment" in shown and "NEVER" not in shown
