@@ -14,7 +14,7 @@ from hdh_migrate.cli.render import stderr, stdout
 from hdh_migrate.cli.state import STATE
 from hdh_migrate.engine.endpoints import PlanEndpoint
 from hdh_migrate.engine.rehearsal.derive import Options
-from hdh_migrate.engine.rehearsal.junit import junit_xml, markdown_summary
+from hdh_migrate.engine.rehearsal.junit import junit_xml, markdown_summary, printable
 from hdh_migrate.engine.rehearsal.lifecycle import Rehearsal, Settings, StepResult
 from hdh_migrate.errors import HdhError, UsageError
 from hdh_migrate.events import Reporter
@@ -47,7 +47,7 @@ class RehearsalFailed(HdhError):
     def __init__(self, result: StepResult) -> None:
         where = f" (object: {result.key})" if result.key is not None else ""
         super().__init__(
-            f"rehearsal failed at step {result.name}{where}: {result.message}",
+            printable(f"rehearsal failed at step {result.name}{where}: {result.message}"),
             hint="the JUnit report and the summary list every step",
         )
         self.exit_code = result.exit_code or 4
@@ -65,7 +65,7 @@ class StepPrinter:
             mark = {"passed": "✓", "failed": "✗", "skipped": "-"}[fields["status"]]
             key = f" [object: {fields['key']}]" if fields.get("key") is not None else ""
             text = f"{mark} {fields['name']} ({fields['seconds']:.1f}s){key}: {fields['message']}"
-            stdout.print(text, markup=False, highlight=False)
+            stdout.print(printable(text), markup=False, highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -21,7 +21,7 @@ def junit_xml(plan: str, results: Sequence[StepResult]) -> str:
     skipped = sum(r.status == "skipped" for r in results)
     suite = ET.Element(
         "testsuite",
-        name=f"{SUITE} {_clean(plan)}",
+        name=f"{SUITE} {printable(plan)}",
         tests=str(len(results)),
         failures=str(failures),
         errors="0",
@@ -33,16 +33,16 @@ def junit_xml(plan: str, results: Sequence[StepResult]) -> str:
             suite,
             "testcase",
             classname=SUITE,
-            name=_clean(result.name),
+            name=printable(result.name),
             time=f"{result.seconds:.3f}",
         )
         if result.status == "failed":
-            failure = ET.SubElement(case, "failure", message=_clean(_failure_line(result)))
-            failure.text = _clean(_failure_line(result))
+            failure = ET.SubElement(case, "failure", message=printable(_failure_line(result)))
+            failure.text = printable(_failure_line(result))
         elif result.status == "skipped":
-            ET.SubElement(case, "skipped", message=_clean(result.message))
+            ET.SubElement(case, "skipped", message=printable(result.message))
         else:
-            ET.SubElement(case, "system-out").text = _clean(result.message)
+            ET.SubElement(case, "system-out").text = printable(result.message)
     suites = ET.Element("testsuites", name=SUITE)
     suites.append(suite)
     ET.indent(suites)
@@ -75,7 +75,7 @@ def markdown_summary(
 
 def md(text: str) -> str:
     """``text`` as literal Markdown (table-safe, one line, no HTML)."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(_clean(text).split()))
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(printable(text).split()))
 
 
 def _failure_line(result: StepResult) -> str:
@@ -83,5 +83,6 @@ def _failure_line(result: StepResult) -> str:
     return f"step {result.name} failed{where}: {result.message}"
 
 
-def _clean(text: str) -> str:
+def printable(text: str) -> str:
+    """``text`` with control characters (terminal escapes, NUL) replaced by ``?``."""
     return _CONTROL.sub("?", text)
