@@ -158,7 +158,9 @@ def test_unreachable_target_keeps_the_source_inventory(world: World, tmp_path: P
     world.put("data/a.bin", b"a" * 10)
     plan = tmp_path / "closed.yaml"
     text = world.plan.read_text("utf-8")
-    plan.write_text(text.replace("endpoint: http://127.0.0.1:8333", "endpoint: http://127.0.0.1:9"))
+    closed = re.sub(r"endpoint: http://127\.0\.0\.1:\d+", "endpoint: http://127.0.0.1:9", text)
+    assert closed != text  # the stack's own port, whatever the offset
+    plan.write_text(closed)
     report = audit_json(world, plan, tmp_path / "closed.json")
     (ds,) = report["datasets"]
     assert ds["status"] == "listed" and ds["inventory"]["objects"] == 1
