@@ -75,8 +75,8 @@ def test_a_target_that_loses_an_object_fails_naming_step_and_object(
     plan.write_text(head + one_dataset_wave())
     made: list[Rehearsal] = []
 
-    def injected(settings: Any, reporter: Any) -> Rehearsal:
-        made.append(Rehearsal(settings, reporter, after_step=losing_one_object))
+    def injected(settings: Any, reporter: Any, **options: Any) -> Rehearsal:
+        made.append(Rehearsal(settings, reporter, after_step=losing_one_object, **options))
         return made[0]
 
     monkeypatch.setattr(rehearse_command, "Rehearsal", injected)
