@@ -54,8 +54,10 @@ test: install services-up lint  ## everything: set-up, servers, lint, the whole 
 test-fast: install  ## unit tests only (no servers)
 	$(BIN)/pytest -q -m 'not stack'
 
-rehearse: install services-up  ## the main job, end to end on the local stack
-	bash examples/rehearse.sh
+REHEARSAL_OUT ?= .hdh-migrate/rehearse
+rehearse: install services-up  ## the main job: hdh-migrate rehearse plans/rehearsal.yaml on the local stack
+	eval "$$($(BIN)/python -m devstack env)" && $(BIN)/hdh-migrate rehearse plans/rehearsal.yaml \
+	  --work $(REHEARSAL_OUT)/work --junit $(REHEARSAL_OUT)/junit.xml --summary $(REHEARSAL_OUT)/summary.md
 
 bench: install services-up  ## benchmarks, side by side with rclone (results in bench/results/)
 	$(BIN)/python -m bench

@@ -14,14 +14,13 @@ data; nothing is held in memory beyond the backend's own block buffer).
 
 from __future__ import annotations
 
-import io
 import math
-import os
 import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from hdh_migrate.backends.base import Backend
+from hdh_migrate.engine.rehearsal.synthetic import RandomStream
 
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
 PREFIX = "data/"  # where benchmark and test datasets live in their container
@@ -102,22 +101,6 @@ def _corpus_key(rng: random.Random, index: int, prefix: str) -> str:
     top = "referentiels" if index % 4 == 0 else "dcir"
     depth = [f"{2019 + index % 3}", f"{index % 12 + 1:02d}", rng.choice(NAMES)][: rng.randint(1, 3)]
     return prefix + "/".join([top, *depth, f"part-{index:05d} {rng.choice(NAMES)}.parquet"])
-
-
-class RandomStream(io.RawIOBase):
-    """``size`` random bytes, produced as they are read (bounded memory)."""
-
-    def __init__(self, size: int) -> None:
-        self.left = size
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        count = min(len(buffer), self.left)
-        buffer[:count] = os.urandom(count)
-        self.left -= count
-        return count
 
 
 def seed(backend: Backend, dataset: Dataset, threads: int = 16) -> None:

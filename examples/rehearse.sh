@@ -2,7 +2,9 @@
 # The main job, end to end on the local stack (Azurite → SeaweedFS, sshd, SoftHSM2):
 # seed a synthetic export, validate, probe, run, re-run (nothing moves), verify again,
 # check the signed manifest, decrypt a sample and compare it byte for byte.
-# `make rehearse` installs and starts everything first; run it from the repository root.
+# An example of the same lifecycle step by step with the individual commands; `make rehearse`
+# runs `hdh-migrate rehearse plans/rehearsal.yaml`, which does all of this (docs/rehearse.md).
+# Start the stack first (`make services-up`); run it from the repository root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}

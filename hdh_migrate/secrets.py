@@ -1,5 +1,9 @@
 """Secret references: ``${env:NAME}`` and ``${file:PATH}``, resolved when used, never shown.
 
+``${env:NAME:-default}`` gives a value to use when NAME is unset or empty (shell syntax):
+for the public fields of portable plans (endpoints, ports, buckets). A secret field never
+accepts a default, which would be a secret written in the plan.
+
 A plan holds only references. ``SecretRef.reveal()`` reads the value at the moment a
 client is built; ``str()``/``repr()`` show the reference, never the value, so a secret
 cannot leak through a log line, a report or an exception message.
@@ -27,16 +31,22 @@ class SecretRef:
 
     scheme: str
     name: str
+    default: str | None = None  # ``${env:NAME:-default}``: used when NAME is unset or empty
 
     @classmethod
     def parse(cls, text: str) -> SecretRef:
         match = _REF.match(text.strip())
         if not match:
             raise ValueError("expected a secret reference such as ${env:NAME} or ${file:/path}")
-        return cls(match.group(1), match.group(2).strip())
+        scheme, body = match.group(1), match.group(2)
+        if scheme == "env" and ":-" in body:
+            name, default = body.split(":-", 1)
+            return cls(scheme, name.strip(), default)
+        return cls(scheme, body.strip())
 
     def __str__(self) -> str:
-        return f"${{{self.scheme}:{self.name}}}"
+        default = "" if self.default is None else f":-{self.default}"
+        return f"${{{self.scheme}:{self.name}{default}}}"
 
     def __repr__(self) -> str:
         return f"SecretRef({self})"
@@ -49,6 +59,8 @@ class SecretRef:
         """The secret as raw bytes (for key files). Raises SecretError, never with the value."""
         if self.scheme == "env":
             value = os.environ.get(self.name)
+            if not value and self.default is not None:
+                return self.default.encode("utf-8")
             if value is None:
                 raise SecretError(
                     f"secret {self} is not set",

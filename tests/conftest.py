@@ -32,3 +32,21 @@ def stack() -> Iterator[devstack.Stack]:
 def unique_name() -> str:
     """A fresh name valid as an S3 bucket and an Azure container (lowercase, 3-40 chars)."""
     return f"t{uuid.uuid4().hex[:20]}"
+
+
+# What `python -m devstack env` exports for the public fields of plans/rehearsal.yaml, here
+# with ports nothing listens on (a portable plan follows it).
+DEVSTACK_ENV = {
+    "AZURE_STORAGE_CONNECTION_STRING": "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+    "AccountKey=S3CRET-KEY-NEVER;BlobEndpoint=http://127.0.0.1:17/devstoreaccount1;",
+    "HDH_S3_ENDPOINT": "http://127.0.0.1:19",
+    "HDH_SFTP_HOST": "127.0.0.1",
+    "HDH_SFTP_PORT": "13",
+}
+
+
+@pytest.fixture
+def devstack_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment a portable plan's ``${env:…}`` endpoints and ports resolve from."""
+    for name, value in DEVSTACK_ENV.items():
+        monkeypatch.setenv(name, value)

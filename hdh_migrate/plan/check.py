@@ -18,6 +18,7 @@ from hdh_migrate.plan.errors import InvalidPlan, issues_from_validation, to_plan
 from hdh_migrate.plan.issues import Issue, dotted
 from hdh_migrate.plan.loader import Document, LoadProblem, Locations, load_document
 from hdh_migrate.plan.model import Plan
+from hdh_migrate.plan.portable import resolve_public
 from hdh_migrate.plan.references import check_references
 from hdh_migrate.plan.secrets_scan import scan
 
@@ -118,13 +119,16 @@ def _shape_issue(data: Any) -> Issue | None:
 
 def _check_document(document: Document, file: str) -> CheckResult:
     issues = scan(document.data)
+    resolved = resolve_public(document.data)  # ${env:…} in endpoints, buckets, ports
+    issues += resolved.issues
     plan: Plan | None = None
     try:
-        plan = Plan.model_validate(document.data)
+        plan = Plan.model_validate(resolved.data)
     except ValidationError as exc:
-        issues += issues_from_validation(exc, document.data, Plan)
+        issues += issues_from_validation(exc, resolved.data, Plan)
     if plan is not None:
         issues += check_references(plan)
+    issues = resolved.annotate(issues)
     errors = _place(_unique(i for i in issues if i.severity == "error"), file, document.locations)
     warnings = _place([i for i in issues if i.severity == "warning"], file, document.locations)
     valid = plan if not errors else None

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from hdh_migrate.plan.types import Duration, Percent, Secret, StrictModel, Text
+from hdh_migrate.plan.types import Duration, Percent, Port, Secret, StrictModel, Text
 
 _DAY = r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 WINDOW_PATTERN = rf"^(?:{_DAY} )?(\d{{2}}):(\d{{2}})-(?:{_DAY} )?(\d{{2}}):(\d{{2}}) (\S+)$"
@@ -40,7 +40,7 @@ class SshTarget(StrictModel):
     Authenticate with ``key`` (a secret reference to the key text) or ``key_file``."""
 
     host: Text = Field(description="Host name or address.", examples=["bastion.hdh.internal"])
-    port: int = Field(default=22, ge=1, le=65535, description="TCP port.")
+    port: Port = Field(default=22, description="TCP port (may be a ${env:NAME:-22} reference).")
     user: Text = Field(description="Login name (may be a ${env:NAME} reference).", examples=["ops"])
     key: Secret | None = Field(
         default=None,

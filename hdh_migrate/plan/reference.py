@@ -33,6 +33,7 @@ from hdh_migrate.plan.types import (
     Endpoint,
     Name,
     Percent,
+    Port,
     Rate,
     RuleId,
     Secret,
@@ -86,6 +87,7 @@ _VALUE_TYPES: tuple[tuple[Any, str], ...] = (
     (Name, "name"),
     (Bucket, "S3 bucket name"),
     (Container, "Azure container name"),
+    (Port, "port"),
     (RuleId, "rule id (SOV-NN)"),
 )
 _IGNORED = ("description", "examples", "title", "default")
@@ -120,6 +122,14 @@ VALUE_TYPE_ROWS: tuple[tuple[str, str, str], ...] = (
         "URL",
         "`https://s3.example.fr`",
         "`http://` only on a loopback host (127.0.0.1, ::1, localhost).",
+    ),
+    (
+        "URL, S3 bucket name, Azure container name, port",
+        "`${env:HDH_S3_ENDPOINT}`, `${env:HDH_SFTP_PORT:-22}`",
+        "portable plans: these may be `${env:NAME}` or `${env:NAME:-default}` (used when NAME "
+        "is unset or empty), resolved when the plan is loaded and then checked like a written "
+        "value; an error names the reference, never the value. `run`, `rehearse`, `audit` "
+        "and `probe` print every resolved endpoint first.",
     ),
     (
         "name",
@@ -201,6 +211,9 @@ def _row(name: str, field: FieldInfo, model: type[BaseModel]) -> str:
 
 
 def _type(schema: dict[str, Any]) -> str:
+    label = _known_label(schema)  # a value type whose own schema is an anyOf (Bucket, Port)
+    if label:
+        return label
     options = schema.get("anyOf") or [schema]
     names = [_type_one(o) for o in options if o.get("type") != "null"]
     optional = len(names) < len(options)

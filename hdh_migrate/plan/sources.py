@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from hdh_migrate.plan.types import Bucket, Container, Endpoint, Secret, StrictModel, Text
+from hdh_migrate.plan.types import Bucket, Container, Endpoint, Port, Secret, StrictModel, Text
 
 
 def ca_bundle_field() -> Any:
@@ -184,7 +184,9 @@ class SftpSource(StrictModel):
 
     kind: Literal["sftp"] = Field(description="Selects this source kind.")
     host: Text = Field(description="Host name or address.", examples=["sftp.hdh.internal"])
-    port: int = Field(default=22, ge=1, le=65535, description="TCP port.", examples=[22])
+    port: Port = Field(
+        default=22, description="TCP port (may be a ${env:NAME:-22} reference).", examples=[22]
+    )
     user: Text = Field(
         description="Login name (may be a ${env:NAME} reference).", examples=["exports"]
     )

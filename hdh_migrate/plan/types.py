@@ -19,6 +19,7 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Field,
     PlainSerializer,
     PlainValidator,
     StringConstraints,
@@ -30,6 +31,17 @@ from hdh_migrate.secrets import SecretRef, is_reference
 from hdh_migrate.units import parse_percent, parse_rate, parse_size
 
 REFERENCE_PATTERN = r"^\$\{(env|file):[^}]+\}$"
+ENV_REFERENCE_PATTERN = r"^\$\{env:[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\}$"
+"""``${env:NAME}`` or ``${env:NAME:-default}``: accepted by the public fields of portable
+plans (endpoints, buckets, containers, hosts, ports), resolved at load (plan.portable)."""
+
+
+def or_env_reference(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema accepting ``schema`` or an ``${env:…}`` reference (portable plans)."""
+    reference = {"type": "string", "pattern": ENV_REFERENCE_PATTERN}
+    return {"anyOf": [schema, reference], "examples": schema.get("examples", [])}
+
+
 REFERENCE_REQUIRED = "literal_secret"  # error type the loader turns into a how-to-fix message
 
 
@@ -43,7 +55,14 @@ def _secret(value: Any) -> SecretRef:
     if isinstance(value, SecretRef):
         return value
     if isinstance(value, str) and is_reference(value):
-        return SecretRef.parse(value)
+        ref = SecretRef.parse(value)
+        if ref.default is not None:
+            raise PydanticCustomError(
+                "secret_default",
+                "a secret reference cannot have a default (it would be a secret written in "
+                "the plan): write ${env:NAME}",
+            )
+        return ref
     if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
         raise PydanticCustomError(
             "secret_type", "expected a secret reference such as ${env:NAME} or ${file:/path}"
@@ -244,7 +263,11 @@ Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 """A name other parts of the plan refer to: letters, digits, ``.``, ``_``, ``-`` (≤ 63)."""
 
 BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
-Bucket = Annotated[str, StringConstraints(pattern=BUCKET_PATTERN)]
+Bucket = Annotated[
+    str,
+    StringConstraints(pattern=BUCKET_PATTERN),
+    WithJsonSchema(or_env_reference({"type": "string", "pattern": BUCKET_PATTERN})),
+]
 """An S3 bucket name: 3–63 lowercase letters, digits, dots and hyphens."""
 
 CONTAINER_PATTERN = r"^(\$root|[a-z0-9][a-z0-9-]{1,61}[a-z0-9])$"
@@ -258,7 +281,12 @@ def _container(value: str) -> str:
     return value
 
 
-Container = Annotated[str, StringConstraints(pattern=CONTAINER_PATTERN), AfterValidator(_container)]
+Container = Annotated[
+    str,
+    StringConstraints(pattern=CONTAINER_PATTERN),
+    AfterValidator(_container),
+    WithJsonSchema(or_env_reference({"type": "string", "pattern": CONTAINER_PATTERN})),
+]
 """An Azure container name: 3–63 lowercase letters, digits and single hyphens."""
 
 RULE_PATTERN = r"^SOV-\d{2}$"
@@ -286,6 +314,12 @@ def _endpoint(value: Any) -> str:
         raise PydanticCustomError(
             "url_scheme", "expected an https:// URL (http:// only on a loopback host)"
         )
+    if parts.username is not None or parts.query or parts.fragment:
+        raise PydanticCustomError(
+            "url_parts",
+            "an endpoint URL carries no user info, query or fragment: credentials go under "
+            "credentials:, as references",
+        )
     if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise PydanticCustomError(
             "url_insecure",
@@ -298,12 +332,22 @@ Endpoint = Annotated[
     str,
     PlainValidator(_endpoint),
     WithJsonSchema(
-        {
-            "type": "string",
-            "pattern": r"^https?://",
-            "format": "uri",
-            "examples": ["https://s3.example.fr", "http://127.0.0.1:8333"],
-        }
+        or_env_reference(
+            {
+                "type": "string",
+                "pattern": r"^https?://",
+                "format": "uri",
+                "examples": ["https://s3.example.fr", "${env:HDH_S3_ENDPOINT}"],
+            }
+        )
     ),
 ]
 """An endpoint URL: ``https://…``; ``http://`` only on a loopback host."""
+
+
+Port = Annotated[
+    int,
+    Field(ge=1, le=65535),
+    WithJsonSchema(or_env_reference({"type": "integer", "minimum": 1, "maximum": 65535})),
+]
+"""A TCP port, 1–65535, or ``${env:NAME:-22}`` (resolved at load, then checked)."""

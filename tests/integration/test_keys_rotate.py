@@ -44,7 +44,7 @@ targets:
     kind: s3
     provider: seaweedfs
     region: local
-    endpoint: http://127.0.0.1:8333
+    endpoint: ${{env:HDH_S3_ENDPOINT}}  # the stack under test, port offset included
     bucket: {bucket}
     credentials:
       access_key: "${{env:HDH_S3_ACCESS_KEY}}"

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from hdh_migrate.cli.endpoints import show_endpoints
 from hdh_migrate.cli.render import stderr, stdout
 from hdh_migrate.engine.audit import AuditOptions, audit
 from hdh_migrate.errors import PolicyError, UsageError
@@ -59,6 +60,7 @@ def audit_command(
     if fmt not in ("table", *RENDERERS):
         raise UsageError(f"unknown format {fmt!r}", hint="use table, json, md or html")
     options = AuditOptions(as_of=_date(as_of), inventory=not no_inventory)
+    show_endpoints(plan)
     report = audit(plan, options)
     _emit(report, fmt, out)
     if sarif is not None:

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from hdh_migrate.backends.probe import ProbeResult, probe_s3, save_probe
+from hdh_migrate.cli.endpoints import show_endpoints
 from hdh_migrate.cli.render import emit_json, stdout
 from hdh_migrate.engine.specs import target_spec
 from hdh_migrate.errors import UsageError
@@ -54,6 +55,7 @@ def probe(
 ) -> None:
     """Probe the plan's targets (see Examples)."""
     loaded = load_plan(plan)
+    show_endpoints(loaded)
     results = [_probe_one(loaded, name, scratch_bucket) for name in _names(loaded, target)]
     if as_json:
         emit_json({"targets": [r.to_dict() for r, _ in results]})

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from hdh_migrate.cli.endpoints import show_endpoints
 from hdh_migrate.cli.interrupt import interruptible
 from hdh_migrate.cli.observing import Observed, observed
 from hdh_migrate.cli.render import emit_json, ok, stderr, stdout
@@ -90,6 +91,7 @@ def run(
     override_policy: str | None = OVERRIDE_OPT,
 ) -> None:
     """Run the plan (see Examples)."""
+    show_endpoints(plan)
     # --- policy gate (owned by the audit: hdh_migrate/engine/audit.py, docs/audit.md) ---
     override = policy_gate(plan, override_policy)  # PolicyError, exit 3, on a blocking finding
     if override is not None:

@@ -84,7 +84,8 @@ def test_wrong_credentials_are_an_auth_error(stack: Any) -> None:
 def plan_file(tmp_path: Path, endpoint: str, bucket: str) -> Path:
     text = REHEARSAL.read_text()
     text = text.replace("bucket: hdh-rehearsal", f"bucket: {bucket}")
-    text = text.replace("endpoint: http://127.0.0.1:8333", f"endpoint: {endpoint}")
+    text = text.replace("endpoint: ${env:HDH_S3_ENDPOINT}", f"endpoint: {endpoint}")
+    assert f"endpoint: {endpoint}" in text
     text = text.replace("name: hdh-rehearsal", f"name: hdh-rehearsal\nstate_dir: {tmp_path}/state")
     path = tmp_path / "plan.yaml"
     path.write_text(text)
@@ -110,8 +111,9 @@ def test_cli_probe_of_a_stopped_server_exits_8(
 ) -> None:
     plan = plan_file(tmp_path, "http://127.0.0.1:9", "nobody-home")
     assert run(["probe", str(plan)]) == 8
-    err = capsys.readouterr().err.strip()
-    assert "does not answer" in err and len(err.splitlines()) == 1
+    lines = capsys.readouterr().err.strip().splitlines()  # the endpoints, then one error line
+    assert [line for line in lines if not line.startswith("endpoint ")] == [lines[-1]]
+    assert "does not answer" in lines[-1] and "http://127.0.0.1:9 " in lines[-1]
 
 
 def test_cli_probe_unknown_target_is_a_usage_error(

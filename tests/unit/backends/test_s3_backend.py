@@ -444,3 +444,16 @@ def test_first_part_size_then_part_size(aws: None) -> None:
     lengths = sorted(int(h["content-length"]) for op, h in seen if op == "UploadPart")
     assert lengths == sorted([6 * MIB + 7, 5 * MIB, 5 * MIB, 1 * MIB - 2])
     assert b.open_read("aligned").read() == data
+
+
+def test_delete_bucket_force_on_a_missing_bucket_is_a_no_op(aws: None) -> None:
+    """A fresh machine's rehearsal empties a bucket that was never created (issue 10)."""
+    config = {"bucket": "hdh-never-created", "access_key": ACCESS, "secret_key": SECRET}
+    backend = S3Backend.from_config(config | {"sdk_attempts": 1})
+    backend.delete_bucket(force=True)
+    backend.delete_bucket()
+    backend.ensure_bucket()
+    backend.write("k", io.BytesIO(b"x"), 1)
+    backend.delete_bucket(force=True)
+    with pytest.raises(NotFoundError):
+        backend.head_bucket()

@@ -14,6 +14,9 @@ import pytest
 
 from hdh_migrate.cli.main import run
 
+# plans/rehearsal.yaml is portable: its endpoints and ports come from the environment.
+pytestmark = pytest.mark.usefixtures("devstack_env")
+
 
 @pytest.fixture
 def key(tmp_path: Path) -> Path:

@@ -12,6 +12,9 @@ from hdh_migrate.engine import audit_dataset
 from hdh_migrate.engine.audit import AuditOptions, audit
 from hdh_migrate.errors import UnreachableError
 
+# plans/rehearsal.yaml is portable: its endpoints and ports come from the environment.
+pytestmark = pytest.mark.usefixtures("devstack_env")
+
 REHEARSAL = Path(__file__).resolve().parents[3] / "plans" / "rehearsal.yaml"
 
 

@@ -32,7 +32,9 @@ def test_there_is_a_plan_per_provider_family_and_a_rehearsal_plan() -> None:
 
 
 @pytest.mark.parametrize("path", PLANS, ids=[p.relative_to(ROOT).as_posix() for p in PLANS])
-def test_committed_plan_validates(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_committed_plan_validates(
+    path: Path, capsys: pytest.CaptureFixture[str], devstack_env: None
+) -> None:
     assert run(["validate", str(path)]) == 0, capsys.readouterr().err
     assert "is valid" in capsys.readouterr().out
     assert run(["validate", str(path), "--json"]) == 0
@@ -50,17 +52,19 @@ def test_family_examples_target_their_provider(family: str) -> None:
     assert all(w.cutover is not None for w in plan.waves)
 
 
-def test_rehearsal_plan_is_marked_and_local() -> None:
+def test_rehearsal_plan_is_marked_and_local(devstack_env: None) -> None:
     plan = load_plan(ROOT / "plans" / "rehearsal.yaml")
     target = next(iter(plan.targets.values()))
 
     assert plan.policy.rehearsal and plan.policy.profile == "rehearsal"
     assert get_preset(target.provider).rehearsal_only
-    assert target.endpoint == "http://127.0.0.1:8333"
+    assert (
+        target.endpoint == "http://127.0.0.1:19"
+    )  # ${env:HDH_S3_ENDPOINT}, the devstack_env fixture
     assert all(plan.effective(d).location == "rehearsal" for _, d in plan.iter_datasets())
     cutover = plan.waves[0].cutover
     assert cutover is not None and cutover.freeze.strategy == "leases"
-    assert cutover.switch[0].ssh is not None and cutover.switch[0].ssh.port == 2222
+    assert cutover.switch[0].ssh is not None and cutover.switch[0].ssh.port == 13
 
 
 def test_policy_examples_carry_the_facts_audit_judges() -> None:

@@ -82,7 +82,9 @@ def test_warnings_are_reported_and_exit_0(
     assert [(w["path"], w["line"]) for w in warnings] == [("targets.snc.verify_tls", 15)]
 
 
-def test_rehearsal_plan_warns_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+def test_rehearsal_plan_warns_on_stderr(
+    capsys: pytest.CaptureFixture[str], devstack_env: None
+) -> None:
     plan = Path(__file__).resolve().parents[3] / "plans" / "rehearsal.yaml"
 
     assert run(["validate", str(plan)]) == 0

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from hdh_migrate.policy import blocking
 from tests.unit.policy.policy_helpers import REPO, audit_file, line_of, rules_of
+
+# plans/rehearsal.yaml is portable: its endpoints and ports come from the environment.
+pytestmark = pytest.mark.usefixtures("devstack_env")
 
 EXAMPLES = REPO / "examples" / "policy"
 
