@@ -10,7 +10,9 @@
     ├── GateRefusedError    (6)   a cutover gate is not satisfied
     ├── AuthError           (7)   credentials, key file, HSM PIN or KEK refused
     │   └── IntegrityAuthError    an HDH1 object failed authentication (tampered, wrong key)
+    │       └── WrongKeyError     the key given is not the one the object names: stop, mark nothing
     ├── UnreachableError    (8)   an endpoint does not answer
+    ├── StateError          (9)   the journal or manifest cannot be read or written (names the file)
     └── StorageError        (1)   raised by backends at their boundary; SDK errors never escape
         ├── NotFoundError                  the key does not exist (never retried)
         ├── PreconditionFailedError        the source changed (ETag no longer matches)
@@ -99,8 +101,21 @@ class IntegrityAuthError(AuthError):
     """An encrypted object failed authentication: tampered, truncated or wrong key."""
 
 
+class WrongKeyError(IntegrityAuthError):
+    """The key given is not the key an object was written with (its header or sidecar names
+    another KEK). A configuration error, not a damaged object: commands that go over many
+    objects (verify, restore) stop at the first one and mark nothing."""
+
+
 class UnreachableError(HdhError):
     exit_code = 8
+
+
+class StateError(HdhError):
+    """The state directory (journal, manifest) cannot be read or written: disk full, a
+    damaged file, permissions. The message names the file."""
+
+    exit_code = 9
 
 
 class StorageError(HdhError):
@@ -123,6 +138,10 @@ class PreconditionFailedError(StorageError):
 
 class RetryableError(StorageError):
     retryable = True
+    #: Set once a retry policy gave up on this error: an outer policy (a whole copy or
+    #: check retried around retried operations) does not start over, so the attempts a
+    #: plan allows are not multiplied.
+    spent = False
 
 
 class ThrottledError(RetryableError):

@@ -33,6 +33,7 @@ from hdh_migrate.stages.copy import copy_object
 from hdh_migrate.stages.inventory import Entry, Selection, inventory
 from hdh_migrate.stages.items import CopyItem, CopyResult, Spec, VerifyItem, VerifyResult
 from hdh_migrate.stages.metadata import as_pairs
+from hdh_migrate.stages.retry import DEFAULT_RETRY, RetryPolicy
 from hdh_migrate.stages.verify import sample_drawn, verify_object
 
 
@@ -50,11 +51,15 @@ class DatasetOutcome:
     bytes_copied: int = 0
     verified: int = 0
     not_carried: int = 0  # objects with metadata or properties the target could not hold
+    tampered: int = 0  # mismatches found by authentication (HDH1 tag, header, commitment)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    unverifiable: list[tuple[str, str]] = field(default_factory=list)  # checked again later
+    not_verified: list[tuple[str, str]] = field(default_factory=list)  # not copied (verify)
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
-        data["failed"] = [{"key": k, "reason": r} for k, r in self.failed]
+        for name in ("failed", "unverifiable", "not_verified"):
+            data[name] = [{"key": k, "reason": r} for k, r in getattr(self, name)]
         return data
 
 
@@ -68,6 +73,7 @@ class Context:
     kek: Spec
     verify: str
     segment_size: int = 1 << 20
+    retry: RetryPolicy = DEFAULT_RETRY
 
 
 class Migration:
@@ -178,6 +184,7 @@ class Migration:
             target_spec(self.plan, eff.dataset.target, eff, validated),
             key_spec(eff.key_name, eff.key),
             verify,
+            retry=RetryPolicy.from_plan(eff.retries),
         )
 
     def _trusted_verify(self, eff: EffectiveDataset, mode: str, probed: ProbeResult | None) -> str:
@@ -271,6 +278,7 @@ class Migration:
             drop_metadata=tuple(ds.metadata.drop),
             segment_size=ctx.segment_size,
             min_part_size=max(ctx.eff.part_size, 5 << 20),
+            retry=ctx.retry,
         )
 
     def _record_copy(self, result: CopyResult, outcome: DatasetOutcome) -> None:
@@ -303,15 +311,30 @@ class Migration:
     def reverify(
         self, mode: str | None = None, wave: str | None = None, dataset: str | None = None
     ) -> list[DatasetOutcome]:
-        """Check again, at the target, every object already verified. A mismatch marks the
-        object failed (the next ``run`` copies it again); a pass changes nothing."""
+        """Check again, at the target, every object already verified, and verify the copied
+        ones a run left unverified. A mismatch marks the object failed (the next ``run``
+        copies it again); an unverifiable object keeps its state. Objects in any other state
+        (failed, pending) are reported: a verify never ends silent on an unverified item."""
         outcomes = []
         for name in self.selected(wave, dataset):
             ctx = self.context(name)
             outcome = DatasetOutcome(name, ctx.eff.wave.name)
+            self._unverified(ctx, outcome)  # before the checks, which may fail some
             self._verify(ctx, outcome, mode or ctx.verify, ItemState.VERIFIED)
+            self._verify(ctx, outcome, mode or ctx.verify, ItemState.COPIED)
             outcomes.append(outcome)
         return outcomes
+
+    def _unverified(self, ctx: Context, outcome: DatasetOutcome) -> None:
+        """Items neither verified nor done: a failed verification counts as a mismatch,
+        anything else (copy failed, pending, caught mid-copy) as not verified."""
+        for state in (ItemState.FAILED, ItemState.PENDING, ItemState.COPYING):
+            for item in self.journal.items(state, ctx.eff.name):
+                reason = item.reason or item.last_error or str(state)
+                if state == ItemState.FAILED and item.verify_result == "mismatch":
+                    outcome.failed.append((item.key, reason))
+                else:
+                    outcome.not_verified.append((item.key, f"{state}: {reason}"))
 
     def _verify(
         self,
@@ -337,6 +360,15 @@ class Migration:
             return
         self._record_verify(ctx, result, outcome)
 
+    def _record_unverifiable(self, result: VerifyResult, outcome: DatasetOutcome) -> None:
+        """The check could not be made: the object keeps its state (a copied one is
+        verified by the next run or verify), and the reason is reported."""
+        reason = f"verification ({result.mode}) could not be made: {result.reason}"
+        outcome.unverifiable.append((result.key, reason))
+        self.reporter.event(
+            "object.unverifiable", dataset=result.dataset, key=result.key, reason=reason
+        )
+
     def _verify_task(self, item: VerifyItem) -> VerifyResult:
         return verify_object(item, self.clients)
 
@@ -355,14 +387,19 @@ class Migration:
             plaintext_size=item.size,
             ciphertext_size=item.target_size or 0,
             target_etag=item.target_etag,
+            retry=ctx.retry,
         )
 
     def _record_verify(self, ctx: Context, result: VerifyResult, outcome: DatasetOutcome) -> None:
         item_id = _item_id(result.dataset, result.key)
-        if not result.ok:
+        if result.outcome == "unverifiable":
+            self._record_unverifiable(result, outcome)
+            return
+        if result.outcome == "mismatch":
             reason = f"verification ({result.mode}) failed: {result.reason}"
             self.journal.mark_failed(item_id, reason, None, verify_mode=result.mode)
             outcome.failed.append((result.key, reason))
+            outcome.tampered += result.tampered
             self.reporter.event(
                 "object.failed", dataset=result.dataset, key=result.key, reason=reason
             )

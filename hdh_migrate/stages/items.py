@@ -5,17 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
+
+from hdh_migrate.stages.retry import DEFAULT_RETRY, RetryPolicy
 
 
 @dataclass(frozen=True)
 class Spec:
     """How to build a backend or a key provider: ``kind`` + plain ``config`` (SecretRefs, not
-    secrets). ``ident`` names it in caches and messages."""
+    secrets). ``ident`` names it in caches and messages. ``retry``, the plan's policy, wraps
+    every operation of the backend built from it (None: the backend as is)."""
 
     kind: str
     config: Mapping[str, Any]
     ident: str
+    retry: RetryPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class CopyItem:
     drop_metadata: tuple[str, ...] = ()
     segment_size: int = 1 << 20
     min_part_size: int = 8 << 20
+    retry: RetryPolicy = DEFAULT_RETRY  # the whole copy (a write consumes its stream)
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,15 @@ class VerifyItem:
     plaintext_size: int
     ciphertext_size: int
     target_etag: str | None = None
+    retry: RetryPolicy = DEFAULT_RETRY  # the whole check (a read can fail mid-stream)
+
+
+#: What a verification concluded about one object:
+#: ``verified`` — the target holds what the evidence says;
+#: ``mismatch`` — it does not (only this changes the object's state: it is copied again);
+#: ``unverifiable`` — the check could not be made (a server error, a lost connection,
+#: retries exhausted): the object keeps its state and is checked again later.
+Outcome = Literal["verified", "mismatch", "unverifiable"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,11 @@ class VerifyResult:
     dataset: str
     key: str
     mode: str
-    ok: bool
+    outcome: Outcome
     reason: str | None = None
     bytes_read: int = 0
+    tampered: bool = False  # a mismatch found by authentication (HDH1 tag, header, commitment)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "verified"

@@ -16,7 +16,8 @@ from hdh_migrate.engine.audit import policy_gate, record_policy_override
 from hdh_migrate.engine.run_report import RunReport, utc_now, write_run_report
 from hdh_migrate.engine.runner import DatasetOutcome, Migration
 from hdh_migrate.engine.session import RunSettings, migration, restore, status
-from hdh_migrate.errors import ObjectsFailedError, VerificationError
+from hdh_migrate.engine.verdict import verdict
+from hdh_migrate.errors import VerificationError
 from hdh_migrate.units import human_size, parse_rate
 
 RUN_HELP = """Run the plan: each dataset of each wave, in order, through inventory → copy
@@ -33,9 +34,12 @@ Examples:
   hdh-migrate run plans/rehearsal.yaml --wave wave-1-rehearsal --concurrency 4 --json
 """
 
-VERIFY_HELP = """Verify again, at the target, every object already verified: full (read
-back, decrypt, compare SHA-256), sample:P% or metadata. A mismatch exits 4, names the
-objects and marks them failed so the next run copies them again.
+VERIFY_HELP = """Verify again, at the target, every object already verified (and the copied
+ones a run could not verify): full (read back, decrypt, compare SHA-256), sample:P% or
+metadata. A mismatch exits 4, names the objects and marks them failed so the next run
+copies them again; an object that fails authentication exits 7. An object that could not
+be checked (server error, lost connection) keeps its state and exits 5, as does any object
+left failed or not copied. A wrong key stops at the first object: exit 7, nothing marked.
 
 Examples:
 
@@ -186,21 +190,15 @@ def _report_files(
 
 
 def _conclude(outcomes: list[DatasetOutcome], as_json: bool, verb: str) -> None:
-    failed = [(o.dataset, key, reason) for o in outcomes for key, reason in o.failed]
     if as_json and verb == "run":  # the end of the JSON-lines event stream
         JsonLinesReporter().event("run.done", datasets=[o.to_dict() for o in outcomes])
     elif as_json:
         emit_json({"command": verb, "datasets": [o.to_dict() for o in outcomes]})
     else:
         _print_outcomes(outcomes, verb)
-    if failed:
-        names = "; ".join(f"{d}/{k}: {r}" for d, k, r in failed[:3])
-        more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
-        error = VerificationError if verb == "verify" else ObjectsFailedError
-        raise error(
-            f"{len(failed)} object(s) failed: {names}{more}",
-            hint="see `hdh-migrate status`; run again to retry",
-        )
+    error = verdict(outcomes, verb)
+    if error is not None:
+        raise error
 
 
 def _print_outcomes(outcomes: list[DatasetOutcome], verb: str) -> None:
@@ -214,6 +212,7 @@ def _print_outcomes(outcomes: list[DatasetOutcome], verb: str) -> None:
         "bytes",
         "verified",
         "failed",
+        "not verified",
         title=f"hdh-migrate {verb}",
     )
     for o in outcomes:
@@ -227,8 +226,9 @@ def _print_outcomes(outcomes: list[DatasetOutcome], verb: str) -> None:
             human_size(o.bytes_copied),
             o.verified,
             len(o.failed),
+            len(o.unverifiable) + len(o.not_verified),
         ]
         table.add_row(*(str(v) for v in row))
     stdout.print(table)
-    if not any(o.failed for o in outcomes):
+    if not any(o.failed or o.unverifiable or o.not_verified for o in outcomes):
         ok(f"{verb}: {sum(o.verified for o in outcomes)} object(s) verified")
