@@ -91,10 +91,12 @@ class Migration:
         reporter: Reporter | None = None,
         window: int = 16,
         run_id: str | None = None,
+        concurrency: int | None = None,
     ) -> None:
         self.plan, self.plan_digest = plan, plan_digest
         self.journal, self.manifest, self.executor = journal, manifest, executor
         self.clients, self.window = clients, window
+        self.concurrency = concurrency  # --concurrency: overrides each dataset's
         self.reporter = reporter or NullReporter()
         self.run_id = run_id or uuid.uuid4().hex
         self._started = False
@@ -248,8 +250,14 @@ class Migration:
     def _copy(self, ctx: Context, outcome: DatasetOutcome) -> None:
         self._announce(ctx, "copy.start", ItemState.PENDING)
         items = self._copy_items(ctx)
-        for _, future in imap_unordered(self.executor, self._copy_task, items, self.window):
+        window = self.in_flight(ctx)
+        for _, future in imap_unordered(self.executor, self._copy_task, items, window):
             self._record_copy(future.result(), outcome)
+
+    def in_flight(self, ctx: Context) -> int:
+        """Tasks of one dataset in flight at once: its ``concurrency`` (or the command
+        line's), never more than the window the executor was sized for."""
+        return max(1, min(self.window, self.concurrency or ctx.eff.concurrency))
 
     def _copy_task(self, item: CopyItem) -> CopyResult:
         return copy_object(item, self.clients)
@@ -348,7 +356,8 @@ class Migration:
             self._verify_item(ctx, item, mode) for item in self.journal.items(state, ctx.eff.name)
         )
         record = self._record_verify if state == ItemState.COPIED else self._record_recheck
-        for _, future in imap_unordered(self.executor, self._verify_task, items, self.window):
+        window = self.in_flight(ctx)
+        for _, future in imap_unordered(self.executor, self._verify_task, items, window):
             record(ctx, future.result(), outcome)
 
     def _record_recheck(self, ctx: Context, result: VerifyResult, outcome: DatasetOutcome) -> None:

@@ -67,6 +67,7 @@ def migration(
                 clients=clients,
                 reporter=reporter or NullReporter(),
                 window=2 * workers,
+                concurrency=settings.concurrency,
             )
     finally:
         executor.shutdown(wait=True, cancel_futures=True)

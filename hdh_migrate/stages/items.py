@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from hdh_migrate.stages.retry import DEFAULT_RETRY, RetryPolicy
+from hdh_migrate.units import DEFAULT_PART_SIZE
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class CopyItem:
     rename_metadata: tuple[tuple[str, str], ...] = ()
     drop_metadata: tuple[str, ...] = ()
     segment_size: int = 1 << 20
-    min_part_size: int = 8 << 20
+    min_part_size: int = DEFAULT_PART_SIZE  # the plan's part_size (at least 5 MiB)
     retry: RetryPolicy = DEFAULT_RETRY  # the whole copy (a write consumes its stream)
 
 
