@@ -244,3 +244,30 @@ def test_defaults_retries_sets_how_often_a_check_is_tried(env, retries, expected
         (ds,) = job.reverify("full")
     got = "unverifiable" if ds.unverifiable else "verified"
     assert (got, ds.failed) == (expected, [])
+
+
+def test_a_wrong_kek_stops_restore_at_the_first_object_exit_7(env):
+    from hdh_migrate.engine.restore import restore_all, restore_items
+    from hdh_migrate.engine.specs import key_spec
+
+    clients = MemoryTargetClients(env["store"])
+    with migration(env, make_plan(env), clients) as job:
+        job.run()
+        ctx = job.context("ds")
+    wrong = make_plan(env, key="other.key").effective("ds")
+    out = env["tmp"] / "restored"
+    with Journal(env["tmp"] / "state" / "journal.sqlite") as journal:
+        items = restore_items(journal.items(dataset="ds"), "ds", "data/", "")
+        with pytest.raises(WrongKeyError) as caught:
+            restore_all(
+                items,
+                out,
+                ctx.target,
+                key_spec("k", wrong.key),
+                MemoryTargetClients(env["store"]),
+                "ds",
+                SerialExecutor(),
+                1,
+            )
+    assert caught.value.exit_code == 7
+    assert not [p for p in out.rglob("*") if p.is_file()]
