@@ -11,12 +11,11 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from hdh_migrate.errors import HdhError, UsageError
+from hdh_migrate.errors import HdhError, UsageError, WrongKeyError
 from hdh_migrate.execution import imap_unordered
 from hdh_migrate.integrity.hashing import HashingReader
 from hdh_migrate.journal import Item, ItemState
 from hdh_migrate.stages.clients import Clients
-from hdh_migrate.errors import WrongKeyError
 from hdh_migrate.stages.envelopes import open_plaintext
 from hdh_migrate.stages.items import Spec
 
