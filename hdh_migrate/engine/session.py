@@ -13,6 +13,7 @@ from hdh_migrate.engine.evidence import StatePaths, manifest_signer, state_paths
 from hdh_migrate.engine.restore import RestoreOutcome, restore_all, restore_items
 from hdh_migrate.engine.runner import Migration, plan_digest
 from hdh_migrate.engine.specs import key_spec, target_spec
+from hdh_migrate.engine.state_lock import state_lock
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
 from hdh_migrate.execution import make_executor
@@ -40,12 +41,27 @@ def load(path: str | Path) -> tuple[Plan, str]:
 
 @contextmanager
 def migration(
-    path: str | Path, settings: RunSettings | None = None, reporter: Reporter | None = None
+    path: str | Path,
+    settings: RunSettings | None = None,
+    reporter: Reporter | None = None,
+    command: str = "run",
 ) -> Iterator[Migration]:
-    """A ready Migration; journal, manifest, executor and clients are closed on exit."""
+    """A ready Migration holding the plan's state lock; journal, manifest, executor and
+    clients are closed (and the lock released) on exit."""
     settings = settings or RunSettings()
     plan, digest = load(path)
     paths = state_paths(plan).ensure()
+    with state_lock(paths.root, command):
+        yield from _migration(plan, digest, paths, settings, reporter)
+
+
+def _migration(
+    plan: Plan,
+    digest: str,
+    paths: StatePaths,
+    settings: RunSettings,
+    reporter: Reporter | None,
+) -> Iterator[Migration]:
     workers = settings.concurrency or plan.executor.workers or plan.defaults.concurrency
     throttle.configure(settings.bandwidth or plan.defaults.bandwidth)
     buffers.release_large_buffers()
@@ -72,6 +88,38 @@ def migration(
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
         clients.close()
+
+
+def journal_position(job: Migration) -> dict[str, Any]:
+    """Which journal a command works on and how far earlier runs got: the path, whether
+    it resumes, objects per state, the last run. What ``run`` prints first."""
+    journal = job.journal
+    runs = journal.runs()
+    states: dict[str, int] = {}
+    for count in journal.counts():
+        states[str(count.state)] = states.get(str(count.state), 0) + count.count
+    last = runs[-1] if runs else None
+    return {
+        "journal": str(state_paths(job.plan).journal.absolute()),
+        "resumes": bool(runs),
+        "runs": len(runs),
+        "objects": states,
+        "last_run": last.run_id if last else None,
+        "last_started": last.started_at if last else None,
+    }
+
+
+def describe_position(position: dict[str, Any]) -> str:
+    """One line: ``resuming journal PATH (3 runs, last at T): 229 verified, 3 failed``."""
+    if not position["resumes"]:
+        return f"new journal {position['journal']}"
+    objects = position["objects"]
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(objects.items())) or "no objects"
+    total = sum(objects.values())
+    return (
+        f"resuming journal {position['journal']} ({position['runs']} earlier run(s), last "
+        f"started {position['last_started']}): {total} object(s): {counts}"
+    )
 
 
 def journal_for(plan: Plan) -> Journal:

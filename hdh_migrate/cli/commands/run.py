@@ -15,7 +15,14 @@ from hdh_migrate.cli.render import emit_json, ok, stderr, stdout
 from hdh_migrate.engine.audit import policy_gate, record_policy_override
 from hdh_migrate.engine.run_report import RunReport, utc_now, write_run_report
 from hdh_migrate.engine.runner import DatasetOutcome, Migration
-from hdh_migrate.engine.session import RunSettings, migration, restore, status
+from hdh_migrate.engine.session import (
+    RunSettings,
+    describe_position,
+    journal_position,
+    migration,
+    restore,
+    status,
+)
 from hdh_migrate.engine.verdict import verdict
 from hdh_migrate.errors import VerificationError
 from hdh_migrate.units import human_size, parse_rate
@@ -102,12 +109,21 @@ def run(
     reporter = make_reporter(as_json)
     live = reporter if isinstance(reporter, RichReporter) else nullcontext()
     with live, migration(plan, settings, reporter) as job:
+        _announce_journal(job, reporter, as_json)  # before the run record is added
         if override is not None:
             record_policy_override(job, override)  # signed manifest record, before any copy
         started = utc_now()
         outcomes = job.run(wave, dataset)
         _report_files(job, "run", started, outcomes, as_json)
     _conclude(outcomes, as_json, "run")
+
+
+def _announce_journal(job: Migration, reporter: Any, as_json: bool) -> None:
+    position = journal_position(job)
+    if as_json:
+        reporter.event("journal.opened", **position)
+    else:
+        stdout.print(describe_position(position), highlight=False, markup=False)
 
 
 def verify(
@@ -118,7 +134,7 @@ def verify(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Verify again (see Examples)."""
-    with migration(plan) as job:
+    with migration(plan, command="verify") as job:
         started = utc_now()
         outcomes = job.reverify(mode, wave, dataset)
         _report_files(job, "verify", started, outcomes, as_json)
