@@ -40,9 +40,12 @@ class Clients:
             return self._keys[spec.ident]
 
     def close(self) -> None:
+        """Close every backend and key provider built (PKCS#11 sessions included)."""
         with self._lock:
             for backend in self._backends.values():
                 backend.close()
+            for key in self._keys.values():
+                key.close()
             self._backends.clear()
             self._keys.clear()
 
