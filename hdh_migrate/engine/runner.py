@@ -156,6 +156,12 @@ class Migration:
         )
         self._heal_manifest()
 
+    def finish(self, status: str) -> None:
+        """Record how this run ended (``done``, ``failed``, ``interrupted``) in the journal;
+        a run that never started records nothing."""
+        if self._started:
+            self.journal.end_run(self.run_id, status)
+
     def _kek_refs(self) -> set[str]:
         refs = set()
         for _, ds in self.plan.iter_datasets():

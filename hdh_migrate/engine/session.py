@@ -4,7 +4,7 @@ queries (status, re-verification) the CLI offers. The CLI stays a thin adapter."
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from hdh_migrate.engine.restore import RestoreOutcome, restore_all, restore_item
 from hdh_migrate.engine.runner import Migration, plan_digest
 from hdh_migrate.engine.specs import key_spec, target_spec
 from hdh_migrate.engine.state_lock import state_lock
-from hdh_migrate.errors import UsageError
+from hdh_migrate.errors import HdhError, UsageError
 from hdh_migrate.events import NullReporter, Reporter
 from hdh_migrate.execution import make_executor
 from hdh_migrate.integrity import ManifestWriter
@@ -74,7 +74,7 @@ def _migration(
                 paths.manifest, manifest_signer(plan, paths), f"hdh-migrate/{plan.name}"
             ) as manifest,
         ):
-            yield Migration(
+            job = Migration(
                 plan,
                 digest,
                 journal=journal,
@@ -85,6 +85,8 @@ def _migration(
                 window=2 * workers,
                 concurrency=settings.concurrency,
             )
+            with ended(job):
+                yield job
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
         clients.close()
@@ -106,6 +108,7 @@ def journal_position(job: Migration) -> dict[str, Any]:
         "objects": states,
         "last_run": last.run_id if last else None,
         "last_started": last.started_at if last else None,
+        "last_status": (last.status or "did not finish") if last else None,
     }
 
 
@@ -117,9 +120,29 @@ def describe_position(position: dict[str, Any]) -> str:
     counts = ", ".join(f"{n} {state}" for state, n in sorted(objects.items())) or "no objects"
     total = sum(objects.values())
     return (
-        f"resuming journal {position['journal']} ({position['runs']} earlier run(s), last "
-        f"started {position['last_started']}): {total} object(s): {counts}"
+        f"resuming journal {position['journal']} ({position['runs']} earlier run(s), the "
+        f"last started {position['last_started']}, {position['last_status']}): "
+        f"{total} object(s): {counts}"
     )
+
+
+@contextmanager
+def ended(job: Migration) -> Iterator[None]:
+    """Record in the journal how the run ended: done, failed or interrupted."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        _finish_quietly(job, "interrupted")
+        raise
+    except BaseException:
+        _finish_quietly(job, "failed")
+        raise
+    job.finish("done")
+
+
+def _finish_quietly(job: Migration, status: str) -> None:
+    with suppress(HdhError):  # the journal itself may be what failed: keep that error
+        job.finish(status)
 
 
 def journal_for(plan: Plan) -> Journal:

@@ -238,9 +238,6 @@ class Journal:
     def mark_skipped(self, item_id: str, reason: str) -> bool:
         return self._move(item_id, ItemState.SKIPPED, FULL, reason=reason)
 
-    def mark_flagged(self, item_id: str, reason: str) -> bool:
-        return self._move(item_id, ItemState.FLAGGED, FULL, reason=reason)
-
     def mark_recorded(self, item_id: str, leaf: int) -> bool:
         """Note the manifest leaf that records this item (NORMAL: see ``unrecorded``)."""
         with self._txn(NORMAL) as conn:

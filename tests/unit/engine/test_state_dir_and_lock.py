@@ -144,7 +144,36 @@ def test_run_says_which_journal_it_resumes_and_how_far_it_got(tmp_path):
             )  # fmt: skip
             lines.append(describe_position(journal_position(job)))
             job.run()
+            job.finish("done")
     drop_store(store)
     assert lines[0] == f"new journal {state / 'journal.sqlite'}"
     assert lines[1].startswith(f"resuming journal {state / 'journal.sqlite'} (1 earlier run(s)")
+    assert ", done): " in lines[1]
     assert lines[1].endswith("3 object(s): 3 verified")
+
+
+def test_each_run_records_how_it_ended(tmp_path, monkeypatch):
+    import uuid
+
+    from hdh_migrate.backends.memory import drop_store
+    from hdh_migrate.engine import session
+    from tests.offline_plan import MemoryTargetClients
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "f").write_bytes(b"x")
+    path = write_plan(tmp_path, 'state_dir: "state"\n', src=tmp_path / "data")
+    store = f"t-{uuid.uuid4().hex}"
+    monkeypatch.setattr(session, "Clients", lambda: MemoryTargetClients(store))
+    try:
+        with session.migration(path) as job:
+            job.run()
+        with pytest.raises(RuntimeError), session.migration(path) as job:
+            job.run()
+            raise RuntimeError("boom")
+        with session.migration(path) as job:
+            line = session.describe_position(session.journal_position(job))
+    finally:
+        drop_store(store)
+    with Journal(path.parent / "state" / "journal.sqlite") as journal:
+        assert [r.status for r in journal.runs()] == ["done", "failed"]
+    assert "2 earlier run(s)" in line and ", failed): " in line
