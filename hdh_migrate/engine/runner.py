@@ -27,11 +27,18 @@ from hdh_migrate.execution import imap_unordered
 from hdh_migrate.integrity import ManifestWriter
 from hdh_migrate.journal import CopyResult as JournalCopy
 from hdh_migrate.journal import DatasetState, InventoryEntry, Item, ItemState, JournalStore
-from hdh_migrate.plan import EffectiveDataset, Plan
+from hdh_migrate.plan import EffectiveDataset, Plan, VerifyMode
 from hdh_migrate.stages.clients import Clients
 from hdh_migrate.stages.copy import copy_object
 from hdh_migrate.stages.inventory import Entry, Selection, inventory
-from hdh_migrate.stages.items import CopyItem, CopyResult, Spec, VerifyItem, VerifyResult
+from hdh_migrate.stages.items import (
+    CheckMode,
+    CopyItem,
+    CopyResult,
+    Spec,
+    VerifyItem,
+    VerifyResult,
+)
 from hdh_migrate.stages.metadata import as_pairs
 from hdh_migrate.stages.retry import DEFAULT_RETRY, RetryPolicy
 from hdh_migrate.stages.verify import sample_drawn, verify_object
@@ -71,7 +78,7 @@ class Context:
     source: Spec
     target: Spec
     kek: Spec
-    verify: str
+    verify: VerifyMode
     segment_size: int = 1 << 20
     retry: RetryPolicy = DEFAULT_RETRY
 
@@ -184,7 +191,7 @@ class Migration:
                 hint="set defaults.key or the dataset's key",
             )
         probed = load_probe(self.plan.state_path, eff.dataset.target)
-        verify = self._trusted_verify(eff, str(eff.verify), probed)
+        verify = self._trusted_verify(eff, eff.verify, probed)
         validated = probed.validated_checksums if probed is not None else ()
         return Context(
             eff,
@@ -195,10 +202,12 @@ class Migration:
             retry=RetryPolicy.from_plan(eff.retries),
         )
 
-    def _trusted_verify(self, eff: EffectiveDataset, mode: str, probed: ProbeResult | None) -> str:
+    def _trusted_verify(
+        self, eff: EffectiveDataset, mode: VerifyMode, probed: ProbeResult | None
+    ) -> VerifyMode:
         """``metadata`` trusts what the server says; a target the probe found storing wrong
         checksums or ignoring SSE-C is verified by reading back instead."""
-        if mode != "metadata":
+        if mode.kind != "metadata":
             return mode
         if probed is not None and probed.trustworthy:
             return mode
@@ -206,7 +215,7 @@ class Migration:
         self.reporter.event(
             "verify.upgraded", dataset=eff.name, target=eff.dataset.target, mode="full", reason=why
         )
-        return "full"
+        return VerifyMode("full")
 
     # ------------------------------------------------------------------ inventory
 
@@ -323,7 +332,7 @@ class Migration:
     # ------------------------------------------------------------------ verify
 
     def reverify(
-        self, mode: str | None = None, wave: str | None = None, dataset: str | None = None
+        self, mode: VerifyMode | None = None, wave: str | None = None, dataset: str | None = None
     ) -> list[DatasetOutcome]:
         """Check again, at the target, every object already verified, and verify the copied
         ones a run left unverified. A mismatch marks the object failed (the next ``run``
@@ -354,7 +363,7 @@ class Migration:
         self,
         ctx: Context,
         outcome: DatasetOutcome,
-        mode: str,
+        mode: VerifyMode,
         state: ItemState = ItemState.COPIED,
     ) -> None:
         self._announce(ctx, "verify.start", state)
@@ -387,7 +396,7 @@ class Migration:
     def _verify_task(self, item: VerifyItem) -> VerifyResult:
         return verify_object(item, self.clients)
 
-    def _verify_item(self, ctx: Context, item: Item, mode: str) -> VerifyItem:
+    def _verify_item(self, ctx: Context, item: Item, mode: VerifyMode) -> VerifyItem:
         relative = item.key[len(ctx.eff.dataset.prefix) :]
         object_id = f"{ctx.eff.name}/{relative}"
         return VerifyItem(
@@ -529,12 +538,11 @@ def _item_id(dataset: str, key: str) -> str:
     return item_id_for(dataset, key)
 
 
-def _concrete_mode(mode: str, object_id: str, seed: str) -> str:
+def _concrete_mode(mode: VerifyMode, object_id: str, seed: str) -> CheckMode:
     """``sample:P%`` → ``full`` for the drawn objects, ``header`` for the others."""
-    if not mode.startswith("sample"):
-        return mode
-    percent = float(mode.split(":", 1)[1].rstrip("%"))
-    return "full" if sample_drawn(object_id, percent, seed) else "header"
+    if mode.kind != "sample":
+        return mode.kind
+    return "full" if sample_drawn(object_id, mode.percent or 0.0, seed) else "header"
 
 
 def plan_digest(data: bytes) -> str:

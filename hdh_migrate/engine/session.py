@@ -19,7 +19,7 @@ from hdh_migrate.events import NullReporter, Reporter
 from hdh_migrate.execution import make_executor
 from hdh_migrate.integrity import ManifestWriter
 from hdh_migrate.journal import Journal
-from hdh_migrate.plan import Plan, load_plan
+from hdh_migrate.plan import Plan, VerifyMode, load_plan
 from hdh_migrate.stages import buffers, throttle
 from hdh_migrate.stages.clients import Clients
 
@@ -31,6 +31,19 @@ class RunSettings:
     concurrency: int | None = None
     bandwidth: int | None = None
     executor: str | None = None
+
+
+def verify_mode(text: str | None) -> VerifyMode | None:
+    """``--mode`` of ``verify``, typed (None: each dataset's own mode)."""
+    if text is None:
+        return None
+    try:
+        return VerifyMode.parse(text)
+    except ValueError:
+        raise UsageError(
+            f"--mode {text[:40]!r} is not a verification mode",
+            hint="use full, sample:P% (e.g. sample:5%), metadata or none",
+        ) from None
 
 
 def load(path: str | Path) -> tuple[Plan, str]:

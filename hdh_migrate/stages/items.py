@@ -83,13 +83,16 @@ class VerifyItem:
     target_key: str
     target: Spec
     kek: Spec
-    mode: str  # full | sample | header | metadata
+    mode: CheckMode  # a sample is drawn by the coordinator: full or header per object
     plaintext_sha256: str | None
     plaintext_size: int
     ciphertext_size: int
     target_etag: str | None = None
     retry: RetryPolicy = DEFAULT_RETRY  # the whole check (a read can fail mid-stream)
 
+
+#: How one object is checked (``sample:P%`` is resolved per object by the coordinator).
+CheckMode = Literal["full", "header", "metadata", "none"]
 
 #: What a verification concluded about one object:
 #: ``verified`` — the target holds what the evidence says;

@@ -22,6 +22,7 @@ from hdh_migrate.engine.session import (
     migration,
     restore,
     status,
+    verify_mode,
 )
 from hdh_migrate.engine.verdict import verdict
 from hdh_migrate.errors import VerificationError
@@ -128,15 +129,18 @@ def _announce_journal(job: Migration, reporter: Any, as_json: bool) -> None:
 
 def verify(
     plan: str = PLAN_ARG,
-    mode: str | None = typer.Option(None, "--mode", help="full, sample:P% or metadata."),
+    mode: str | None = typer.Option(
+        None, "--mode", help="full, sample:P%, metadata or none (default: the plan's)."
+    ),
     wave: str | None = WAVE_OPT,
     dataset: str | None = DATASET_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Verify again (see Examples)."""
+    checks = verify_mode(mode)
     with migration(plan, command="verify") as job:
         started = utc_now()
-        outcomes = job.reverify(mode, wave, dataset)
+        outcomes = job.reverify(checks, wave, dataset)
         _report_files(job, "verify", started, outcomes, as_json)
     _conclude(outcomes, as_json, "verify")
 

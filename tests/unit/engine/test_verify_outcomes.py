@@ -28,6 +28,7 @@ from hdh_migrate.events import ListReporter
 from hdh_migrate.execution import SerialExecutor
 from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter
 from hdh_migrate.journal import ItemState, Journal
+from hdh_migrate.plan import VerifyMode
 from tests.offline_plan import MemoryTargetClients, parse_offline_plan
 
 REST = """\
@@ -94,7 +95,7 @@ def test_a_503_during_verify_marks_nothing_failed_and_exits_5(env):
         job.run()
     clients.target.fail_on("open_read", ThrottledError("503 SlowDown"), times=1000)
     with migration(env, plan, clients) as job:
-        outcomes = job.reverify("full")
+        outcomes = job.reverify(VerifyMode("full"))
     (ds,) = outcomes
     assert ds.failed == [] and len(ds.unverifiable) == 3
     assert "could not be made" in ds.unverifiable[0][1]
@@ -134,7 +135,7 @@ def test_a_transient_503_during_verify_is_retried_by_the_plan_policy(env):
         job.run()
     clients.target.fail_on("open_read", RetryableError("503"), times=1)
     with migration(env, plan, clients) as job:
-        (ds,) = job.reverify("full")
+        (ds,) = job.reverify(VerifyMode("full"))
     assert (ds.verified, ds.unverifiable, ds.failed) == (3, [], [])
 
 
@@ -157,7 +158,7 @@ def test_a_wrong_kek_stops_verify_at_the_first_object_and_marks_nothing(env):
     for mode in ("full", "header"):
         seen.clear()
         with migration(env, wrong, clients) as job, pytest.raises(WrongKeyError) as caught:
-            job.reverify(mode)
+            job.reverify(VerifyMode(mode))
         assert caught.value.exit_code == 7
         read = {k for k in seen if not k.startswith(".hdh-envelopes/")}
         assert len(read) <= 5  # the window (4) and its refill when the first result came, of 15
@@ -175,11 +176,11 @@ def test_verify_keeps_reporting_a_mismatch_left_in_the_journal(env):
         job.run()
     clients.target.write("enc/b.bin", io.BytesIO(b"not an HDH1 object"), 18)
     with migration(env, plan, clients) as job:
-        first = job.reverify("full")
+        first = job.reverify(VerifyMode("full"))
     assert [k for k, _ in first[0].failed] == ["data/b.bin"]
     assert isinstance(verdict(first, "verify"), VerificationError)
     with migration(env, plan, clients) as job:
-        second = job.reverify("full")
+        second = job.reverify(VerifyMode("full"))
     assert second[0].verified == 2 and [k for k, _ in second[0].failed] == ["data/b.bin"]
     assert verdict(second, "verify").exit_code == 4
 
@@ -193,7 +194,7 @@ def test_tampered_ciphertext_at_verify_exits_7_and_is_copied_again(env):
     body[-5] ^= 1
     clients.target.write("enc/a.bin", io.BytesIO(bytes(body)), len(body))
     with migration(env, plan, clients) as job:
-        outcomes = job.reverify("full")
+        outcomes = job.reverify(VerifyMode("full"))
     assert outcomes[0].tampered == 1
     error = verdict(outcomes, "verify")
     assert isinstance(error, IntegrityAuthError) and error.exit_code == 7
@@ -210,7 +211,7 @@ def test_verify_reports_objects_a_run_could_not_copy(env):
     with migration(env, plan, clients) as job:
         job.run()
     with migration(env, plan, clients) as job:
-        outcomes = job.reverify("full")
+        outcomes = job.reverify(VerifyMode("full"))
     assert outcomes[0].verified == 2
     assert [k for k, _ in outcomes[0].not_verified] == ["data/c.bin"]
     assert verdict(outcomes, "verify").exit_code == 5
@@ -241,7 +242,7 @@ def test_defaults_retries_sets_how_often_a_check_is_tried(env, retries, expected
     plan = parse_offline_plan("unit", env["tmp"] / "src", text)
     clients.target.fail_on("open_read", RetryableError("503"), times=2, key="enc/a.bin")
     with migration(env, plan, clients) as job:
-        (ds,) = job.reverify("full")
+        (ds,) = job.reverify(VerifyMode("full"))
     got = "unverifiable" if ds.unverifiable else "verified"
     assert (got, ds.failed) == (expected, [])
 
@@ -271,3 +272,22 @@ def test_a_wrong_kek_stops_restore_at_the_first_object_exit_7(env):
             )
     assert caught.value.exit_code == 7
     assert not [p for p in out.rglob("*") if p.is_file()]
+
+
+def test_an_unknown_verify_mode_is_a_usage_error_before_anything_opens(tmp_path, capsys):
+    from hdh_migrate.cli.main import run
+
+    assert run(["verify", str(tmp_path / "any.yaml"), "--mode", "fulll"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'fulll' is not a verification mode" in err and len(err.splitlines()) == 1
+
+
+def test_a_sample_is_drawn_per_object_from_the_typed_mode(env):
+    plan = make_plan(env, verify="sample:50%")
+    for n in range(20):
+        (env["tmp"] / "src" / "data" / f"s{n}.bin").write_bytes(os.urandom(100))
+    clients = MemoryTargetClients(env["store"])
+    with migration(env, plan, clients) as job:
+        job.run()
+        modes = [f["mode"] for name, f in job.reporter.events if name == "object.verified"]
+    assert set(modes) == {"full", "header"} and len(modes) == 23
