@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any
+from typing import Any, cast
 
 from hdh_migrate import __version__
-from hdh_migrate.backends.base import Backend
+from hdh_migrate.backends.base import Backend, OpenUploads
 from hdh_migrate.backends.probe import ProbeResult, load_probe
 from hdh_migrate.engine.specs import key_spec, selection_for, source_spec, target_spec
 from hdh_migrate.errors import UsageError
@@ -254,10 +254,10 @@ class Migration:
         for item_id in stale:
             self.journal.reset_to_pending(item_id, "retried")
         target = self.clients.backend(ctx.target)
-        lister = getattr(target, "list_multipart_uploads", None)
-        if stale and lister is not None:
-            for upload in list(lister(ctx.eff.dataset.target_prefix)):
-                target.abort_multipart(upload.key, upload.upload_id, quiet=True)  # type: ignore[attr-defined]
+        if stale and target.capabilities().open_uploads:  # declared, not guessed
+            uploads = cast(OpenUploads, target)
+            for upload in list(uploads.list_multipart_uploads(ctx.eff.dataset.target_prefix)):
+                uploads.abort_multipart(upload.key, upload.upload_id, quiet=True)
         self.reporter.event("reconcile.done", dataset=name, redone=len(stale))
 
     # ------------------------------------------------------------------ copy

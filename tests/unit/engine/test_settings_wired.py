@@ -140,3 +140,38 @@ def test_bandwidth_sets_the_process_limit(env, plan_rate, flag, expected):
             assert throttle.PROCESS_BANDWIDTH.rate == expected
     finally:
         throttle.configure(None)
+
+
+class Upload:
+    def __init__(self, key):
+        self.key, self.upload_id = key, f"u-{key}"
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_open_uploads_are_aborted_only_where_the_capability_is_declared(env, declared):
+    from dataclasses import replace
+
+    from hdh_migrate.journal import ItemState
+
+    (env["tmp"] / "src" / "data" / "f").write_bytes(b"x")
+    plan = plan_for(env)
+    clients = MemoryTargetClients(env["store"])
+    target = clients.target
+    aborted = []
+    declared_caps = replace(target.capabilities(), open_uploads=declared)
+    target.capabilities = lambda: declared_caps  # type: ignore[method-assign]
+    target.list_multipart_uploads = lambda prefix="": iter([Upload(prefix + "left-open")])  # type: ignore[attr-defined]
+    target.abort_multipart = lambda key, upload_id, quiet=False: aborted.append(upload_id)  # type: ignore[attr-defined]
+    state = env["tmp"] / "state"
+    state.mkdir()
+    with Journal(state / "journal.sqlite") as journal:  # a crash caught an object mid-copy
+        journal.ensure_dataset("ds", "w1")
+        from hdh_migrate.backends.registry import open_backend
+        from hdh_migrate.journal import InventoryEntry
+
+        info = open_backend("local", {"root": str(env["tmp"] / "src")}).stat("data/f")
+        journal.upsert_inventory([InventoryEntry("ds", "data/f", info.size, info.etag or "")])
+        (item,) = journal.items(ItemState.PENDING, "ds")
+        journal.mark_copying(item.item_id)
+    run(env, plan, clients)
+    assert aborted == (["u-enc/left-open"] if declared else [])
