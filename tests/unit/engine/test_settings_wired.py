@@ -9,16 +9,19 @@ import uuid
 import pytest
 
 from hdh_migrate.backends.memory import drop_store
-from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.engine.runner import Migration
 from hdh_migrate.engine.session import RunSettings, migration
 from hdh_migrate.engine.specs import source_spec, target_spec
-from hdh_migrate.events import NullReporter
 from hdh_migrate.execution import make_executor
-from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter
 from hdh_migrate.journal import Journal
 from hdh_migrate.stages import throttle
 from hdh_migrate.units import MIB
-from tests.offline_plan import MemoryTargetClients, offline_plan_text, parse_offline_plan
+from tests.offline_plan import (
+    MemoryTargetClients,
+    offline_migration,
+    offline_plan_text,
+    parse_offline_plan,
+)
 
 REST = """\
 keys:
@@ -50,24 +53,13 @@ def plan_for(env, defaults="", dataset=""):
 
 
 def run(env, plan, clients, job_class=Migration, workers=4):
-    state = env["tmp"] / "state"
-    state.mkdir(exist_ok=True)
-    signer = Ed25519FileSigner.generate("unit")
     with (
-        Journal(state / "journal.sqlite") as journal,
-        ManifestWriter(state / "manifest.jsonl", signer, "hdh-migrate/unit") as manifest,
         make_executor("threads", workers) as executor,
-    ):
-        job = job_class(
-            plan,
-            plan_digest(b"plan"),
-            journal=journal,
-            manifest=manifest,
-            executor=executor,
-            clients=clients,
-            reporter=NullReporter(),
-            window=2 * workers,
-        )
+        offline_migration(
+            plan, env["tmp"] / "state", clients,
+            executor=executor, window=2 * workers, job_class=job_class,
+        ) as job,
+    ):  # fmt: skip
         return job.run()
 
 

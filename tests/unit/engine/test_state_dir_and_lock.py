@@ -14,7 +14,7 @@ from hdh_migrate.cli.main import run
 from hdh_migrate.engine.state_lock import StateLockedError, state_lock
 from hdh_migrate.journal import Journal
 from hdh_migrate.plan import load_plan
-from tests.offline_plan import offline_plan_text
+from tests.offline_plan import offline_migration, offline_plan_text
 
 WAVES = "waves:\n  - name: w\n    datasets:\n      - {name: ds, source: disk, target: mem}\n"
 
@@ -118,10 +118,8 @@ def test_run_says_which_journal_it_resumes_and_how_far_it_got(tmp_path):
     import uuid
 
     from hdh_migrate.backends.memory import drop_store
-    from hdh_migrate.engine.runner import Migration, plan_digest
     from hdh_migrate.engine.session import describe_position, journal_position
-    from hdh_migrate.execution import SerialExecutor
-    from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter
+    from hdh_migrate.integrity import Ed25519FileSigner
     from tests.offline_plan import MemoryTargetClients
 
     (tmp_path / "data").mkdir()
@@ -134,14 +132,7 @@ def test_run_says_which_journal_it_resumes_and_how_far_it_got(tmp_path):
     state.mkdir(parents=True)
     lines, signer = [], Ed25519FileSigner.generate("u")
     for _ in range(2):
-        with (
-            Journal(state / "journal.sqlite") as journal,
-            ManifestWriter(state / "m.jsonl", signer, "u") as manifest,
-        ):
-            job = Migration(
-                plan, plan_digest(b"p"), journal=journal, manifest=manifest,
-                executor=SerialExecutor(), clients=clients,
-            )  # fmt: skip
+        with offline_migration(plan, state, clients, signer=signer) as job:
             lines.append(describe_position(journal_position(job)))
             job.run()
             job.finish("done")

@@ -8,12 +8,10 @@ nothing (exit 7); a verify reports every object not verified, whatever its state
 import io
 import os
 import uuid
-from contextlib import contextmanager
 
 import pytest
 
 from hdh_migrate.backends.memory import drop_store
-from hdh_migrate.engine.runner import Migration, plan_digest
 from hdh_migrate.engine.verdict import verdict
 from hdh_migrate.errors import (
     IntegrityAuthError,
@@ -24,12 +22,11 @@ from hdh_migrate.errors import (
     VerificationError,
     WrongKeyError,
 )
-from hdh_migrate.events import ListReporter
 from hdh_migrate.execution import SerialExecutor
-from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter
+from hdh_migrate.integrity import Ed25519FileSigner
 from hdh_migrate.journal import ItemState, Journal
 from hdh_migrate.plan import VerifyMode
-from tests.offline_plan import MemoryTargetClients, parse_offline_plan
+from tests.offline_plan import MemoryTargetClients, offline_migration, parse_offline_plan
 
 REST = """\
 keys:
@@ -63,24 +60,8 @@ def make_plan(env, verify="full", key="kek.key"):
     return parse_offline_plan("unit", env["tmp"] / "src", rest)
 
 
-@contextmanager
 def migration(env, plan, clients):
-    state = env["tmp"] / "state"
-    state.mkdir(exist_ok=True)
-    with (
-        Journal(state / "journal.sqlite") as journal,
-        ManifestWriter(state / "manifest.jsonl", env["signer"], "hdh-migrate/unit") as manifest,
-    ):
-        yield Migration(
-            plan,
-            plan_digest(b"plan"),
-            journal=journal,
-            manifest=manifest,
-            executor=SerialExecutor(),
-            clients=clients,
-            reporter=ListReporter(),
-            window=4,
-        )
+    return offline_migration(plan, env["tmp"] / "state", clients, signer=env["signer"])
 
 
 def counts(env):
