@@ -37,12 +37,14 @@ def verify_mode(text: str | None) -> VerifyMode | None:
     """``--mode`` of ``verify``, typed (None: each dataset's own mode)."""
     if text is None:
         return None
+    if text.strip() == "header":  # header + final segment of every object: a 0 % sample
+        return VerifyMode("sample", 0.0)
     try:
         return VerifyMode.parse(text)
     except ValueError:
         raise UsageError(
             f"--mode {text[:40]!r} is not a verification mode",
-            hint="use full, sample:P% (e.g. sample:5%), metadata or none",
+            hint="use full, sample:P% (e.g. sample:5%), header, metadata or none",
         ) from None
 
 

@@ -130,7 +130,7 @@ def _announce_journal(job: Migration, reporter: Any, as_json: bool) -> None:
 def verify(
     plan: str = PLAN_ARG,
     mode: str | None = typer.Option(
-        None, "--mode", help="full, sample:P%, metadata or none (default: the plan's)."
+        None, "--mode", help="full, sample:P%, header, metadata or none (default: the plan's)."
     ),
     wave: str | None = WAVE_OPT,
     dataset: str | None = DATASET_OPT,

@@ -272,3 +272,12 @@ def test_a_sample_is_drawn_per_object_from_the_typed_mode(env):
         job.run()
         modes = [f["mode"] for name, f in job.reporter.events if name == "object.verified"]
     assert set(modes) == {"full", "header"} and len(modes) == 23
+
+
+def test_verify_mode_header_checks_every_object_by_header():
+    from hdh_migrate.engine.runner import _concrete_mode
+    from hdh_migrate.engine.session import verify_mode
+
+    mode = verify_mode("header")
+    assert {_concrete_mode(mode, f"ds/{n}", "seed") for n in range(200)} == {"header"}
+    assert verify_mode("sample:5%") == VerifyMode("sample", 5.0) and verify_mode(None) is None
