@@ -13,6 +13,7 @@
     │       └── WrongKeyError     the key given is not the one the object names: stop, mark nothing
     ├── UnreachableError    (8)   an endpoint does not answer
     ├── StateError          (9)   the journal or manifest cannot be read or written (names the file)
+    ├── RunInterrupted (130/143)  Ctrl-C or SIGTERM: stopped cleanly, run again to continue
     └── StorageError        (1)   raised by backends at their boundary; SDK errors never escape
         ├── NotFoundError                  the key does not exist (never retried)
         ├── PreconditionFailedError        the source changed (ETag no longer matches)
@@ -116,6 +117,16 @@ class StateError(HdhError):
     damaged file, permissions. The message names the file."""
 
     exit_code = 9
+
+
+class RunInterrupted(HdhError):
+    """A run stopped on a signal after finishing what was in flight; 128 + the signal."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, *, signum: int = 2, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = 128 + signum
 
 
 class StorageError(HdhError):

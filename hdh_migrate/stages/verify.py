@@ -42,6 +42,7 @@ from hdh_migrate.keys import KeyProvider
 from hdh_migrate.stages.clients import PROCESS_CLIENTS, Clients
 from hdh_migrate.stages.envelopes import current_envelope, open_plaintext
 from hdh_migrate.stages.items import Outcome, VerifyItem, VerifyResult
+from hdh_migrate.stages.meter import metered
 
 CHUNK = 1 << 20
 
@@ -110,7 +111,7 @@ def _full(item: VerifyItem, target: Backend, clients: Clients) -> tuple[str | No
     if size_problem:
         return size_problem, 0
     with open_plaintext(target, item.target_key, clients.key(item.kek), item.object_id) as reader:
-        plain = HashingReader(reader)  # type: ignore[arg-type]
+        plain = HashingReader(metered(reader, item.dataset, "verify"))  # type: ignore[arg-type]
         while plain.read(CHUNK):
             pass
     if plain.bytes_read != item.plaintext_size:
