@@ -10,8 +10,10 @@
     ├── GateRefusedError    (6)   a cutover gate is not satisfied
     ├── AuthError           (7)   credentials, key file, HSM PIN or KEK refused
     │   ├── IntegrityAuthError    an HDH1 object failed authentication (tampered, wrong key)
+    │   │   └── WrongKeyError     the key given is not the one the object names: stop, mark nothing
     │   └── CertificateError      a server's TLS certificate failed verification
     ├── UnreachableError    (8)   an endpoint does not answer
+    ├── StateError          (9)   the journal or manifest cannot be read or written (names the file)
     ├── RunInterrupted (130/143)  Ctrl-C or SIGTERM: stopped cleanly, run again to continue
     └── StorageError        (1)   raised by backends at their boundary; SDK errors never escape
         ├── NotFoundError                  the key does not exist (never retried)
@@ -104,10 +106,21 @@ class IntegrityAuthError(AuthError):
 class CertificateError(AuthError):
     """A server's TLS certificate failed verification (unknown CA, expired, wrong host
     name). Never retried, never answered by turning verification off."""
+class WrongKeyError(IntegrityAuthError):
+    """The key given is not the key an object was written with (its header or sidecar names
+    another KEK). A configuration error, not a damaged object: commands that go over many
+    objects (verify, restore) stop at the first one and mark nothing."""
 
 
 class UnreachableError(HdhError):
     exit_code = 8
+
+
+class StateError(HdhError):
+    """The state directory (journal, manifest) cannot be read or written: disk full, a
+    damaged file, permissions. The message names the file."""
+
+    exit_code = 9
 
 
 class RunInterrupted(HdhError):
@@ -140,6 +153,10 @@ class PreconditionFailedError(StorageError):
 
 class RetryableError(StorageError):
     retryable = True
+    #: Set once a retry policy gave up on this error: an outer policy (a whole copy or
+    #: check retried around retried operations) does not start over, so the attempts a
+    #: plan allows are not multiplied.
+    spent = False
 
 
 class ThrottledError(RetryableError):

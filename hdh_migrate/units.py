@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import re
 
+MIB = 1024**2
+#: Multipart part size and threshold when nothing sets them: the plan's defaults, the S3
+#: backend's and a copy item's (one value, read by all three).
+DEFAULT_PART_SIZE = 64 * MIB
+DEFAULT_MULTIPART_THRESHOLD = 64 * MIB
+
 _UNITS = {
     "": 1,
     "b": 1,

@@ -3,10 +3,17 @@ standing in for every S3 target. Shared by the engine, cutover and rotation unit
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from hdh_migrate.backends.memory import MemoryBackend
+from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.events import ListReporter
+from hdh_migrate.execution import SerialExecutor
+from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter
+from hdh_migrate.journal import Journal
 from hdh_migrate.plan import Plan, check_text
 from hdh_migrate.stages.clients import Clients
 
@@ -57,3 +64,36 @@ class MemoryTargetClients(Clients):
 
     def backend(self, spec: Any) -> Any:
         return self.target if spec.kind == "s3" else super().backend(spec)
+
+
+@contextmanager
+def offline_migration(
+    plan: Plan,
+    state: Path,
+    clients: Clients,
+    *,
+    signer: Ed25519FileSigner | None = None,
+    executor: Any = None,
+    window: int = 4,
+    job_class: type[Migration] = Migration,
+) -> Iterator[Any]:
+    """A Migration over ``state`` (journal + manifest, created when missing), a serial
+    executor unless one is given, and a ListReporter (``job.reporter.events``). Runs of
+    one state must share a ``signer`` (the manifest keeps its public key)."""
+    state.mkdir(parents=True, exist_ok=True)
+    with (
+        Journal(state / "journal.sqlite") as journal,
+        ManifestWriter(
+            state / "manifest.jsonl", signer or Ed25519FileSigner.generate("unit"), "hdh/unit"
+        ) as manifest,
+    ):
+        yield job_class(
+            plan,
+            plan_digest(b"plan"),
+            journal=journal,
+            manifest=manifest,
+            executor=executor or SerialExecutor(),
+            clients=clients,
+            reporter=ListReporter(),
+            window=window,
+        )

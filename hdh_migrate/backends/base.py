@@ -66,6 +66,7 @@ class Capabilities:
     max_part_size: int | None = None
     max_part_count: int | None = None
     max_key_length: int | None = None
+    open_uploads: bool = False  # lists and aborts multipart uploads left open (OpenUploads)
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,25 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Release connections. Idempotent."""
+        ...
+
+
+class UploadRef(Protocol):
+    """A multipart upload left open: its key and upload id."""
+
+    key: str
+    upload_id: str
+
+
+class OpenUploads(Protocol):
+    """What a backend declaring ``Capabilities.open_uploads`` offers the resume reconcile."""
+
+    def list_multipart_uploads(self, prefix: str = "") -> Iterator[UploadRef]:
+        """Multipart uploads open under ``prefix``, page by page."""
+        ...
+
+    def abort_multipart(self, key: str, upload_id: str, *, quiet: bool = False) -> None:
+        """Abort one upload; an upload already gone is not an error."""
         ...
 
 

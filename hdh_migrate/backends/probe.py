@@ -37,7 +37,7 @@ from typing import Any, Protocol
 from hdh_migrate.backends.checksums import checksum_b64
 from hdh_migrate.backends.registry import redact_url
 from hdh_migrate.backends.s3_config import is_loopback
-from hdh_migrate.errors import AuthError, HdhError, PermanentError, UsageError
+from hdh_migrate.errors import AuthError, HdhError, NotFoundError, PermanentError, UsageError
 
 MIB = 1024 * 1024
 PROBE_PREFIX = ".hdh-probe/"
@@ -141,7 +141,7 @@ def probe_s3(
     if scratch_bucket is None:
         scratch_bucket = is_loopback(config.get("endpoint_url"))
     run = _Probe(client, f"{PROBE_PREFIX}{uuid.uuid4().hex}/")
-    client.head_bucket()  # UnreachableError / AuthError / NotFoundError surface here
+    _bucket_exists(client, target, endpoint)  # UnreachableError / AuthError surface here
     try:
         found = run.all(scratch_bucket)
     finally:
@@ -149,6 +149,17 @@ def probe_s3(
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     notes = tuple(run.notes)
     return ProbeResult(target, _redact(endpoint), client.bucket, stamp, notes=notes, **found)
+
+
+def _bucket_exists(client: ProbeClient, target: str, endpoint: str) -> None:
+    """A missing bucket is a configuration error (exit 2) naming the target and the fix."""
+    try:
+        client.head_bucket()
+    except NotFoundError:
+        raise UsageError(
+            f"target {target!r}: bucket {client.bucket!r} does not exist at {_redact(endpoint)}",
+            hint=f"create the bucket, or correct targets.{target}.bucket in the plan",
+        ) from None
 
 
 def _redact(url: str) -> str:

@@ -447,6 +447,7 @@ class S3Backend:
             max_part_size=5 * 1024**3,
             max_part_count=MAX_PARTS,
             max_key_length=1024,
+            open_uploads=True,
         )
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from hdh_migrate.backends import tls
 from hdh_migrate.backends.config_values import Secret, count, required, secret, size
 from hdh_migrate.errors import UsageError
+from hdh_migrate.units import DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE
 
 MIB = 1024 * 1024
 MIN_PART = 5 * MIB
@@ -43,8 +44,8 @@ class S3Settings:
     ca_bundle: str | None = None
     sse_c_key: Secret | None = None
     storage_class: str | None = None
-    multipart_threshold: int = 64 * MIB
-    part_size: int = 16 * MIB
+    multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD
+    part_size: int = DEFAULT_PART_SIZE
     max_concurrency: int = 4
     page_size: int = 1000
     connect_timeout: float = 10.0
@@ -104,7 +105,7 @@ def settings_from_config(config: Mapping[str, Any]) -> S3Settings:
             "s3 backend: ca_bundle is given but verify_tls is false",
             hint="remove verify_tls: false (the bundle is what verification uses)",
         )
-    part = size(config, "part_size", 16 * MIB, KIND)
+    part = size(config, "part_size", DEFAULT_PART_SIZE, KIND)
     profile = str(config.get("profile") or "").strip() or None
     if profile and (config.get("access_key") or config.get("secret_key")):
         raise UsageError("s3 backend: give access_key/secret_key or profile, not both")
@@ -124,7 +125,7 @@ def settings_from_config(config: Mapping[str, Any]) -> S3Settings:
         ca_bundle=bundle,
         sse_c_key=secret(config, "sse_c_key"),
         storage_class=config.get("storage_class") or None,
-        multipart_threshold=size(config, "multipart_threshold", 64 * MIB, KIND),
+        multipart_threshold=size(config, "multipart_threshold", DEFAULT_MULTIPART_THRESHOLD, KIND),
         part_size=part,
         max_concurrency=count(config, "max_concurrency", 4, KIND),
         page_size=count(config, "page_size", 1000, KIND),

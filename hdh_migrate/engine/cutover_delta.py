@@ -46,11 +46,12 @@ class DeltaSteps(CutoverBase):
                 counts.count(change)
                 self._record_deleted(ctx, change, label)
         outcome = self.job.run_dataset(ctx.eff.name)
-        if outcome.failed:
-            key, reason = outcome.failed[0]
+        problems = outcome.failed + outcome.unverifiable  # unverifiable: checked next time
+        if problems:
+            key, reason = problems[0]
             raise ObjectsFailedError(
                 f"{label} of {ctx.eff.name}: "
-                f"{len(outcome.failed)} object(s) failed ({key}: {reason})",
+                f"{len(problems)} object(s) failed or not verified ({key}: {reason})",
                 hint="re-run the cutover to retry them (the source stays frozen)",
             )
         return counts.to_dict() | {"copied": outcome.copied, "bytes_copied": outcome.bytes_copied}

@@ -27,12 +27,14 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hdh_migrate.backends.sftp import CommandOutcome, run_command
 from hdh_migrate.errors import RetryableError, UnreachableError
 from hdh_migrate.plan import resolve_text
 from hdh_migrate.plan.cutover import Hook, SshTarget
+
+if TYPE_CHECKING:  # paramiko loads only when a hook runs over SSH (not for --version)
+    from hdh_migrate.backends.sftp import CommandOutcome
 
 MAX_OUTPUT = 64 * 1024
 SHELL = "/bin/sh"
@@ -80,7 +82,14 @@ class HookResult:
         }
 
 
-RemoteRunner = Callable[..., CommandOutcome]
+RemoteRunner = Callable[..., "CommandOutcome"]
+
+
+def run_command(*args: Any, **kwargs: Any) -> CommandOutcome:
+    """The SSH command runner of the sftp module, imported on first use."""
+    from hdh_migrate.backends.sftp import run_command as remote
+
+    return remote(*args, **kwargs)
 
 
 class HookRunner:

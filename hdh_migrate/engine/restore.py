@@ -11,12 +11,12 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from hdh_migrate.errors import HdhError, UsageError
+from hdh_migrate.errors import HdhError, UsageError, WrongKeyError
 from hdh_migrate.execution import imap_unordered
 from hdh_migrate.integrity.hashing import HashingReader
 from hdh_migrate.journal import Item, ItemState
 from hdh_migrate.stages.clients import Clients
-from hdh_migrate.stages.envelopes import RotatedKeyError, open_plaintext
+from hdh_migrate.stages.envelopes import open_plaintext
 from hdh_migrate.stages.items import Spec
 
 CHUNK = 1 << 20
@@ -85,9 +85,9 @@ def restore_one(
             while chunk := plain.read(CHUNK):
                 out.write(chunk)
         problem = _mismatch(item, plain)
-    except RotatedKeyError:
+    except WrongKeyError:
         temp.unlink(missing_ok=True)
-        raise  # the plan names a rotated-away key: stop at the first object
+        raise  # the plan names another (or a rotated-away) key: stop at the first object
     except HdhError as exc:
         problem = exc.one_line()
     if problem is None:

@@ -31,6 +31,7 @@ from typing import Any
 from hdh_migrate import __version__
 from hdh_migrate.engine.evidence import manifest_signer, state_paths
 from hdh_migrate.engine.specs import key_spec, target_spec
+from hdh_migrate.engine.state_lock import state_lock
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
 from hdh_migrate.execution import imap_unordered, make_executor
@@ -244,6 +245,7 @@ def rotate_keys(
     clients = Clients()
     try:
         with (
+            state_lock(paths.root, "keys rotate"),
             journal_for(plan) as journal,
             ManifestWriter(
                 paths.manifest, manifest_signer(plan, paths), f"hdh-migrate/{plan.name}"

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any
+from typing import Any, cast
 
 from hdh_migrate import __version__
-from hdh_migrate.backends.base import Backend
+from hdh_migrate.backends.base import Backend, OpenUploads
 from hdh_migrate.backends.probe import ProbeResult, load_probe
 from hdh_migrate.engine.credential_window import check_window
 from hdh_migrate.engine.specs import key_spec, selection_for, source_spec, target_spec
@@ -29,12 +29,20 @@ from hdh_migrate.execution import imap_unordered
 from hdh_migrate.integrity import ManifestWriter
 from hdh_migrate.journal import CopyResult as JournalCopy
 from hdh_migrate.journal import DatasetState, InventoryEntry, Item, ItemState, JournalStore
-from hdh_migrate.plan import EffectiveDataset, Plan
+from hdh_migrate.plan import EffectiveDataset, Plan, VerifyMode
 from hdh_migrate.stages.clients import Clients
 from hdh_migrate.stages.copy import copy_object
 from hdh_migrate.stages.inventory import Entry, Selection, inventory
-from hdh_migrate.stages.items import CopyItem, CopyResult, Spec, VerifyItem, VerifyResult
+from hdh_migrate.stages.items import (
+    CheckMode,
+    CopyItem,
+    CopyResult,
+    Spec,
+    VerifyItem,
+    VerifyResult,
+)
 from hdh_migrate.stages.metadata import as_pairs
+from hdh_migrate.stages.retry import DEFAULT_RETRY, RetryPolicy
 from hdh_migrate.stages.verify import sample_drawn, verify_object
 
 
@@ -52,7 +60,10 @@ class DatasetOutcome:
     bytes_copied: int = 0
     verified: int = 0
     not_carried: int = 0  # objects with metadata or properties the target could not hold
+    tampered: int = 0  # mismatches found by authentication (HDH1 tag, header, commitment)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    unverifiable: list[tuple[str, str]] = field(default_factory=list)  # checked again later
+    not_verified: list[tuple[str, str]] = field(default_factory=list)  # not copied (verify)
     #: How the verified objects were verified: ``full`` (read back, decrypted, hashed),
     #: ``sampled`` (header + final segment), ``metadata`` (target-validated checksum).
     verified_by: dict[str, int] = field(default_factory=dict)
@@ -64,7 +75,8 @@ class DatasetOutcome:
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
-        data["failed"] = [{"key": k, "reason": r} for k, r in self.failed]
+        for name in ("failed", "unverifiable", "not_verified"):
+            data[name] = [{"key": k, "reason": r} for k, r in getattr(self, name)]
         data["verified_by"] = dict(self.verified_by)
         return data
 
@@ -102,8 +114,9 @@ class Context:
     source: Spec
     target: Spec
     kek: Spec
-    verify: str
+    verify: VerifyMode
     segment_size: int = 1 << 20
+    retry: RetryPolicy = DEFAULT_RETRY
 
 
 class Migration:
@@ -121,10 +134,12 @@ class Migration:
         reporter: Reporter | None = None,
         window: int = 16,
         run_id: str | None = None,
+        concurrency: int | None = None,
     ) -> None:
         self.plan, self.plan_digest = plan, plan_digest
         self.journal, self.manifest, self.executor = journal, manifest, executor
         self.clients, self.window = clients, window
+        self.concurrency = concurrency  # --concurrency: overrides each dataset's
         self.reporter = reporter or NullReporter()
         self.run_id = run_id or uuid.uuid4().hex
         self._started = False
@@ -224,6 +239,12 @@ class Migration:
         )
         self._heal_manifest()
 
+    def finish(self, status: str) -> None:
+        """Record how this run ended (``done``, ``failed``, ``interrupted``) in the journal;
+        a run that never started records nothing."""
+        if self._started:
+            self.journal.end_run(self.run_id, status)
+
     def _kek_refs(self) -> set[str]:
         refs = set()
         for _, ds in self.plan.iter_datasets():
@@ -246,7 +267,7 @@ class Migration:
                 hint="set defaults.key or the dataset's key",
             )
         probed = load_probe(self.plan.state_path, eff.dataset.target)
-        verify = self._trusted_verify(eff, str(eff.verify), probed)
+        verify = self._trusted_verify(eff, eff.verify, probed)
         validated = probed.validated_checksums if probed is not None else ()
         return Context(
             eff,
@@ -254,12 +275,15 @@ class Migration:
             target_spec(self.plan, eff.dataset.target, eff, validated),
             key_spec(eff.key_name, eff.key),
             verify,
+            retry=RetryPolicy.from_plan(eff.retries),
         )
 
-    def _trusted_verify(self, eff: EffectiveDataset, mode: str, probed: ProbeResult | None) -> str:
+    def _trusted_verify(
+        self, eff: EffectiveDataset, mode: VerifyMode, probed: ProbeResult | None
+    ) -> VerifyMode:
         """``metadata`` trusts what the server says; a target the probe found storing wrong
         checksums or ignoring SSE-C is verified by reading back instead."""
-        if mode != "metadata":
+        if mode.kind != "metadata":
             return mode
         if probed is not None and probed.trustworthy:
             return mode
@@ -267,7 +291,7 @@ class Migration:
         self.reporter.event(
             "verify.upgraded", dataset=eff.name, target=eff.dataset.target, mode="full", reason=why
         )
-        return "full"
+        return VerifyMode("full")
 
     # ------------------------------------------------------------------ inventory
 
@@ -306,10 +330,10 @@ class Migration:
         for item_id in stale:
             self.journal.reset_to_pending(item_id, "retried")
         target = self.clients.backend(ctx.target)
-        lister = getattr(target, "list_multipart_uploads", None)
-        if stale and lister is not None:
-            for upload in list(lister(ctx.eff.dataset.target_prefix)):
-                target.abort_multipart(upload.key, upload.upload_id, quiet=True)  # type: ignore[attr-defined]
+        if stale and target.capabilities().open_uploads:  # declared, not guessed
+            uploads = cast(OpenUploads, target)
+            for upload in list(uploads.list_multipart_uploads(ctx.eff.dataset.target_prefix)):
+                uploads.abort_multipart(upload.key, upload.upload_id, quiet=True)
         self.reporter.event("reconcile.done", dataset=name, redone=len(stale))
 
     def _check_credential_window(self, ctx: Context) -> None:
@@ -324,8 +348,14 @@ class Migration:
     def _copy(self, ctx: Context, outcome: DatasetOutcome) -> None:
         self._announce(ctx, "copy.start", ItemState.PENDING)
         items = self._copy_items(ctx)
-        for _, future in imap_unordered(self.executor, self._copy_task, items, self.window):
+        window = self.in_flight(ctx)
+        for _, future in imap_unordered(self.executor, self._copy_task, items, window):
             self._record_copy(future.result(), outcome)
+
+    def in_flight(self, ctx: Context) -> int:
+        """Tasks of one dataset in flight at once: its ``concurrency`` (or the command
+        line's), never more than the window the executor was sized for."""
+        return max(1, min(self.window, self.concurrency or ctx.eff.concurrency))
 
     def _copy_task(self, item: CopyItem) -> CopyResult:
         return copy_object(item, self.clients)
@@ -354,6 +384,7 @@ class Migration:
             drop_metadata=tuple(ds.metadata.drop),
             segment_size=ctx.segment_size,
             min_part_size=max(ctx.eff.part_size, 5 << 20),
+            retry=ctx.retry,
         )
 
     def _record_copy(self, result: CopyResult, outcome: DatasetOutcome) -> None:
@@ -392,23 +423,38 @@ class Migration:
     # ------------------------------------------------------------------ verify
 
     def reverify(
-        self, mode: str | None = None, wave: str | None = None, dataset: str | None = None
+        self, mode: VerifyMode | None = None, wave: str | None = None, dataset: str | None = None
     ) -> list[DatasetOutcome]:
-        """Check again, at the target, every object already verified. A mismatch marks the
-        object failed (the next ``run`` copies it again); a pass changes nothing."""
+        """Check again, at the target, every object already verified, and verify the copied
+        ones a run left unverified. A mismatch marks the object failed (the next ``run``
+        copies it again); an unverifiable object keeps its state. Objects in any other state
+        (failed, pending) are reported: a verify never ends silent on an unverified item."""
         outcomes = []
         for name in self.selected(wave, dataset):
             ctx = self.context(name)
             outcome = DatasetOutcome(name, ctx.eff.wave.name)
+            self._unverified(ctx, outcome)  # before the checks, which may fail some
             self._verify(ctx, outcome, mode or ctx.verify, ItemState.VERIFIED)
+            self._verify(ctx, outcome, mode or ctx.verify, ItemState.COPIED)
             outcomes.append(outcome)
         return outcomes
+
+    def _unverified(self, ctx: Context, outcome: DatasetOutcome) -> None:
+        """Items neither verified nor done: a failed verification counts as a mismatch,
+        anything else (copy failed, pending, caught mid-copy) as not verified."""
+        for state in (ItemState.FAILED, ItemState.PENDING, ItemState.COPYING):
+            for item in self.journal.items(state, ctx.eff.name):
+                reason = item.reason or item.last_error or str(state)
+                if state == ItemState.FAILED and item.verify_result == "mismatch":
+                    outcome.failed.append((item.key, reason))
+                else:
+                    outcome.not_verified.append((item.key, f"{state}: {reason}"))
 
     def _verify(
         self,
         ctx: Context,
         outcome: DatasetOutcome,
-        mode: str,
+        mode: VerifyMode,
         state: ItemState = ItemState.COPIED,
     ) -> None:
         self._announce(ctx, "verify.start", state)
@@ -417,7 +463,8 @@ class Migration:
             for item in self._until_stopped(self.journal.items(state, ctx.eff.name))
         )
         record = self._record_verify if state == ItemState.COPIED else self._record_recheck
-        for _, future in imap_unordered(self.executor, self._verify_task, items, self.window):
+        window = self.in_flight(ctx)
+        for _, future in imap_unordered(self.executor, self._verify_task, items, window):
             record(ctx, future.result(), outcome)
 
     def _record_recheck(self, ctx: Context, result: VerifyResult, outcome: DatasetOutcome) -> None:
@@ -433,10 +480,19 @@ class Migration:
             return
         self._record_verify(ctx, result, outcome)
 
+    def _record_unverifiable(self, result: VerifyResult, outcome: DatasetOutcome) -> None:
+        """The check could not be made: the object keeps its state (a copied one is
+        verified by the next run or verify), and the reason is reported."""
+        reason = f"verification ({result.mode}) could not be made: {result.reason}"
+        outcome.unverifiable.append((result.key, reason))
+        self.reporter.event(
+            "object.unverifiable", dataset=result.dataset, key=result.key, reason=reason
+        )
+
     def _verify_task(self, item: VerifyItem) -> VerifyResult:
         return verify_object(item, self.clients)
 
-    def _verify_item(self, ctx: Context, item: Item, mode: str) -> VerifyItem:
+    def _verify_item(self, ctx: Context, item: Item, mode: VerifyMode) -> VerifyItem:
         relative = item.key[len(ctx.eff.dataset.prefix) :]
         object_id = f"{ctx.eff.name}/{relative}"
         return VerifyItem(
@@ -451,14 +507,19 @@ class Migration:
             plaintext_size=item.size,
             ciphertext_size=item.target_size or 0,
             target_etag=item.target_etag,
+            retry=ctx.retry,
         )
 
     def _record_verify(self, ctx: Context, result: VerifyResult, outcome: DatasetOutcome) -> None:
         item_id = _item_id(result.dataset, result.key)
-        if not result.ok:
+        if result.outcome == "unverifiable":
+            self._record_unverifiable(result, outcome)
+            return
+        if result.outcome == "mismatch":
             reason = f"verification ({result.mode}) failed: {result.reason}"
             self.journal.mark_failed(item_id, reason, None, verify_mode=result.mode)
             outcome.failed.append((result.key, reason))
+            outcome.tampered += result.tampered
             self.reporter.event(
                 "object.failed",
                 dataset=result.dataset,
@@ -581,12 +642,11 @@ def _item_id(dataset: str, key: str) -> str:
     return item_id_for(dataset, key)
 
 
-def _concrete_mode(mode: str, object_id: str, seed: str) -> str:
+def _concrete_mode(mode: VerifyMode, object_id: str, seed: str) -> CheckMode:
     """``sample:P%`` → ``full`` for the drawn objects, ``header`` for the others."""
-    if not mode.startswith("sample"):
-        return mode
-    percent = float(mode.split(":", 1)[1].rstrip("%"))
-    return "full" if sample_drawn(object_id, percent, seed) else "header"
+    if mode.kind != "sample":
+        return mode.kind
+    return "full" if sample_drawn(object_id, mode.percent or 0.0, seed) else "header"
 
 
 def plan_digest(data: bytes) -> str:

@@ -4,7 +4,7 @@ queries (status, re-verification) the CLI offers. The CLI stays a thin adapter."
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,12 +13,13 @@ from hdh_migrate.engine.evidence import StatePaths, manifest_signer, state_paths
 from hdh_migrate.engine.restore import RestoreOutcome, restore_all, restore_items
 from hdh_migrate.engine.runner import Migration, plan_digest, verified_how
 from hdh_migrate.engine.specs import key_spec, target_spec
-from hdh_migrate.errors import UsageError
+from hdh_migrate.engine.state_lock import state_lock
+from hdh_migrate.errors import HdhError, UsageError
 from hdh_migrate.events import NullReporter, Reporter
 from hdh_migrate.execution import make_executor
 from hdh_migrate.integrity import ManifestWriter
 from hdh_migrate.journal import Journal
-from hdh_migrate.plan import Plan, load_plan
+from hdh_migrate.plan import Plan, VerifyMode, load_plan
 from hdh_migrate.stages import buffers, throttle
 from hdh_migrate.stages.clients import Clients
 
@@ -32,6 +33,21 @@ class RunSettings:
     executor: str | None = None
 
 
+def verify_mode(text: str | None) -> VerifyMode | None:
+    """``--mode`` of ``verify``, typed (None: each dataset's own mode)."""
+    if text is None:
+        return None
+    if text.strip() == "header":  # header + final segment of every object: a 0 % sample
+        return VerifyMode("sample", 0.0)
+    try:
+        return VerifyMode.parse(text)
+    except ValueError:
+        raise UsageError(
+            f"--mode {text[:40]!r} is not a verification mode",
+            hint="use full, sample:P% (e.g. sample:5%), header, metadata or none",
+        ) from None
+
+
 def load(path: str | Path) -> tuple[Plan, str]:
     """The validated plan and the digest of its exact bytes."""
     plan = load_plan(path)
@@ -40,12 +56,27 @@ def load(path: str | Path) -> tuple[Plan, str]:
 
 @contextmanager
 def migration(
-    path: str | Path, settings: RunSettings | None = None, reporter: Reporter | None = None
+    path: str | Path,
+    settings: RunSettings | None = None,
+    reporter: Reporter | None = None,
+    command: str = "run",
 ) -> Iterator[Migration]:
-    """A ready Migration; journal, manifest, executor and clients are closed on exit."""
+    """A ready Migration holding the plan's state lock; journal, manifest, executor and
+    clients are closed (and the lock released) on exit."""
     settings = settings or RunSettings()
     plan, digest = load(path)
     paths = state_paths(plan).ensure()
+    with state_lock(paths.root, command):
+        yield from _migration(plan, digest, paths, settings, reporter)
+
+
+def _migration(
+    plan: Plan,
+    digest: str,
+    paths: StatePaths,
+    settings: RunSettings,
+    reporter: Reporter | None,
+) -> Iterator[Migration]:
     workers = settings.concurrency or plan.executor.workers or plan.defaults.concurrency
     throttle.configure(settings.bandwidth or plan.defaults.bandwidth)
     buffers.release_large_buffers()
@@ -58,7 +89,7 @@ def migration(
                 paths.manifest, manifest_signer(plan, paths), f"hdh-migrate/{plan.name}"
             ) as manifest,
         ):
-            yield Migration(
+            job = Migration(
                 plan,
                 digest,
                 journal=journal,
@@ -67,10 +98,66 @@ def migration(
                 clients=clients,
                 reporter=reporter or NullReporter(),
                 window=2 * workers,
+                concurrency=settings.concurrency,
             )
+            with ended(job):
+                yield job
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
         clients.close()
+
+
+def journal_position(job: Migration) -> dict[str, Any]:
+    """Which journal a command works on and how far earlier runs got: the path, whether
+    it resumes, objects per state, the last run. What ``run`` prints first."""
+    journal = job.journal
+    runs = journal.runs()
+    states: dict[str, int] = {}
+    for count in journal.counts():
+        states[str(count.state)] = states.get(str(count.state), 0) + count.count
+    last = runs[-1] if runs else None
+    return {
+        "journal": str(state_paths(job.plan).journal.absolute()),
+        "resumes": bool(runs),
+        "runs": len(runs),
+        "objects": states,
+        "last_run": last.run_id if last else None,
+        "last_started": last.started_at if last else None,
+        "last_status": (last.status or "did not finish") if last else None,
+    }
+
+
+def describe_position(position: dict[str, Any]) -> str:
+    """One line: ``resuming journal PATH (3 runs, last at T): 229 verified, 3 failed``."""
+    if not position["resumes"]:
+        return f"new journal {position['journal']}"
+    objects = position["objects"]
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(objects.items())) or "no objects"
+    total = sum(objects.values())
+    return (
+        f"resuming journal {position['journal']} ({position['runs']} earlier run(s), the "
+        f"last started {position['last_started']}, {position['last_status']}): "
+        f"{total} object(s): {counts}"
+    )
+
+
+@contextmanager
+def ended(job: Migration) -> Iterator[None]:
+    """Record in the journal how the run ended: done, failed or interrupted."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        _finish_quietly(job, "interrupted")
+        raise
+    except BaseException:
+        _finish_quietly(job, "failed")
+        raise
+    job.finish("done")
+
+
+def _finish_quietly(job: Migration, status: str) -> None:
+    with suppress(HdhError):  # the journal itself may be what failed: keep that error
+        job.finish(status)
 
 
 def journal_for(plan: Plan) -> Journal:

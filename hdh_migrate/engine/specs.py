@@ -24,6 +24,7 @@ from hdh_migrate.providers import get_preset
 from hdh_migrate.stages.buffers import parts_in_flight
 from hdh_migrate.stages.inventory import Selection
 from hdh_migrate.stages.items import Spec
+from hdh_migrate.stages.retry import RetryPolicy
 
 
 def source_spec(eff: EffectiveDataset) -> Spec:
@@ -44,7 +45,8 @@ def source_spec(eff: EffectiveDataset) -> Spec:
         config = _sftp_config(source, where)
     else:
         config = {"root": _join(resolve_text(source.path), where)}
-    return Spec(source.kind, config, f"source:{eff.dataset.source}:{where}")
+    retry = RetryPolicy.from_plan(eff.retries)
+    return Spec(source.kind, config, f"source:{eff.dataset.source}:{where}", retry)
 
 
 def target_spec(
@@ -80,7 +82,7 @@ def target_spec(
         config["part_size"] = eff.part_size
         config["multipart_threshold"] = eff.multipart_threshold
         config["max_concurrency"] = parts_in_flight(eff.part_size)  # fits the buffer budget
-    return Spec("s3", config, f"target:{name}")
+    return Spec("s3", config, f"target:{name}", RetryPolicy.from_plan(plan.defaults.retries))
 
 
 def key_spec(name: str, key: Key) -> Spec:

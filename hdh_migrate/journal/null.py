@@ -67,9 +67,6 @@ class NullJournal:
     def mark_skipped(self, item_id: str, reason: str) -> bool:
         return False
 
-    def mark_flagged(self, item_id: str, reason: str) -> bool:
-        return False
-
     def reset_to_pending(self, item_id: str, reason: str | None = None) -> bool:
         return False
 

@@ -26,6 +26,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from hdh_migrate.errors import StateError
 from hdh_migrate.journal import schema
 from hdh_migrate.journal.models import (
     Approval,
@@ -52,6 +53,34 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+class _Connection(sqlite3.Connection):
+    """A connection whose SQLite errors (disk full, a damaged or foreign file, I/O errors)
+    become one-line ``StateError``s naming the journal file (exit 9), never exit 1."""
+
+    path: Path = Path("<journal>")
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.Error as exc:
+            raise state_error(self.path, exc) from None
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.Error as exc:
+            raise state_error(self.path, exc) from None
+
+
+def state_error(path: Path, exc: sqlite3.Error) -> StateError:
+    """What a failed SQLite call on the journal at ``path`` is reported as."""
+    return StateError(
+        f"journal {path}: {exc}",
+        hint="free disk space if it is full; a damaged journal is restored from a copy "
+        "(the target's manifest records hold what was verified)",
+    )
+
+
 class Journal:
     """The journal of one plan, stored in one SQLite file.
 
@@ -64,9 +93,10 @@ class Journal:
         self.path = Path(path)
         self._clock = clock
         try:
-            self._conn = sqlite3.connect(self.path, isolation_level=None)
+            self._conn = sqlite3.connect(self.path, isolation_level=None, factory=_Connection)
         except sqlite3.Error as exc:
-            raise JournalError(f"cannot open journal {self.path}: {exc}") from None
+            raise state_error(self.path, exc) from None
+        self._conn.path = self.path
         self._conn.row_factory = sqlite3.Row
         try:
             self._configure()
@@ -207,9 +237,6 @@ class Journal:
 
     def mark_skipped(self, item_id: str, reason: str) -> bool:
         return self._move(item_id, ItemState.SKIPPED, FULL, reason=reason)
-
-    def mark_flagged(self, item_id: str, reason: str) -> bool:
-        return self._move(item_id, ItemState.FLAGGED, FULL, reason=reason)
 
     def mark_recorded(self, item_id: str, leaf: int) -> bool:
         """Note the manifest leaf that records this item (NORMAL: see ``unrecorded``)."""

@@ -28,6 +28,7 @@ _LIBS_LOCK = threading.Lock()
 # provider with a different PIN is still refused.
 _PIN_KEY = os.urandom(32)
 _LOGINS: dict[tuple[str, str], bytes] = {}
+_SESSIONS = [0]  # sessions this process opened and has not closed (open_sessions())
 KEK_ATTRIBUTES = (
     "LOCAL",
     "NEVER_EXTRACTABLE",
@@ -107,11 +108,19 @@ class Pkcs11KeyProvider:
             self._p11.UserNotLoggedIn,
         )
         self._session: Any = None
-        self._connect()
+        try:
+            self._connect()
+        except BaseException:
+            self.close()  # logged in but no KEK: the session is not left open
+            raise
 
     def _connect(self) -> None:
+        replacing = self._session is not None  # a stale session the library dropped
         self._token = self._find_token(load_library(self.module))
         self._session = self._login(_pin_value(self._pin))
+        if not replacing:
+            with _LIBS_LOCK:
+                _SESSIONS[0] += 1
         self._kek = self._find_kek()
 
     def _run(self, operation: Callable[[], _T]) -> _T:
@@ -255,8 +264,17 @@ class Pkcs11KeyProvider:
         with self._lock:
             session, self._session = self._session, None
             if session is not None:
+                with _LIBS_LOCK:
+                    _SESSIONS[0] -= 1
                 with contextlib.suppress(self._p11.PKCS11Error):
                     session.close()
+
+
+def open_sessions() -> int:
+    """PKCS#11 sessions providers of this process opened and have not closed yet: what a
+    long-lived process (or a test running a plan many times) watches return to its start."""
+    with _LIBS_LOCK:
+        return _SESSIONS[0]
 
 
 def _text(value: Any) -> str:

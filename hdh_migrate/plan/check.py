@@ -51,7 +51,10 @@ def load_plan(path: str | Path) -> Plan:
 def check_plan(path: str | Path) -> CheckResult:
     """Validate a plan file. Raises UsageError only when the file cannot be read at all."""
     file = str(path)
-    return check_text(read_plan_text(Path(path)), file)
+    result = check_text(read_plan_text(Path(path)), file)
+    if result.plan is not None:
+        result.plan.anchored(Path(path))  # state_dir is taken from the plan file's directory
+    return result
 
 
 def read_plan_text(path: Path) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from hdh_migrate.plan.keys import Key, SigningKey
 from hdh_migrate.plan.settings import Defaults, Estimates, Executor, Policy
@@ -75,15 +75,30 @@ class Plan(StrictModel):
     )
     state_dir: str | None = Field(
         default=None,
-        description="Journal and manifest directory; default .hdh-migrate/<name> under the "
-        "working directory.",
+        description="Journal and manifest directory; a relative path is taken from the plan "
+        "file's directory; default .hdh-migrate/<name> next to the plan file.",
         examples=["/var/lib/hdh-migrate/snds-2026"],
     )
+    _base: Path | None = PrivateAttr(default=None)
+
+    def anchored(self, plan_file: Path) -> Plan:
+        """This plan, read from ``plan_file``: a relative ``state_dir`` is taken from the
+        file's directory, whatever the working directory of the command."""
+        self._base = plan_file.absolute().parent
+        return self
 
     @property
     def state_path(self) -> Path:
-        """Where the journal and manifest live."""
-        return Path(self.state_dir) if self.state_dir else Path(".hdh-migrate") / self.name
+        """Where the journal and manifest live: ``state_dir`` (or ``.hdh-migrate/<name>``)
+        from the plan file's directory. A plan that set no ``state_dir`` and whose state
+        an older version kept under the working directory keeps using that one."""
+        root = Path(self.state_dir) if self.state_dir else Path(".hdh-migrate") / self.name
+        if root.is_absolute() or self._base is None:
+            return root
+        anchored = self._base / root
+        if not self.state_dir and not anchored.exists() and (root / "journal.sqlite").exists():
+            return root.absolute()  # the working-directory default of earlier versions
+        return anchored
 
     def iter_datasets(self) -> Iterator[tuple[Wave, Dataset]]:
         """Every dataset with its wave, in plan order."""

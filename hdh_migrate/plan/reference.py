@@ -149,7 +149,9 @@ JSON Schema in `plans/plan.schema.json` (`hdh-migrate schema`). Commented exampl
 `examples/*.yaml` (one per provider family) and `plans/rehearsal.yaml` (local stack).
 
 {value_types}
-Relative paths (key files, `state_dir`) resolve against the working directory.
+A relative `state_dir` is taken from the plan file's directory (so `status` gives the same
+answer from any directory); other relative paths (key files) resolve against the working
+directory.
 
 ## Checks beyond the schema
 

@@ -93,6 +93,7 @@ def _unique_names(plan: Plan) -> Iterator[Issue]:
 
 def _dependencies(plan: Plan) -> Iterator[Issue]:
     names = [wave.name for wave in plan.waves]
+    uncut = {wave.name for wave in plan.waves if wave.cutover is None}
     for w, wave in enumerate(plan.waves):
         for i, dep in enumerate(wave.depends_on):
             path = ("waves", w, "depends_on", i)
@@ -100,6 +101,13 @@ def _dependencies(plan: Plan) -> Iterator[Issue]:
                 yield Issue(path, "a wave cannot depend on itself", "remove this entry")
             elif dep not in names:
                 yield Issue(path, f"no wave named {dep!r}", choice_hint(dep, names, "waves"))
+            elif dep in uncut:
+                yield Issue(
+                    path,
+                    f"wave {dep!r} has no cutover section: it can never be finalized, so "
+                    f"the cutover of wave {wave.name!r} would always be refused",
+                    f"add a cutover: section to wave {dep!r}, or remove {dep!r} from depends_on",
+                )
     yield from _cycles(plan)
 
 

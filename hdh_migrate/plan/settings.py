@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from hdh_migrate.plan.types import Name, Rate, RuleId, Size, StrictModel, Text, Verify, VerifyMode
+from hdh_migrate.units import DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE
 
 Severity = Literal["block", "warn", "info"]
 
@@ -62,10 +63,10 @@ class Defaults(StrictModel):
         default=None, description="Global bandwidth limit; none = unlimited.", examples=["400MiB/s"]
     )
     part_size: Size = Field(
-        default=64 * 1024**2, description="Multipart part size.", examples=["64MiB"]
+        default=DEFAULT_PART_SIZE, description="Multipart part size.", examples=["64MiB"]
     )
     multipart_threshold: Size = Field(
-        default=64 * 1024**2,
+        default=DEFAULT_MULTIPART_THRESHOLD,
         description="Objects at least this large are uploaded in parts.",
         examples=["64MiB"],
     )

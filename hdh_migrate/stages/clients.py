@@ -12,6 +12,7 @@ from hdh_migrate.backends.base import Backend
 from hdh_migrate.backends.registry import open_backend
 from hdh_migrate.keys import KeyProvider, open_key_provider
 from hdh_migrate.stages.items import Spec
+from hdh_migrate.stages.retry import RetryingBackend
 
 
 class Clients:
@@ -23,9 +24,13 @@ class Clients:
         self._keys: dict[str, KeyProvider] = {}
 
     def backend(self, spec: Spec) -> Backend:
+        """The backend of ``spec``, wrapped in its retry policy when it carries one."""
         with self._lock:
             if spec.ident not in self._backends:
-                self._backends[spec.ident] = open_backend(spec.kind, spec.config)
+                backend = open_backend(spec.kind, spec.config)
+                if spec.retry is not None:
+                    backend = RetryingBackend(backend, spec.retry)
+                self._backends[spec.ident] = backend
             return self._backends[spec.ident]
 
     def key(self, spec: Spec) -> KeyProvider:
@@ -35,9 +40,12 @@ class Clients:
             return self._keys[spec.ident]
 
     def close(self) -> None:
+        """Close every backend and key provider built (PKCS#11 sessions included)."""
         with self._lock:
             for backend in self._backends.values():
                 backend.close()
+            for key in self._keys.values():
+                key.close()
             self._backends.clear()
             self._keys.clear()
 

@@ -47,11 +47,11 @@ def copy_object(
 ) -> CopyResult:
     """Copy one object; never raises for a per-object failure (the result says why)."""
     attempts = _Attempts()
-    policy = retry or RetryPolicy()
+    policy = retry or item.retry
     try:
         for _ in range(SOURCE_CHANGES_TOLERATED + 1):
             try:
-                return policy.run(partial(_attempt, item, clients, attempts), _ignore)
+                return policy.run(partial(_attempt, item, clients, attempts))
             except PreconditionFailedError:
                 item = _restat(item, clients)
         raise RetryableError("the source object keeps changing while it is copied")
@@ -59,10 +59,6 @@ def copy_object(
         raise  # every object would fail the same way: the run stops (exit 7)
     except HdhError as exc:
         return _failed(item, exc, attempts.count)
-
-
-def _ignore(attempt: int, error: BaseException) -> None:
-    return None
 
 
 def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts) -> CopyResult:

@@ -9,8 +9,8 @@ Reading rule (every reader: verify full/header, restore, ``decrypt s3://``): whe
 exists it is authoritative — the header's own envelope is never tried — so after a
 rotation the old KEK is refused with a one-line IntegrityAuthError naming the sidecar. A
 sidecar that belongs to another header (its ``ctx`` differs) is refused too. A key that
-is not the sidecar's raises ``RotatedKeyError``, which verify and restore let through (the
-plan names the old key: one line, exit 7, no object marked failed).
+is not the sidecar's raises ``RotatedKeyError``, a ``WrongKeyError`` that verify and restore
+let through (the plan names the old key: one line, exit 7, no object marked failed).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from hdh_migrate.backends.base import Backend
 from hdh_migrate.crypto import DecryptingReader, Envelope, Header, open_object, read_header
 from hdh_migrate.crypto.envelope import MAX_SIDECAR_LEN, parse_sidecar, rewrap
 from hdh_migrate.crypto.format import MAX_HEADER_LEN
-from hdh_migrate.errors import HdhError, IntegrityAuthError, NotFoundError
+from hdh_migrate.errors import HdhError, IntegrityAuthError, NotFoundError, WrongKeyError
 from hdh_migrate.keys import KeyProvider
 from hdh_migrate.stages.clients import PROCESS_CLIENTS, Clients
 from hdh_migrate.stages.items import Spec
@@ -64,7 +64,7 @@ def drop_stale_sidecar(target: Backend, target_key: str) -> None:
     target.delete(sidecar_key(target_key))
 
 
-class RotatedKeyError(IntegrityAuthError):
+class RotatedKeyError(WrongKeyError):
     """A sidecar names another KEK than the one given: the plan (or ``--key``) still names
     the key a rotation moved away from. A configuration error, not a damaged object:
     readers that go over many objects (verify, restore) stop at the first one instead of
@@ -76,7 +76,8 @@ def check_key(
 ) -> None:
     """Refuse, in one line, a KEK that is not the one the current envelope names: after a
     rotation the sidecar names the new KEK and the old one is refused here
-    (RotatedKeyError); a header naming another KEK is an IntegrityAuthError."""
+    (RotatedKeyError); a header naming another KEK is a WrongKeyError: both are
+    configuration errors that readers over many objects stop at."""
     current = envelope.kek_ref if envelope is not None else header.kek_ref
     if current == provider.ref:
         return
@@ -87,7 +88,7 @@ def check_key(
     )
     if envelope is not None:
         raise RotatedKeyError(message, hint="after `keys rotate`, name the new key in the plan")
-    raise IntegrityAuthError(message, hint="use the key the object was written with")
+    raise WrongKeyError(message, hint="use the key the object was written with")
 
 
 def read_target_header(target: Backend, target_key: str) -> Header:

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
+
+from hdh_migrate.stages.retry import DEFAULT_RETRY, RetryPolicy
+from hdh_migrate.units import DEFAULT_PART_SIZE
 
 
 @dataclass(frozen=True)
 class Spec:
     """How to build a backend or a key provider: ``kind`` + plain ``config`` (SecretRefs, not
-    secrets). ``ident`` names it in caches and messages."""
+    secrets). ``ident`` names it in caches and messages. ``retry``, the plan's policy, wraps
+    every operation of the backend built from it (None: the backend as is)."""
 
     kind: str
     config: Mapping[str, Any]
     ident: str
+    retry: RetryPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,8 @@ class CopyItem:
     rename_metadata: tuple[tuple[str, str], ...] = ()
     drop_metadata: tuple[str, ...] = ()
     segment_size: int = 1 << 20
-    min_part_size: int = 8 << 20
+    min_part_size: int = DEFAULT_PART_SIZE  # the plan's part_size (at least 5 MiB)
+    retry: RetryPolicy = DEFAULT_RETRY  # the whole copy (a write consumes its stream)
 
 
 @dataclass(frozen=True)
@@ -77,11 +83,23 @@ class VerifyItem:
     target_key: str
     target: Spec
     kek: Spec
-    mode: str  # full | sample | header | metadata
+    mode: CheckMode  # a sample is drawn by the coordinator: full or header per object
     plaintext_sha256: str | None
     plaintext_size: int
     ciphertext_size: int
     target_etag: str | None = None
+    retry: RetryPolicy = DEFAULT_RETRY  # the whole check (a read can fail mid-stream)
+
+
+#: How one object is checked (``sample:P%`` is resolved per object by the coordinator).
+CheckMode = Literal["full", "header", "metadata", "none"]
+
+#: What a verification concluded about one object:
+#: ``verified`` — the target holds what the evidence says;
+#: ``mismatch`` — it does not (only this changes the object's state: it is copied again);
+#: ``unverifiable`` — the check could not be made (a server error, a lost connection,
+#: retries exhausted): the object keeps its state and is checked again later.
+Outcome = Literal["verified", "mismatch", "unverifiable"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,11 @@ class VerifyResult:
     dataset: str
     key: str
     mode: str
-    ok: bool
+    outcome: Outcome
     reason: str | None = None
     bytes_read: int = 0
+    tampered: bool = False  # a mismatch found by authentication (HDH1 tag, header, commitment)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "verified"

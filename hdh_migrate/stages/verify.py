@@ -4,7 +4,17 @@ Modes, per object:
 - ``full``: read back, authenticate and decrypt every segment, compare the plaintext SHA-256;
 - ``header``: the header and the final segment (commitment, key, length, final flag) —
   what ``sample:P%`` checks on every object not drawn for a full check;
-- ``metadata``: HEAD only (size, and ETag when one was recorded).
+- ``metadata``: HEAD only (size, and ETag when one was recorded);
+- ``none``: nothing is read; the object is recorded as verified in mode ``none`` (the
+  policy refuses this mode outside a rehearsal, SOV-12).
+
+Outcomes, not exceptions (``VerifyResult.outcome``): a comparison that fails, a missing
+object or an HDH1 authentication failure is a ``mismatch``; a server error, a lost
+connection or a throttled read, once the retries are spent, is ``unverifiable`` — the
+object keeps its state and is checked again later. A key that is not the object's
+(``WrongKeyError``) or credentials the target refuses (``AuthError``) are configuration
+errors: they escape, so a command over many objects stops at the first one and marks
+nothing.
 
 Full and header modes follow the sidecar rule of ``stages.envelopes``: a rotated object
 opens through its sidecar, with the new KEK only.
@@ -14,9 +24,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+from functools import partial
 from typing import BinaryIO
 
-from hdh_migrate.backends.base import Backend
+from hdh_migrate.backends.base import Backend, ObjectInfo
 from hdh_migrate.crypto import (
     check_object_size,
     decrypt_range,
@@ -25,27 +36,48 @@ from hdh_migrate.crypto import (
     read_header,
 )
 from hdh_migrate.crypto.format import MAX_HEADER_LEN
-from hdh_migrate.errors import CertificateError, HdhError
+from hdh_migrate.errors import AuthError, HdhError, IntegrityAuthError, NotFoundError, WrongKeyError
 from hdh_migrate.integrity.hashing import HashingReader
 from hdh_migrate.keys import KeyProvider
 from hdh_migrate.stages.clients import PROCESS_CLIENTS, Clients
-from hdh_migrate.stages.envelopes import RotatedKeyError, current_envelope, open_plaintext
-from hdh_migrate.stages.items import VerifyItem, VerifyResult
+from hdh_migrate.stages.envelopes import current_envelope, open_plaintext
+from hdh_migrate.stages.items import Outcome, VerifyItem, VerifyResult
 from hdh_migrate.stages.meter import metered
 
 CHUNK = 1 << 20
 
 
 def verify_object(item: VerifyItem, clients: Clients = PROCESS_CLIENTS) -> VerifyResult:
-    """Verify one object; a mismatch is a result (ok=False with the reason), not an exception."""
+    """Verify one object: ``verified``, ``mismatch`` or ``unverifiable`` (see the module
+    docstring); raises only for configuration errors (wrong key, refused credentials)."""
+    check = _CHECKS[item.mode]
     target = clients.backend(item.target)
     try:
-        reason, read = _CHECKS[item.mode](item, target, clients)
-    except (RotatedKeyError, CertificateError):
-        raise  # a rotated-away key, an untrusted endpoint: stop, mark nothing failed
+        reason, read = item.retry.run(partial(check, item, target, clients))
+    except WrongKeyError:
+        raise  # the plan names another key than the object's: stop, mark nothing
+    except IntegrityAuthError as exc:
+        return _result(item, "mismatch", exc.one_line(), tampered=True)
+    except NotFoundError:
+        return _result(item, "mismatch", f"the target holds no object {item.target_key!r}")
+    except AuthError:
+        raise  # credentials refused: every other object would fail the same way
     except HdhError as exc:
-        reason, read = exc.one_line(), 0
-    return VerifyResult(item.dataset, item.key, item.mode, reason is None, reason, read)
+        return _result(item, "unverifiable", exc.one_line())
+    if reason is not None:
+        return _result(item, "mismatch", reason)
+    return _result(item, "verified", None, read)
+
+
+def _result(
+    item: VerifyItem,
+    outcome: Outcome,
+    reason: str | None,
+    read: int = 0,
+    *,
+    tampered: bool = False,
+) -> VerifyResult:
+    return VerifyResult(item.dataset, item.key, item.mode, outcome, reason, read, tampered)
 
 
 def sample_drawn(object_id: str, percent: float, seed: str) -> bool:
@@ -56,15 +88,26 @@ def sample_drawn(object_id: str, percent: float, seed: str) -> bool:
 
 def _metadata(item: VerifyItem, target: Backend, clients: Clients) -> tuple[str | None, int]:
     info = target.stat(item.target_key)
+    return _size_problem(item, info) or _etag_problem(item, info), 0
+
+
+def _size_problem(item: VerifyItem, info: ObjectInfo) -> str | None:
     if info.size != item.ciphertext_size:
-        return f"target holds {info.size} bytes, expected {item.ciphertext_size}", 0
+        return f"target holds {info.size} bytes, expected {item.ciphertext_size}"
+    return None
+
+
+def _etag_problem(item: VerifyItem, info: ObjectInfo) -> str | None:
     if item.target_etag and info.etag and info.etag != item.target_etag:
-        return "target ETag changed since the copy", 0
-    return None, 0
+        return "target ETag changed since the copy"
+    return None
 
 
 def _full(item: VerifyItem, target: Backend, clients: Clients) -> tuple[str | None, int]:
-    size_problem, _ = _metadata(item, target, clients)
+    """Size first (cheap); then every segment is authenticated, so a modified object of
+    the right size is found as tampered (IntegrityAuthError) before its changed ETag."""
+    info = target.stat(item.target_key)
+    size_problem = _size_problem(item, info)
     if size_problem:
         return size_problem, 0
     with open_plaintext(target, item.target_key, clients.key(item.kek), item.object_id) as reader:
@@ -75,7 +118,7 @@ def _full(item: VerifyItem, target: Backend, clients: Clients) -> tuple[str | No
         return f"decrypted {plain.bytes_read} bytes, expected {item.plaintext_size}", 0
     if item.plaintext_sha256 and plain.sha256 != item.plaintext_sha256:
         return "plaintext SHA-256 differs from the one recorded at copy time", 0
-    return None, item.ciphertext_size
+    return _etag_problem(item, info), item.ciphertext_size
 
 
 def _header(item: VerifyItem, target: Backend, clients: Clients) -> tuple[str | None, int]:
@@ -99,6 +142,10 @@ def _header(item: VerifyItem, target: Backend, clients: Clients) -> tuple[str | 
     return None, read
 
 
+def _none(item: VerifyItem, target: Backend, clients: Clients) -> tuple[str | None, int]:
+    return None, 0
+
+
 def _read_all(target: Backend, key: str, span: tuple[int, int]) -> bytes:
     with target.open_read(key, range=span) as stream:
         return _drain(stream)
@@ -108,6 +155,6 @@ def _drain(stream: BinaryIO) -> bytes:
     return b"".join(iter(lambda: stream.read(CHUNK), b""))
 
 
-_CHECKS = {"full": _full, "header": _header, "metadata": _metadata}
+_CHECKS = {"full": _full, "header": _header, "metadata": _metadata, "none": _none}
 
 __all__ = ["KeyProvider", "sample_drawn", "verify_object"]

@@ -74,7 +74,7 @@ def test_run_rerun_verify_repair_and_manifest(world):
     damaged[-1] ^= 0x40
     world.target.write("enc/one.bin", io.BytesIO(bytes(damaged)), len(damaged))
     check = world.cli("verify", str(world.plan), "--mode", "full")
-    assert check.returncode == 4, check.stderr
+    assert check.returncode == 7, check.stderr  # tampered ciphertext: README exit 7
     assert "data/one.bin" in check.stderr and len(check.stderr.strip().splitlines()) == 1
     assert "Traceback" not in check.stderr
 

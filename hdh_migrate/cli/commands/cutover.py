@@ -102,7 +102,7 @@ def finalize(
 
 @contextmanager
 def _engine(plan: str, yes: bool) -> Iterator[WaveCutover]:
-    with migration(plan) as job:
+    with migration(plan, command="cutover") as job:
         yield WaveCutover(job, operator=operator(), confirm=_confirmer(yes))
 
 

@@ -17,8 +17,17 @@ from hdh_migrate.cli.render import emit_json, ok, stderr, stdout
 from hdh_migrate.engine.audit import policy_gate, record_policy_override
 from hdh_migrate.engine.run_report import RunReport, utc_now, write_run_report
 from hdh_migrate.engine.runner import DatasetOutcome, Migration
-from hdh_migrate.engine.session import RunSettings, migration, restore, status
-from hdh_migrate.errors import ObjectsFailedError, RunInterrupted, VerificationError
+from hdh_migrate.engine.session import (
+    RunSettings,
+    describe_position,
+    journal_position,
+    migration,
+    restore,
+    status,
+    verify_mode,
+)
+from hdh_migrate.engine.verdict import verdict
+from hdh_migrate.errors import RunInterrupted, VerificationError
 from hdh_migrate.units import human_size, parse_rate
 
 RUN_HELP = """Run the plan: each dataset of each wave, in order, through inventory → copy
@@ -35,9 +44,12 @@ Examples:
   hdh-migrate run plans/rehearsal.yaml --wave wave-1-rehearsal --concurrency 4 --json
 """
 
-VERIFY_HELP = """Verify again, at the target, every object already verified: full (read
-back, decrypt, compare SHA-256), sample:P% or metadata. A mismatch exits 4, names the
-objects and marks them failed so the next run copies them again.
+VERIFY_HELP = """Verify again, at the target, every object already verified (and the copied
+ones a run could not verify): full (read back, decrypt, compare SHA-256), sample:P% or
+metadata. A mismatch exits 4, names the objects and marks them failed so the next run
+copies them again; an object that fails authentication exits 7. An object that could not
+be checked (server error, lost connection) keeps its state and exits 5, as does any object
+left failed or not copied. A wrong key stops at the first object: exit 7, nothing marked.
 
 Examples:
 
@@ -100,6 +112,7 @@ def run(
     settings = RunSettings(concurrency, parse_rate(bandwidth) if bandwidth else None, executor)
     with observed(as_json) as watch, migration(plan, settings, watch.reporter) as job:
         watch.bind(job.run_id)
+        _announce_journal(job, watch.reporter, as_json)  # before the run record is added
         if override is not None:
             record_policy_override(job, override)  # signed manifest record, before any copy
         started = utc_now()
@@ -111,19 +124,33 @@ def run(
     _conclude(outcomes, as_json, "run", watch)
 
 
+def _announce_journal(job: Migration, reporter: Any, as_json: bool) -> None:
+    position = journal_position(job)
+    if as_json:
+        reporter.event("journal.opened", **position)
+    else:
+        stdout.print(describe_position(position), highlight=False, markup=False)
+
+
 def verify(
     plan: str = PLAN_ARG,
-    mode: str | None = typer.Option(None, "--mode", help="full, sample:P% or metadata."),
+    mode: str | None = typer.Option(
+        None, "--mode", help="full, sample:P%, header, metadata or none (default: the plan's)."
+    ),
     wave: str | None = WAVE_OPT,
     dataset: str | None = DATASET_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Verify again (see Examples)."""
-    with observed(as_json) as watch, migration(plan, reporter=watch.reporter) as job:
+    checks = verify_mode(mode)
+    with (
+        observed(as_json) as watch,
+        migration(plan, reporter=watch.reporter, command="verify") as job,
+    ):
         watch.bind(job.run_id)
         started = utc_now()
         with interruptible(job) as signals:
-            outcomes = job.reverify(mode, wave, dataset)
+            outcomes = job.reverify(checks, wave, dataset)
         _report_files(job, "verify", started, outcomes, as_json)
         if signals:
             _interrupted(job, watch, outcomes, signals[0])
@@ -258,21 +285,15 @@ def _interrupted(
 
 
 def _conclude(outcomes: list[DatasetOutcome], as_json: bool, verb: str, watch: Observed) -> None:
-    failed = [(o.dataset, key, reason) for o in outcomes for key, reason in o.failed]
     if as_json and verb == "run":  # the end of the JSON-lines event stream
         watch.reporter.event("run.done", datasets=[o.to_dict() for o in outcomes])
     elif as_json:
         emit_json({"command": verb, "datasets": [o.to_dict() for o in outcomes]})
     else:
         _print_outcomes(outcomes, verb)
-    if failed:
-        names = "; ".join(f"{d}/{k}: {r}" for d, k, r in failed[:3])
-        more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
-        error = VerificationError if verb == "verify" else ObjectsFailedError
-        raise error(
-            f"{len(failed)} object(s) failed: {names}{more}",
-            hint="see `hdh-migrate status`; run again to retry",
-        )
+    error = verdict(outcomes, verb)
+    if error is not None:
+        raise error
 
 
 def _print_outcomes(outcomes: list[DatasetOutcome], verb: str) -> None:
@@ -286,6 +307,7 @@ def _print_outcomes(outcomes: list[DatasetOutcome], verb: str) -> None:
         "bytes",
         "verified",
         "failed",
+        "not verified",
         title=f"hdh-migrate {verb}",
     )
     for o in outcomes:
@@ -299,10 +321,11 @@ def _print_outcomes(outcomes: list[DatasetOutcome], verb: str) -> None:
             human_size(o.bytes_copied),
             o.verified,
             len(o.failed),
+            len(o.unverifiable) + len(o.not_verified),
         ]
         table.add_row(*(str(v) for v in row))
     stdout.print(table)
-    if not any(o.failed for o in outcomes):
+    if not any(o.failed or o.unverifiable or o.not_verified for o in outcomes):
         ok(f"{verb}: {sum(o.verified for o in outcomes)} object(s) verified{_how(outcomes)}")
 
 

@@ -1,4 +1,4 @@
-"""``hdh-migrate validate PLAN`` — check a plan and summarize it, or name the first error.
+"""``hdh-migrate validate PLAN`` — check a plan and summarize it, or list its errors.
 
 Thin adapter: ``hdh_migrate.plan.check_plan`` does the work; this module renders. Errors
 exit 2 through the CLI boundary (``InvalidPlan`` is a ``PlanError``).
@@ -20,7 +20,8 @@ HELP = """Validate a plan: YAML syntax, secrets written as references, every key
 names that must exist (sources, targets, keys, waves), presets and their regions.
 
 Prints a summary (waves, datasets, sources, targets, keys, the secrets referenced by name,
-warnings) or the first error as file:line:column: path: what is wrong — how to fix.
+warnings) or every error (up to 50), one per line as file:line:column: path: what is
+wrong — how to fix.
 Exits 0 when valid, 2 when not. Sovereignty policy is judged by `hdh-migrate audit`.
 
 Examples:
@@ -29,6 +30,9 @@ Examples:
 
   hdh-migrate validate examples/ovh-snc.yaml --json
 """
+
+
+MAX_LISTED = 50  # errors printed (and in --json); the count says how many there are
 
 
 def register(app: typer.Typer) -> None:
@@ -51,12 +55,28 @@ def validate(
         raise
     summary = summarize(result.plan, result.warnings) if result.plan is not None else None
     if as_json:
-        errors = [_error_json(e, plan) for e in result.errors]
+        errors = [_error_json(e, plan) for e in result.errors[:MAX_LISTED]]
         emit_json({"valid": result.valid, "errors": errors, "summary": summary})
     if result.errors:
-        raise InvalidPlan(result.errors)
+        if not as_json and len(result.errors) > 1:
+            _print_errors(result.errors)
+        raise _summary_error(result.errors, plan)
     if not as_json and summary is not None:
         _print_summary(summary)
+
+
+def _print_errors(errors: list[PlanError]) -> None:
+    """Every error (up to MAX_LISTED), one line each: file:line:column: path: what — fix."""
+    for plan_error in errors[:MAX_LISTED]:
+        stderr.print(f"[red]error:[/] {escape(plan_error.one_line())}", highlight=False)
+    if len(errors) > MAX_LISTED:
+        stderr.print(f"… and {len(errors) - MAX_LISTED} more (validate --json lists them)")
+
+
+def _summary_error(errors: list[PlanError], plan: str) -> UsageError:
+    if len(errors) == 1:
+        return InvalidPlan(errors)  # the one error is the one line
+    return UsageError(f"{len(errors)} errors in {plan} (each listed above)")
 
 
 def _error_json(exc: UsageError, file: str) -> dict[str, Any]:

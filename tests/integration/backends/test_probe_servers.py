@@ -121,3 +121,14 @@ def test_cli_probe_unknown_target_is_a_usage_error(
 ) -> None:
     plan = plan_file(tmp_path, stack.s3_endpoint, "x-bucket")
     assert run(["probe", str(plan), "--target", "nope"]) == 2
+
+
+def test_cli_probe_of_a_missing_bucket_is_a_configuration_error(
+    stack: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = f"hdh-absent-{uuid.uuid4().hex[:12]}"
+    plan = plan_file(tmp_path, stack.s3_endpoint, missing)
+    assert run(["probe", str(plan), "--target", "seaweedfs"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and missing in err and "does not exist" in err
+    assert "targets.seaweedfs.bucket" in err and "report it" not in err

@@ -194,8 +194,24 @@ def test_three_wave_cycle_is_reported_once(minimal_text: str) -> None:
     waves = "".join(
         f"  - name: w{i}\n    depends_on: [w{(i + 1) % 3}]\n    datasets:\n"
         f"      - {{name: d{i}, source: azure, target: snc}}\n"
+        "    cutover: {freeze: {strategy: manual}}\n"
         for i in range(3)
     )
     text = minimal_text.split("waves:\n")[0] + "waves:\n" + waves
 
     assert errors_of(text) == [("waves[0].depends_on", "depends_on cycle: w0 → w1 → w2 → w0")]
+
+
+def test_depending_on_a_wave_without_cutover_is_an_error(minimal_text: str) -> None:
+    waves = (
+        "  - name: w0\n    datasets:\n      - {name: d0, source: azure, target: snc}\n"
+        "  - name: w1\n    depends_on: [w0]\n    datasets:\n"
+        "      - {name: d1, source: azure, target: snc}\n"
+        "    cutover: {freeze: {strategy: manual}}\n"
+    )
+    text = minimal_text.split("waves:\n")[0] + "waves:\n" + waves
+    result = check_text(text)
+    line = text.splitlines().index("    depends_on: [w0]") + 1
+    assert [(e.path, e.line) for e in result.errors] == [("waves[1].depends_on[0]", line)]
+    assert "no cutover section" in result.errors[0].message
+    assert "add a cutover: section to wave 'w0'" in (result.errors[0].hint or "")

@@ -137,3 +137,18 @@ def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
     assert "hdh-migrate validate plans/rehearsal.yaml" in capsys.readouterr().out
     assert run(["schema", "--help"]) == 0
     assert "hdh-migrate schema --out plans/plan.schema.json" in capsys.readouterr().out
+
+
+def test_every_error_is_listed_with_its_position_and_fix(
+    minimal_text: str, write_plan: WritePlan, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = minimal_text.replace("target: snc", "target: nowhere")
+    text = text.replace("  concurrency:", "  concurrency: -3\n  ignored:", 1)
+    text += "bogus_top_level: 1\n"
+    path = write_plan(text)
+    assert run(["validate", str(path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error:") and f"{path}:" in line]
+    assert len(errors) >= 3, lines
+    assert all(line.split(f"{path}:")[1].split(":")[0].isdigit() for line in errors)
+    assert lines[-1].startswith("error: ") and f"errors in {path}" in lines[-1]

@@ -25,7 +25,7 @@ from hdh_migrate.events import ListReporter
 from hdh_migrate.execution import SerialExecutor, make_executor
 from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter, verify_manifest
 from hdh_migrate.journal import ItemState, Journal
-from hdh_migrate.plan import Plan
+from hdh_migrate.plan import Plan, VerifyMode
 from hdh_migrate.reports.model import Diff
 from hdh_migrate.stages.envelopes import (
     SIDECAR_PREFIX,
@@ -268,7 +268,7 @@ def test_reverify_through_a_plan_naming_the_old_key_stops_and_marks_nothing(env:
             window=4,
         )
         with pytest.raises(RotatedKeyError):
-            job.reverify("full")
+            job.reverify(VerifyMode("full"))
         counts = {c.state: c.count for c in journal.counts("ds")}
     assert counts == {ItemState.VERIFIED: DS_OBJECTS}
 
