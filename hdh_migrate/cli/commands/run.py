@@ -135,17 +135,22 @@ def restore_command(
             {
                 "dataset": dataset,
                 "restored": outcome.restored,
+                "already_present": outcome.present,
                 "bytes": outcome.bytes,
                 "failed": [{"key": k, "reason": r} for k, r in outcome.failed],
             }
         )
-    elif not outcome.failed:
-        ok(f"restored {outcome.restored} object(s), {human_size(outcome.bytes)}, under {to}")
+    else:
+        for key, reason in outcome.failed:
+            stderr.print(f"[red]not restored[/] {term(key)}: {term(reason)}", highlight=False)
+        kept = f" ({outcome.present} already there)" if outcome.present else ""
+        ok(f"restored {outcome.restored} object(s){kept}, {human_size(outcome.bytes)}, under {to}")
     if outcome.failed:
         key, reason = outcome.failed[0]
-        raise VerificationError(
-            f"{len(outcome.failed)} object(s) not restored, first {key}: {reason}",
-            hint="the objects that matched were written; see --json for every failure",
+        error = VerificationError if outcome.mismatched else ObjectsFailedError
+        raise error(
+            f"{len(outcome.failed)} object(s) not restored, first {key!r}: {reason}",
+            hint="the others were written; fix the causes named above and restore again",
         )
 
 
