@@ -465,22 +465,13 @@ class S3Backend:
                 raise
 
     def delete_bucket(self, *, force: bool = False) -> None:
-        """Delete the bucket; with ``force``, first its objects and open uploads (tests and
-        rehearsals). Idempotent: a bucket that does not exist (or no longer does) is fine."""
-        try:
-            self.head_bucket()
-        except NotFoundError:
-            return
+        """Delete the bucket; with ``force``, first its objects and open uploads (tests)."""
         if force:
             for upload in self.list_multipart_uploads():
                 self.abort_multipart(upload.key, upload.upload_id, quiet=True)
             for info in self.list():
                 self.delete(info.key)
-        try:
-            self._call("delete_bucket")
-        except PermanentError as exc:  # deleted meanwhile by a concurrent caller
-            if "NoSuchBucket" not in exc.message:
-                raise
+        self._call("delete_bucket")
 
     def try_call(self, op: str, *, bucket: str | None = None, **params: Any) -> S3Reply:
         """A raw call for the capability probe: server refusals come back as an S3Reply

@@ -3,7 +3,6 @@ nothing when output is not a terminal (the final summary is printed either way).
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from typing import Any
@@ -18,7 +17,8 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from hdh_migrate.cli.render import stderr
+from hdh_migrate.cli.render import stderr, term
+from hdh_migrate.escaping import json_text
 from hdh_migrate.events import NullReporter, Reporter
 
 
@@ -29,7 +29,7 @@ class JsonLinesReporter:
         self._lock = threading.Lock()
 
     def event(self, name: str, /, **fields: Any) -> None:
-        line = json.dumps({"event": name, **fields}, ensure_ascii=False, default=str)
+        line = json_text({"event": name, **fields}, default=str)
         with self._lock:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
@@ -67,7 +67,9 @@ class RichReporter:
 
     def _start(self, label: str, objects: int, total: int) -> None:
         self._done[label], self._totals[label] = 0, objects
-        self._tasks[label] = self.progress.add_task(label, total=total, objects=f"0/{objects}")
+        self._tasks[label] = self.progress.add_task(
+            term(label), total=total, objects=f"0/{objects}"
+        )
 
     def _advance(self, label: str, size: int) -> None:
         if label in self._tasks:
@@ -89,7 +91,7 @@ class RichReporter:
 
     def _on_object_failed(self, dataset: str, key: str, reason: str, **_: Any) -> None:
         self.progress.console.print(
-            f"[red]failed[/] {dataset}: {key}: {reason}", markup=True, highlight=False
+            f"[red]failed[/] {term(dataset)}: {term(key)}: {term(reason)}", highlight=False
         )
 
 

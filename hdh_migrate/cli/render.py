@@ -1,26 +1,53 @@
-"""Rendering helpers shared by commands: JSON to stdout, rich tables, messages to stderr."""
+"""Rendering helpers shared by commands: JSON to stdout, rich tables, messages to stderr.
+
+Untrusted text (keys, plan values, paths, server messages) reaches the terminal only
+through :func:`term` (control characters made visible, rich markup escaped) or as a plain
+``Text``; :func:`error`, :func:`ok` and :func:`warn` treat their whole message as data.
+"""
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+
+from hdh_migrate.escaping import json_text, printable
 
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
 
 
+def term(text: object) -> str:
+    """``text`` as rich markup that prints exactly as the text (control characters made
+    visible): the one way untrusted text enters a markup string or a table cell."""
+    return escape(printable(text))
+
+
+def plain(text: object, style: str = "") -> Text:
+    """``text`` as a rich ``Text`` (never parsed as markup), control characters visible."""
+    return Text(printable(text), style=style)
+
+
 def emit_json(data: Any) -> None:
-    """One JSON document on stdout, UTF-8, stable key order."""
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+    """One JSON document on stdout, UTF-8, stable key order, no raw control characters."""
+    sys.stdout.write(json_text(data, indent=2, sort_keys=True, default=str))
     sys.stdout.write("\n")
 
 
-def error(message: str) -> None:
-    stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+def _line(console: Console, label: str, style: str, message: object) -> None:
+    console.print(Text.assemble((label, style), " ", printable(message)), highlight=False)
 
 
-def ok(message: str) -> None:
-    stdout.print(f"[green]✓[/] {message}", markup=True, highlight=False)
+def error(message: object) -> None:
+    _line(stderr, "error:", "bold red", message)
+
+
+def warn(message: object) -> None:
+    _line(stderr, "warning:", "yellow", message)
+
+
+def ok(message: object) -> None:
+    _line(stdout, "✓", "green", message)

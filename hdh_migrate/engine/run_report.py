@@ -6,7 +6,6 @@ names, counts, sizes, object keys and failure reasons (which never hold secrets)
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from hdh_migrate import __version__
 from hdh_migrate.engine.runner import DatasetOutcome
+from hdh_migrate.escaping import json_text, md_code, md_text
 from hdh_migrate.units import human_size
 
 SCHEMA = "hdh-migrate/run-report/v1"
@@ -64,7 +64,7 @@ class RunReport:
 
     def markdown(self) -> str:
         t = self.totals()
-        lines = [f"# hdh-migrate {self.command} — {self.plan}", ""]
+        lines = [f"# hdh-migrate {self.command} — {md_text(self.plan)}", ""]
         if self.rehearsal:
             lines += ["> **REHEARSAL** — local targets; nothing here is sovereign.", ""]
         lines += [
@@ -83,14 +83,14 @@ class RunReport:
         failures = [(o.dataset, k, r) for o in self.outcomes for k, r in o.failed]
         if failures:
             lines += ["", "## Failed objects", ""]
-            lines += [f"- `{d}` `{k}`: {r}" for d, k, r in failures]
+            lines += [f"- {md_code(d)} {md_code(k)}: {md_text(r)}" for d, k, r in failures]
         return "\n".join(lines) + "\n"
 
 
 def _row(o: DatasetOutcome) -> str:
     cells = [
-        o.wave,
-        o.dataset,
+        md_text(o.wave),
+        md_text(o.dataset),
         o.listed,
         o.new,
         o.changed,
@@ -109,7 +109,7 @@ def write_run_report(root: Path, report: RunReport) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{report.command}-{report.started:%Y%m%dT%H%M%SZ}-{report.run_id[:8]}"
     as_json, as_md = folder / f"{stem}.json", folder / f"{stem}.md"
-    as_json.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    as_json.write_text(json_text(report.to_dict(), indent=2) + "\n")
     as_md.write_text(report.markdown())
     return as_json, as_md
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from hdh_migrate.cli.render import emit_json, ok, stdout
+from hdh_migrate.cli.render import emit_json, ok, plain, stdout, term
 from hdh_migrate.crypto.files import FileResult, decrypt_file, decrypt_stream, encrypt_file
 from hdh_migrate.errors import UsageError
 from hdh_migrate.keys import KeyProvider, generate_key_file, open_key_provider
@@ -215,7 +215,7 @@ def _show_plan_keys(plan_path: Path, name: str | None, as_json: bool) -> None:
         emit_json(described)
         return
     for each, info in described.items():
-        stdout.print(f"[bold]{each}[/]", highlight=False)
+        stdout.print(f"[bold]{term(each)}[/]", highlight=False)
         _show(info, False)
 
 
@@ -234,9 +234,9 @@ def _show(info: dict[str, Any], as_json: bool) -> None:
     for name, value in info.items():
         if isinstance(value, dict):
             for sub, item in value.items():
-                stdout.print(f"{name}.{sub}: {item}", highlight=False, markup=False)
+                stdout.print(plain(f"{name}.{sub}: {item}"), highlight=False)
         else:
-            stdout.print(f"{name}: {value}", highlight=False, markup=False)
+            stdout.print(plain(f"{name}: {value}"), highlight=False)
 
 
 ROTATE_HELP = """Rewrap every data key of a plan's verified objects from KEK --from to KEK
@@ -298,9 +298,10 @@ def _rotation_summary(outcome: Any) -> None:
     )
     datasets = ", ".join(outcome.datasets)
     stdout.print(
-        f"next: edit the plan so that {datasets} use key {outcome.new!r} instead of "
-        f"{outcome.old!r}, run this rotation again (objects copied meanwhile), run "
-        f"`hdh-migrate verify PLAN --mode full`, then destroy {outcome.old!r}",
+        plain(
+            f"next: edit the plan so that {datasets} use key {outcome.new!r} instead of "
+            f"{outcome.old!r}, run this rotation again (objects copied meanwhile), run "
+            f"`hdh-migrate verify PLAN --mode full`, then destroy {outcome.old!r}"
+        ),
         highlight=False,
-        markup=False,
     )

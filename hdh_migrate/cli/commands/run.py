@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from hdh_migrate.cli.progress import JsonLinesReporter, RichReporter, make_reporter
-from hdh_migrate.cli.render import emit_json, ok, stderr, stdout
+from hdh_migrate.cli.render import emit_json, ok, stderr, stdout, term
 from hdh_migrate.engine.audit import policy_gate, record_policy_override
 from hdh_migrate.engine.run_report import RunReport, utc_now, write_run_report
 from hdh_migrate.engine.runner import DatasetOutcome, Migration
@@ -92,7 +91,7 @@ def run(
     # --- policy gate (owned by the audit: hdh_migrate/engine/audit.py, docs/audit.md) ---
     override = policy_gate(plan, override_policy)  # PolicyError, exit 3, on a blocking finding
     if override is not None:
-        stderr.print(f"[bold white on red] {escape(override.line())} [/]", highlight=False)
+        stderr.print(f"[bold white on red] {term(override.line())} [/]", highlight=False)
     # --- end of policy gate ---
     settings = RunSettings(concurrency, parse_rate(bandwidth) if bandwidth else None, executor)
     reporter = make_reporter(as_json)
@@ -160,7 +159,9 @@ def show_status(plan: str = PLAN_ARG, as_json: bool = JSON_OPT) -> None:
     if as_json:
         emit_json(data)
         return
-    table = Table("wave", "dataset", "state", "objects by state", "failures", title=data["plan"])
+    table = Table(
+        "wave", "dataset", "state", "objects by state", "failures", title=term(data["plan"])
+    )
     for wave, datasets in data["waves"].items():
         for name, entry in datasets.items():
             items = ", ".join(
@@ -168,7 +169,11 @@ def show_status(plan: str = PLAN_ARG, as_json: bool = JSON_OPT) -> None:
                 for s, v in sorted(entry["items"].items())
             )
             table.add_row(
-                wave, name, entry["state"], escape(items) or "—", str(len(entry["failures"]))
+                term(wave),
+                term(name),
+                term(entry["state"]),
+                term(items) or "—",
+                str(len(entry["failures"])),
             )
     stdout.print(table)
 
@@ -187,7 +192,7 @@ def _report_files(
     )
     as_json, as_md = write_run_report(job.plan.state_path, report)
     if not quiet:
-        stdout.print(f"report: {as_md} (and {as_json.name})", highlight=False, markup=False)
+        stdout.print(term(f"report: {as_md} (and {as_json.name})"), highlight=False)
 
 
 def _conclude(outcomes: list[DatasetOutcome], as_json: bool, verb: str) -> None:
@@ -233,7 +238,7 @@ def _print_outcomes(outcomes: list[DatasetOutcome], verb: str) -> None:
             o.verified,
             len(o.failed),
         ]
-        table.add_row(*(str(v) for v in row))
+        table.add_row(*(term(v) for v in row))
     stdout.print(table)
     if not any(o.failed for o in outcomes):
         ok(f"{verb}: {sum(o.verified for o in outcomes)} object(s) verified")
