@@ -32,7 +32,7 @@ import json
 import os
 import stat as stat_mod
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Self
@@ -124,13 +124,13 @@ class LocalBackend:
                 st = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
             finally:
                 os.close(parent)
-        except (FileNotFoundError, NotADirectoryError, OSError):
+        except OSError:  # missing, or a link on the way (ELOOP, ENOTDIR)
             raise NotFoundError(f"{self.name}: no object {key!r}", key=key) from None
         if not stat_mod.S_ISREG(st.st_mode):
             raise NotFoundError(f"{self.name}: {key!r} is not a regular file", key=key)
         return self._with_sidecar(_file_info(key, st), st)
 
-    def _open_parent(self, parts: list[str]) -> int:
+    def _open_parent(self, parts: Sequence[str]) -> int:
         """A file descriptor on the directory holding ``parts[-1]``, reached without
         following any symbolic link below the root (OSError ELOOP/ENOTDIR otherwise)."""
         fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)

@@ -49,3 +49,13 @@ def cli_run(ledger: SecretLedger) -> Any:
         return done
 
     return run
+
+
+@pytest.fixture
+def azure(stack: Any, tmp_path: Path, unique_name: str, ledger: SecretLedger) -> Iterator[Any]:
+    from security_world import make_azure_world
+
+    world = make_azure_world(stack, tmp_path, unique_name, ledger)
+    yield world
+    world.source.delete_container()
+    world.target.delete_bucket(force=True)

@@ -143,3 +143,30 @@ def make_sec_world(stack: Any, tmp_path: Path, name: str, ledger: SecretLedger) 
 
     world.cli = recorded  # type: ignore[method-assign]
     return world
+
+
+@dataclass
+class AzureWorld(SecWorld):
+    source: Any = None
+
+    def put(self, key: str, data: bytes) -> None:
+        import io
+
+        self.source.write(key, io.BytesIO(data), len(data))
+
+
+def make_azure_world(stack: Any, tmp_path: Path, name: str, ledger: SecretLedger) -> AzureWorld:
+    """An Azurite container (prefix ``data/``) → SeaweedFS ``enc/``, dataset ``ds``."""
+    from devstack.plans import one_dataset_wave, plan_head
+
+    base = make_sec_world(stack, tmp_path, name, ledger)
+    head = plan_head(name=name, s3_endpoint=stack.s3_endpoint, key=base.key, state=base.state)
+    base.plan.write_text(head + one_dataset_wave())
+    source = open_backend(
+        "azure_blob", {"container": name, "connection_string": stack.azurite_connection_string}
+    )
+    source.ensure_container()  # type: ignore[attr-defined]
+    world = AzureWorld(**{k: getattr(base, k) for k in SecWorld.__dataclass_fields__})
+    world.cli = base.cli  # type: ignore[method-assign]
+    world.source = source
+    return world
