@@ -20,6 +20,7 @@ from rich.progress import (
 from hdh_migrate.cli.render import stderr, term
 from hdh_migrate.escaping import json_text
 from hdh_migrate.events import NullReporter, Reporter
+from hdh_migrate.redaction import redact
 
 
 class JsonLinesReporter:
@@ -29,7 +30,7 @@ class JsonLinesReporter:
         self._lock = threading.Lock()
 
     def event(self, name: str, /, **fields: Any) -> None:
-        line = json_text({"event": name, **fields}, default=str)
+        line = redact(json_text({"event": name, **fields}, default=str))
         with self._lock:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()

@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from hdh_migrate.escaping import json_text, printable
+from hdh_migrate.redaction import redact
 
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
@@ -33,12 +34,13 @@ def plain(text: object, style: str = "") -> Text:
 
 def emit_json(data: Any) -> None:
     """One JSON document on stdout, UTF-8, stable key order, no raw control characters."""
-    sys.stdout.write(json_text(data, indent=2, sort_keys=True, default=str))
+    sys.stdout.write(redact(json_text(data, indent=2, sort_keys=True, default=str)))
     sys.stdout.write("\n")
 
 
 def _line(console: Console, label: str, style: str, message: object) -> None:
-    console.print(Text.assemble((label, style), " ", printable(message)), highlight=False)
+    text = printable(redact(str(message)))
+    console.print(Text.assemble((label, style), " ", text), highlight=False)
 
 
 def error(message: object) -> None:
