@@ -17,7 +17,7 @@ from hdh_migrate.errors import AuthError, UsageError
 from hdh_migrate.keys.base import KeyProvider
 from hdh_migrate.keys.file import FileKeyProvider, generate_key_file
 from hdh_migrate.redaction import resolved
-from hdh_migrate.secrets import SecretRef, is_reference
+from hdh_migrate.secrets import SecretRef, is_reference, reveal_private
 
 KINDS = ("file", "pkcs11")
 
@@ -54,7 +54,7 @@ def _file_provider(config: Mapping[str, Any]) -> KeyProvider:
 
 
 def _decode_material(secret: SecretRef) -> bytes:
-    text = secret.reveal()
+    text = reveal_private(secret).decode("utf-8", "replace").strip()
     try:
         key = bytes.fromhex(text) if len(text) == 64 else base64.b64decode(text, validate=True)
     except (ValueError, binascii.Error):
