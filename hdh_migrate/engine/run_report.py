@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hdh_migrate import __version__
+from hdh_migrate import __version__, private_files
 from hdh_migrate.engine.runner import DatasetOutcome
 from hdh_migrate.escaping import json_text, md_code, md_text
 from hdh_migrate.units import human_size
@@ -106,11 +106,11 @@ def _row(o: DatasetOutcome) -> str:
 def write_run_report(root: Path, report: RunReport) -> tuple[Path, Path]:
     """Write the JSON and Markdown files; return their paths."""
     folder = root / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     stem = f"{report.command}-{report.started:%Y%m%dT%H%M%SZ}-{report.run_id[:8]}"
     as_json, as_md = folder / f"{stem}.json", folder / f"{stem}.md"
-    as_json.write_text(json_text(report.to_dict(), indent=2) + "\n")
-    as_md.write_text(report.markdown())
+    private_files.write_text(as_json, json_text(report.to_dict(), indent=2) + "\n")
+    private_files.write_text(as_md, report.markdown())
     return as_json, as_md
 
 

@@ -26,6 +26,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from hdh_migrate import private_files
 from hdh_migrate.journal import schema
 from hdh_migrate.journal.models import (
     Approval,
@@ -64,8 +65,9 @@ class Journal:
         self.path = Path(path)
         self._clock = clock
         try:
+            private_files.create(self.path)
             self._conn = sqlite3.connect(self.path, isolation_level=None)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise JournalError(f"cannot open journal {self.path}: {exc}") from None
         self._conn.row_factory = sqlite3.Row
         try:
