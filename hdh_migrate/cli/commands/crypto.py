@@ -102,6 +102,24 @@ def decrypt(
         _done("decrypted and authenticated", result)
 
 
+def expected_object_id(plan: Any, targets: list[str], object_key: str, url: str) -> str:
+    """The object id the header of ``object_key`` must carry: ``<dataset>/<relative key>``
+    of the plan dataset whose target prefix holds it (the longest), so an object swapped
+    in from another key is refused even without --object-id."""
+    owners = [
+        (d.target_prefix or "", d.name)
+        for _, d in plan.iter_datasets()
+        if d.target in targets and object_key.startswith(d.target_prefix or "")
+    ]
+    if not owners:
+        raise UsageError(
+            f"no dataset of the plan writes {url}: its object id is unknown",
+            hint="pass --object-id DATASET/KEY (the id the object was encrypted under)",
+        )
+    prefix, dataset = max(owners, key=lambda owner: len(owner[0]))
+    return f"{dataset}/{object_key[len(prefix):]}"
+
+
 def _decrypt_target(
     plan_path: Path, url: str, out: Path, provider: KeyProvider, oid: str | None, force: bool
 ) -> FileResult:
@@ -117,6 +135,7 @@ def _decrypt_target(
     if not names or not object_key:
         known = ", ".join(sorted(t.bucket for t in plan.targets.values())) or "none"
         raise UsageError(f"no target of the plan holds {url}", hint=f"buckets: {known}")
+    oid = oid or expected_object_id(plan, names, object_key, url)
     spec = target_spec(plan, names[0])
     backend = open_backend(spec.kind, spec.config, read_only=True)
     try:  # the sidecar rule (stages.envelopes): a rotated object opens with the new KEK only
