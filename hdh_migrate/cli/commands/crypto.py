@@ -117,7 +117,7 @@ def expected_object_id(plan: Any, targets: list[str], object_key: str, url: str)
             hint="pass --object-id DATASET/KEY (the id the object was encrypted under)",
         )
     prefix, dataset = max(owners, key=lambda owner: len(owner[0]))
-    return f"{dataset}/{object_key[len(prefix):]}"
+    return f"{dataset}/{object_key[len(prefix) :]}"
 
 
 def _decrypt_target(
