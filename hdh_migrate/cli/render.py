@@ -7,24 +7,47 @@ through :func:`term` (control characters made visible, rich markup escaped) or a
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.text import Text
 
 from hdh_migrate.escaping import json_text, printable
 from hdh_migrate.redaction import redact
 
-stdout = Console(soft_wrap=True)
-stderr = Console(stderr=True, soft_wrap=True)
+stdout = Console(soft_wrap=True, emoji=False)  # ":smile:" in a key stays as written
+stderr = Console(stderr=True, soft_wrap=True, emoji=False)
+
+
+_BRACKET = re.compile(r"(\\*)\[")
+_TAG_LIKE = re.compile(r"\[[a-z#/@][^[]*?\]")  # what rich reads as a tag (rich.markup)
 
 
 def term(text: object) -> str:
     """``text`` as rich markup that prints exactly as the text (control characters made
-    visible): the one way untrusted text enters a markup string or a table cell."""
-    return escape(printable(text))
+    visible): the one way untrusted text enters a markup string or a table cell. Each
+    ``[`` and the backslashes before it are escaped the way rich unescapes them (a tag:
+    backslashes doubled plus one; any other bracket: one more). A term followed directly
+    by a tag goes through :func:`styled`."""
+    plain = printable(text)
+
+    def escape(match: re.Match[str]) -> str:
+        count = len(match[1])
+        if _TAG_LIKE.match(plain, match.end() - 1):
+            return "\\" * (2 * count + 1) + "["
+        return "\\" * (count + 1) + "["
+
+    return _BRACKET.sub(escape, plain)
+
+
+def styled(text: object, style: str) -> str:
+    """``[style]text[/]`` as markup, ``text`` printed exactly (a trailing run of
+    backslashes is doubled so it cannot escape the closing tag)."""
+    body = term(text)
+    trailing = len(body) - len(body.rstrip("\\"))
+    return f"[{style}]{body}" + "\\" * trailing + "[/]"
 
 
 def plain(text: object, style: str = "") -> Text:

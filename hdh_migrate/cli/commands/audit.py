@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from hdh_migrate.cli.render import stderr, stdout, term
+from hdh_migrate.cli.render import stderr, stdout, styled, term
 from hdh_migrate.engine.audit import AuditOptions, audit
 from hdh_migrate.errors import PolicyError, UsageError
 from hdh_migrate.reports import RENDERERS, AuditReport, render_sarif
@@ -124,7 +124,7 @@ def print_table(report: AuditReport, console: Console) -> None:
         )
     counts = report.counts()
     console.print(
-        f"[bold]audit {term(report.plan.name)}[/]: {report.verdict.upper()} — "
+        f"{styled('audit ' + report.plan.name, 'bold')}: {report.verdict.upper()} — "
         f"{counts['block']} block, {counts['warn']} warn, {counts['info']} info "
         f"(profile {term(report.plan.profile)}, as of {report.as_of})"
     )

@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from hdh_migrate.cli.render import emit_json, ok, plain, stdout, term
+from hdh_migrate.cli.render import emit_json, ok, plain, stdout, styled
 from hdh_migrate.crypto.files import FileResult, decrypt_file, decrypt_stream, encrypt_file
 from hdh_migrate.errors import UsageError
 from hdh_migrate.keys import KeyProvider, generate_key_file, open_key_provider
@@ -234,7 +234,7 @@ def _show_plan_keys(plan_path: Path, name: str | None, as_json: bool) -> None:
         emit_json(described)
         return
     for each, info in described.items():
-        stdout.print(f"[bold]{term(each)}[/]", highlight=False)
+        stdout.print(styled(each, "bold"), highlight=False)
         _show(info, False)
 
 

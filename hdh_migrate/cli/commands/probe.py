@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from hdh_migrate.backends.probe import ProbeResult, probe_s3, save_probe
-from hdh_migrate.cli.render import emit_json, plain, stdout, term
+from hdh_migrate.cli.render import emit_json, plain, stdout, styled, term
 from hdh_migrate.engine.specs import target_spec
 from hdh_migrate.errors import UsageError
 from hdh_migrate.plan import Plan, load_plan
@@ -114,4 +114,4 @@ def _rows(result: ProbeResult) -> list[tuple[str, str]]:
 
 def _styled(value: str) -> str:
     color = "green" if value in _GOOD else "red" if value in _BAD else "yellow"
-    return f"[{color}]{term(value)}[/]"
+    return styled(value, color)

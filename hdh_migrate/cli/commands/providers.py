@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from hdh_migrate.cli.render import emit_json, stdout, term
+from hdh_migrate.cli.render import emit_json, stdout, styled, term
 from hdh_migrate.errors import UsageError
 from hdh_migrate.providers import get_preset, load_registry
 from hdh_migrate.providers.summary import preset_detail, registry_summary
@@ -123,7 +123,7 @@ def _print_list(data: dict[str, Any]) -> None:
         )
     stdout.print(table)
     _print_footer(data["updated"], data["as_of"])
-    stdout.print(f"[dim]{term(data['source_note'])}[/]")
+    stdout.print(styled(data["source_note"], "dim"))
 
 
 def _region_counts(counts: dict[str, Any]) -> str:

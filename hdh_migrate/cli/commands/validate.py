@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from hdh_migrate.cli.render import emit_json, ok, stdout, term, warn
+from hdh_migrate.cli.render import emit_json, ok, stdout, styled, term, warn
 from hdh_migrate.errors import PlanError, UsageError
 from hdh_migrate.plan import InvalidPlan, check_plan
 from hdh_migrate.plan.summary import summarize
@@ -85,7 +85,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
     for name, target in summary["targets"].items():
         where = target["endpoint"] or "endpoint unknown"
         stdout.print(
-            f"  target [bold]{term(name)}[/]: {term(target['provider'])} / "
+            f"  target {styled(name, 'bold')}: {term(target['provider'])} / "
             f"{term(target['region'])} / {term(target['bucket'])} ({term(where)})"
         )
     if summary["secrets"]:
@@ -99,7 +99,7 @@ def _print_waves(summary: dict[str, Any]) -> None:
     for wave in summary["waves"]:
         after = f" (after {', '.join(wave['depends_on'])})" if wave["depends_on"] else ""
         cutover = "" if wave["cutover"] else ", no cutover section"
-        stdout.print(f"  wave [bold]{term(wave['name'])}[/]{term(after)}{cutover}")
+        stdout.print(f"  wave {styled(wave['name'], 'bold')}{term(after)}{cutover}")
         for d in wave["datasets"]:
             origin = f"{d['source']}:{d['location'] or ''}/{d['prefix']}"
             target = f"{d['target']}:{d['target_prefix'] or '/'}"
