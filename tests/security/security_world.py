@@ -61,6 +61,10 @@ class SecretLedger:
                 if with_bytes is not None:
                     found[f"KEK {path.name} hex"] = with_bytes.hex()
                     found[f"KEK {path.name} b64"] = base64.b64encode(with_bytes).decode()
+        for path in self.key_files:
+            if path.exists() and b"PRIVATE KEY" in path.read_bytes():
+                pem = path.read_text("ascii", "replace").splitlines()
+                found[f"signing key {path}"] = "".join(p for p in pem if "-----" not in p)
         for root in self.roots:
             for signing in root.rglob("signing.key"):
                 pem = signing.read_text("ascii", "replace").splitlines()
