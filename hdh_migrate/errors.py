@@ -28,6 +28,8 @@ line, never contain secrets, and end with a hint when the fix is known.
 
 from __future__ import annotations
 
+from hdh_migrate.redaction import redact
+
 
 class HdhError(Exception):
     """Base of every error raised on purpose. ``hint`` tells the user what to do."""
@@ -41,7 +43,7 @@ class HdhError(Exception):
 
     def one_line(self) -> str:
         text = self.message if not self.hint else f"{self.message} — {self.hint}"
-        return " ".join(text.split())
+        return redact(" ".join(text.split()))
 
 
 class UsageError(HdhError):

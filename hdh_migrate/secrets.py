@@ -15,6 +15,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from hdh_migrate.errors import SecretError
 
@@ -78,3 +79,31 @@ class SecretRef:
             ) from None
         except IsADirectoryError:
             raise SecretError(f"secret {self} is a directory", hint="name a file") from None
+
+
+class Revealable(Protocol):
+    def reveal_bytes(self) -> bytes: ...
+
+
+def reveal_private(ref: Revealable) -> bytes:
+    """Key material (a KEK, an SSE-C key, a PIN, a private key): like ``reveal_bytes``, and
+    a ``${file:…}`` must not be readable by group or others (AuthError otherwise)."""
+    if isinstance(ref, SecretRef) and ref.scheme == "file":
+        refuse_shared_file(Path(ref.name).expanduser(), str(ref))
+    return ref.reveal_bytes()
+
+
+def refuse_shared_file(path: Path, label: str) -> None:
+    """AuthError when the file ``path`` (named ``label`` in messages) is group/other
+    accessible; a missing file is left to the reader to report."""
+    from hdh_migrate.errors import AuthError
+
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return
+    if mode & 0o077:
+        raise AuthError(
+            f"{label} is key material accessible by group or others (mode {mode:o})",
+            hint="chmod 600 the file",
+        )

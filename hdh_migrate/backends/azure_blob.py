@@ -79,6 +79,7 @@ from azure.storage.blob import (
 
 from hdh_migrate.backends import azure_auth, sas, tls
 from hdh_migrate.backends import config_values as cv
+from hdh_migrate.backends.azure_connection import blob_endpoint, clear_text_host
 from hdh_migrate.backends.base import CONTENT_HEADERS, Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.backends.checksums import check_expected, read_exact
 from hdh_migrate.backends.chunked_io import ChunkStream, blocks, prefetched, spans
@@ -450,15 +451,28 @@ def _service_client(config: Mapping[str, Any], chunk: int) -> BlobServiceClient:
         raise UsageError(f"{KIND} backend: give connection_string or account_url, not both")
     try:
         if connection is not None:
-            return BlobServiceClient.from_connection_string(connection.reveal(), **options)
+            text = connection.reveal()
+            _refuse_clear_text(blob_endpoint(text), "connection_string")
+            return BlobServiceClient.from_connection_string(text, **options)
         url = cv.required(config, "account_url", KIND)
-        credential = _credential(config, url)
-        return BlobServiceClient(url, credential=credential, **options)
+        _refuse_clear_text(url, "account_url")
+        return BlobServiceClient(url, credential=_credential(config, url), **options)
     except ValueError:
         raise UsageError(
             f"{KIND} backend: the connection string or account URL is malformed",
             hint="expected AccountName=…;AccountKey=…;BlobEndpoint=… or https://ACCOUNT.blob…",
         ) from None
+
+
+def _refuse_clear_text(url: str, field: str) -> None:
+    """Plain http:// is for loopback only (Azurite): elsewhere the listing and the
+    SharedKey-signed requests would travel in clear text."""
+    host = clear_text_host(url)
+    if host is not None:
+        raise UsageError(
+            f"{KIND} backend: {field} sends requests to {host} over plain http://",
+            hint="use https:// (DefaultEndpointsProtocol=https); http is for 127.0.0.1 only",
+        )
 
 
 def _credential(config: Mapping[str, Any], url: str) -> Any:

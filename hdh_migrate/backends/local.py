@@ -2,8 +2,11 @@
 
 Keys map to paths component by component; empty components, ``.``, ``..``, NUL and names
 starting with ``.hdh-`` (reserved for temp files and the metadata tree) are refused, so a
-key can never escape the root (symlinks placed inside the root by someone else are not
-policed). Writes go to a temp file in the target directory, are fsynced, then published
+key can never escape the root. Symbolic links inside the root are never followed: the
+listing skips them, and reads walk the key's directories with ``O_NOFOLLOW`` under
+directory file descriptors, so a link (even one swapped in after listing) reads as "not
+found" instead of exposing a file outside the root; writes refuse a parent that resolves
+outside the root. Writes go to a temp file in the target directory, are fsynced, then published
 with ``os.replace`` (``os.link`` when ``if_none_match``: atomic create-if-absent), and the
 directory is fsynced. Files are created mode 0600.
 
@@ -29,7 +32,7 @@ import json
 import os
 import stat as stat_mod
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Self
@@ -114,14 +117,49 @@ class LocalBackend:
     # -- reading ---------------------------------------------------------------------------
 
     def stat(self, key: str) -> ObjectInfo:
-        path = self._path(key)
+        parts = key_parts(key)
         try:
-            st = path.stat()
-        except (FileNotFoundError, NotADirectoryError):
+            parent = self._open_parent(parts)
+            try:
+                st = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
+            finally:
+                os.close(parent)
+        except OSError:  # missing, or a link on the way (ELOOP, ENOTDIR)
             raise NotFoundError(f"{self.name}: no object {key!r}", key=key) from None
         if not stat_mod.S_ISREG(st.st_mode):
-            raise NotFoundError(f"{self.name}: {key!r} is not a file", key=key)
+            raise NotFoundError(f"{self.name}: {key!r} is not a regular file", key=key)
         return self._with_sidecar(_file_info(key, st), st)
+
+    def _open_parent(self, parts: Sequence[str]) -> int:
+        """A file descriptor on the directory holding ``parts[-1]``, reached without
+        following any symbolic link below the root (OSError ELOOP/ENOTDIR otherwise)."""
+        fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for part in parts[:-1]:
+                nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                os.close(fd)
+                fd = nxt
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _open_file(self, key: str) -> io.BufferedReader:
+        """The regular file named by ``key``, opened without following a link."""
+        parts = key_parts(key)
+        try:
+            parent = self._open_parent(parts)
+            try:
+                flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+                fd = os.open(parts[-1], flags, dir_fd=parent)
+            finally:
+                os.close(parent)
+        except OSError:
+            raise NotFoundError(f"{self.name}: no object {key!r}", key=key) from None
+        if not stat_mod.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise NotFoundError(f"{self.name}: {key!r} is not a regular file", key=key)
+        return os.fdopen(fd, "rb")
 
     def _with_sidecar(self, info: ObjectInfo, st: os.stat_result) -> ObjectInfo:
         try:
@@ -148,10 +186,7 @@ class LocalBackend:
     ) -> BinaryIO:
         """The open file (or a bounded view of the inclusive ``range``). The ETag is checked
         on the opened file itself, so the bytes read are the bytes the ETag names."""
-        try:
-            handle = self._path(key).open("rb")
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            raise NotFoundError(f"{self.name}: no object {key!r}", key=key) from None
+        handle = self._open_file(key)
         try:
             return self._prepare_read(handle, key, range, if_match)
         except BaseException:
@@ -208,6 +243,7 @@ class LocalBackend:
     def _make_temp(self, path: Path, key: str) -> Path:
         for _ in range(3):  # a concurrent delete may prune the directory we just made
             _fs(lambda: path.parent.mkdir(parents=True, exist_ok=True), key)
+            self._inside(path.parent, key)
             try:
                 fd, name = tempfile.mkstemp(dir=path.parent, prefix=RESERVED + "tmp-")
             except FileNotFoundError:
@@ -217,6 +253,14 @@ class LocalBackend:
             os.close(fd)
             return Path(name)
         raise PermanentError(f"{self.name}: cannot create a temp file for {key!r}", key=key)
+
+    def _inside(self, directory: Path, key: str) -> None:
+        """Refuse a directory that a symbolic link takes out of the root."""
+        real, root = os.path.realpath(directory), os.path.realpath(self.root)
+        if real != root and not real.startswith(root + os.sep):
+            raise PermanentError(
+                f"{self.name}: a parent of {key!r} is a link out of the root", key=key
+            )
 
     def _publish(self, tmp: Path, path: Path, key: str, if_none_match: bool) -> None:
         if if_none_match:
@@ -285,7 +329,7 @@ class LocalBackend:
 
 def _list_info(path: str, key: str) -> ObjectInfo | None:
     try:
-        st = os.stat(path)
+        st = os.lstat(path)  # a symbolic link is not an object: never followed
     except FileNotFoundError:
         return None  # deleted while listing
     return _file_info(key, st) if stat_mod.S_ISREG(st.st_mode) else None

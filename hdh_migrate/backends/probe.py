@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from hdh_migrate import private_files
 from hdh_migrate.backends.checksums import checksum_b64
 from hdh_migrate.backends.registry import redact_url
 from hdh_migrate.backends.s3_config import is_loopback
@@ -409,9 +410,9 @@ def probe_cache_path(state_dir: str | Path, target: str) -> Path:
 def save_probe(result: ProbeResult, state_dir: str | Path) -> Path:
     """Write ``<state_dir>/probe/<target>.json`` atomically; return its path."""
     path = probe_cache_path(state_dir, result.target)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n", "utf-8")
+    private_files.write_text(tmp, json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)
     return path
 

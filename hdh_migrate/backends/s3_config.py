@@ -19,6 +19,7 @@ from hdh_migrate.backends import tls
 from hdh_migrate.backends.config_values import Secret, count, required, secret, size
 from hdh_migrate.errors import UsageError
 from hdh_migrate.units import DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE
+from hdh_migrate.secrets import reveal_private
 
 MIB = 1024 * 1024
 MIN_PART = 5 * MIB
@@ -137,7 +138,7 @@ def settings_from_config(config: Mapping[str, Any]) -> S3Settings:
 
 def sse_c_key_bytes(ref: Secret) -> bytes:
     """The 32-byte SSE-C key from its secret: raw bytes, or base64 of them."""
-    raw = ref.reveal_bytes().strip()
+    raw = reveal_private(ref).strip()
     if len(raw) == 32:
         return raw
     with contextlib.suppress(binascii.Error, ValueError):

@@ -34,6 +34,7 @@ from hdh_migrate.errors import (
     UnreachableError,
     UsageError,
 )
+from hdh_migrate.secrets import SecretRef, refuse_shared_file, reveal_private
 
 KIND = "sftp"
 _KEY_TYPES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
@@ -52,7 +53,7 @@ class SshSettings:
         self.port = cv.count(config, "port", 22, KIND)
         self.user = cv.required(config, "user", KIND)
         self.known_hosts = Path(cv.required(config, "known_hosts", KIND)).expanduser()
-        self.key = cv.secret(config, "key")
+        self.key = cv.secret(config, "key") or _key_file(config)
         self.passphrase = cv.secret(config, "key_passphrase")
         self.password = cv.secret(config, "password")
         self.timeout = float(config.get("connect_timeout", 15))
@@ -62,6 +63,12 @@ class SshSettings:
     @property
     def where(self) -> str:
         return f"{self.user}@{self.host}:{self.port}"
+
+
+def _key_file(config: Mapping[str, Any]) -> SecretRef | None:
+    """``key_file:`` (a path) read as the private key, through the same mode check."""
+    path = config.get("key_file")
+    return SecretRef("file", str(path)) if path else None
 
 
 class _Reject(paramiko.MissingHostKeyPolicy):
@@ -209,10 +216,12 @@ _UNREACHABLE = "check host and port, and that the SSH server runs"
 def load_key(settings: SshSettings) -> paramiko.PKey:
     """The private key from key text or a key file path. Raises AuthError."""
     assert settings.key is not None
-    text = settings.key.reveal()
+    text = reveal_private(settings.key).decode("utf-8", "replace").strip()
     if "PRIVATE KEY-----" not in text:
         try:
-            text = Path(text).expanduser().read_text()
+            path = Path(text).expanduser()
+            refuse_shared_file(path, f"the private key file of sftp {settings.where}")
+            text = path.read_text()
         except OSError:
             raise AuthError(f"cannot read the private key file of sftp {settings.where}") from None
     passphrase = settings.passphrase.reveal() if settings.passphrase is not None else None

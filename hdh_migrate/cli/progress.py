@@ -3,12 +3,10 @@ nothing when output is not a terminal (the final summary is printed either way).
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 from typing import Any
 
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -21,10 +19,12 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from hdh_migrate.cli.render import stderr
+from hdh_migrate.cli.render import stderr, term
+from hdh_migrate.escaping import json_text, printable
 from hdh_migrate.events import NullReporter, Reporter
 from hdh_migrate.observe import Envelope
 from hdh_migrate.observe.ticker import Ticker
+from hdh_migrate.redaction import redact
 from hdh_migrate.stages.meter import PROCESS_METER, ByteMeter
 from hdh_migrate.units import human_size
 
@@ -38,7 +38,7 @@ class JsonLinesReporter:
         self.envelope = envelope or Envelope()
 
     def event(self, name: str, /, **fields: Any) -> None:
-        line = json.dumps(self.envelope.wrap(name, fields), ensure_ascii=False, default=str)
+        line = redact(json_text(self.envelope.wrap(name, fields), default=str))
         with self._lock:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
@@ -99,7 +99,7 @@ class RichReporter:
         key = (dataset, phase)
         self.meter.reset(dataset, phase)
         self._done[key], self._totals[key] = [0, 0], (objects, total)
-        label = escape(f"{phase:<6} {dataset}")
+        label = term(f"{phase:<6} {dataset}")
         self._tasks[key] = self.progress.add_task(label, total=total, objects=f"0/{objects}")
         if phase == "copy" and self._overall is not None:
             overall = self.progress.tasks[self._overall].total or 0
@@ -145,7 +145,7 @@ class RichReporter:
     def _on_object_failed(self, dataset: str, key: str, reason: str, **_: Any) -> None:
         self._counts["failed"] += 1
         line = Text("failed ", style="red")
-        line.append(f"{dataset}: {key}: {reason}")  # untrusted text: never markup
+        line.append(printable(f"{dataset}: {key}: {reason}"))  # untrusted: never markup
         self.progress.console.print(line, highlight=False)
 
 

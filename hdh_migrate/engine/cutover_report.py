@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hdh_migrate import __version__
+from hdh_migrate import __version__, private_files
 from hdh_migrate.errors import HdhError
 
 
@@ -43,12 +43,14 @@ class Report:
     def write(self, directory: Path) -> list[Path]:
         """``<dir>/reports/<command>-<wave>-<time>.json`` and ``.md``."""
         folder = directory / "reports"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         stamp = self.started.replace(":", "").replace("-", "").replace(".", "-").rstrip("Z")
         base = folder / f"{self.command}-{self.wave}-{stamp}"
         json_path, md_path = base.with_suffix(".json"), base.with_suffix(".md")
-        json_path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
-        md_path.write_text(markdown(self))
+        private_files.write_text(
+            json_path, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+        )
+        private_files.write_text(md_path, markdown(self))
         self.paths = [str(json_path), str(md_path)]
         return [json_path, md_path]
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from hdh_migrate import private_files
 from hdh_migrate.errors import UsageError
 from hdh_migrate.integrity import Ed25519FileSigner, Signer
 from hdh_migrate.plan import Plan
@@ -40,7 +41,9 @@ class StatePaths:
         return self.root / "probe"
 
     def ensure(self) -> StatePaths:
+        """Create the directory, or tighten an existing one: 0700, its files 0600."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_files.tighten(self.root)
         return self
 
 

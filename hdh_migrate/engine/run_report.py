@@ -6,14 +6,14 @@ names, counts, sizes, object keys and failure reasons (which never hold secrets)
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hdh_migrate import __version__
+from hdh_migrate import __version__, private_files
 from hdh_migrate.engine.runner import DatasetOutcome
+from hdh_migrate.escaping import json_text, md_code, md_text
 from hdh_migrate.units import human_size
 
 SCHEMA = "hdh-migrate/run-report/v1"
@@ -65,7 +65,7 @@ class RunReport:
 
     def markdown(self) -> str:
         t = self.totals()
-        lines = [f"# hdh-migrate {self.command} — {self.plan}", ""]
+        lines = [f"# hdh-migrate {self.command} — {md_text(self.plan)}", ""]
         if self.rehearsal:
             lines += ["> **REHEARSAL** — local targets; nothing here is sovereign.", ""]
         lines += [
@@ -85,7 +85,7 @@ class RunReport:
         failures = [(o.dataset, k, r) for o in self.outcomes for k, r in o.failed]
         if failures:
             lines += ["", "## Failed objects", ""]
-            lines += [f"- `{d}` `{k}`: {r}" for d, k, r in failures]
+            lines += [f"- {md_code(d)} {md_code(k)}: {md_text(r)}" for d, k, r in failures]
         return "\n".join(lines) + "\n"
 
 
@@ -106,8 +106,8 @@ def _how(by: dict[str, int]) -> str:
 
 def _row(o: DatasetOutcome) -> str:
     cells = [
-        o.wave,
-        o.dataset,
+        md_text(o.wave),
+        md_text(o.dataset),
         o.listed,
         o.new,
         o.changed,
@@ -123,11 +123,11 @@ def _row(o: DatasetOutcome) -> str:
 def write_run_report(root: Path, report: RunReport) -> tuple[Path, Path]:
     """Write the JSON and Markdown files; return their paths."""
     folder = root / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     stem = f"{report.command}-{report.started:%Y%m%dT%H%M%SZ}-{report.run_id[:8]}"
     as_json, as_md = folder / f"{stem}.json", folder / f"{stem}.md"
-    as_json.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
-    as_md.write_text(report.markdown())
+    private_files.write_text(as_json, json_text(report.to_dict(), indent=2) + "\n")
+    private_files.write_text(as_md, report.markdown())
     return as_json, as_md
 
 

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from hdh_migrate import private_files
 from hdh_migrate.errors import AuthError, UsageError, VerificationError
 from hdh_migrate.integrity import merkle
 from hdh_migrate.integrity.canonical import encode_canonical
@@ -114,7 +115,7 @@ class ManifestWriter:
         self._claim_public_key()
         self.dropped_bytes = _drop_torn_tail(self.path)
         self._tree, self._signed_size, self._last_leaf = self._restore()
-        self._handle: BinaryIO | None = self.path.open("ab")
+        self._handle: BinaryIO | None = private_files.create(self.path).open("ab")
         _fsync_dir(self.path.parent)
 
     def _claim_public_key(self) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hdh_migrate.errors import StateError
+from hdh_migrate import private_files
 from hdh_migrate.journal import schema
 from hdh_migrate.journal.models import (
     Approval,
@@ -93,9 +94,12 @@ class Journal:
         self.path = Path(path)
         self._clock = clock
         try:
+            private_files.create(self.path)
             self._conn = sqlite3.connect(self.path, isolation_level=None, factory=_Connection)
         except sqlite3.Error as exc:
             raise state_error(self.path, exc) from None
+        except OSError as exc:
+            raise StateError(f"journal {self.path}: {exc.strerror or exc}") from None
         self._conn.path = self.path
         self._conn.row_factory = sqlite3.Row
         try:

@@ -1,7 +1,7 @@
 """``open_key_provider(kind, config)``: build a provider by name, importing HSM code lazily.
 
 ``config`` is a plain mapping (a plan's ``keys.<name>`` section dumped to a dict fits):
-non-secret values may be ``${env:…}``/``${file:…}`` references, resolved here; secrets
+non-secret values may be ``${env:…}`` references, resolved here (never echoed); secrets
 (``pin``, ``ref``) stay references until the provider uses them.
 """
 
@@ -16,7 +16,8 @@ from typing import Any
 from hdh_migrate.errors import AuthError, UsageError
 from hdh_migrate.keys.base import KeyProvider
 from hdh_migrate.keys.file import FileKeyProvider, generate_key_file
-from hdh_migrate.secrets import SecretRef, is_reference
+from hdh_migrate.redaction import resolved
+from hdh_migrate.secrets import SecretRef, is_reference, reveal_private
 
 KINDS = ("file", "pkcs11")
 
@@ -53,7 +54,7 @@ def _file_provider(config: Mapping[str, Any]) -> KeyProvider:
 
 
 def _decode_material(secret: SecretRef) -> bytes:
-    text = secret.reveal()
+    text = reveal_private(secret).decode("utf-8", "replace").strip()
     try:
         key = bytes.fromhex(text) if len(text) == 64 else base64.b64decode(text, validate=True)
     except (ValueError, binascii.Error):
@@ -68,7 +69,15 @@ def _decode_material(secret: SecretRef) -> bytes:
 
 def _text(config: Mapping[str, Any], name: str, kind: str) -> str:
     value = str(_required(config, name, kind))
-    return SecretRef.parse(value).reveal() if is_reference(value) else value
+    if not is_reference(value):
+        return value
+    ref = SecretRef.parse(value)
+    if ref.scheme == "file":
+        raise UsageError(
+            f"key provider {kind!r}: {name!r} cannot be a ${{file:…}} reference",
+            hint="give the value itself or ${env:NAME}",
+        )
+    return resolved(str(ref), ref.reveal())
 
 
 def _required(config: Mapping[str, Any], name: str, kind: str) -> Any:

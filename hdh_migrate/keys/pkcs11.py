@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from hdh_migrate.errors import AuthError, IntegrityAuthError, UsageError
-from hdh_migrate.secrets import SecretRef, is_reference
+from hdh_migrate.secrets import SecretRef, is_reference, reveal_private
 
 _T = TypeVar("_T")
 _LIBS: dict[str, Any] = {}
@@ -76,9 +76,11 @@ def reload_library(module: str) -> None:
 
 
 def _pin_value(pin: SecretRef | str) -> str:
-    if isinstance(pin, SecretRef):
-        return pin.reveal()
-    return SecretRef.parse(pin).reveal() if is_reference(pin) else pin
+    if not isinstance(pin, SecretRef):
+        if not is_reference(pin):
+            return pin
+        pin = SecretRef.parse(pin)
+    return reveal_private(pin).decode("utf-8").strip()
 
 
 class Pkcs11KeyProvider:

@@ -20,6 +20,7 @@ Segment = str | int
 DataPath = tuple[Segment, ...]
 Position = tuple[int, int]
 MAX_EXPANDED_NODES = 200_000
+MAX_DEPTH = 64  # levels of nesting; a real plan uses about 8
 MERGE_KEY = "<<"
 
 
@@ -80,6 +81,7 @@ def load_document(text: str) -> Document:
     several documents, duplicate or non-string keys, and runaway alias expansion."""
     loader = yaml.SafeLoader(text)
     try:
+        _check_depth(text)
         node = loader.get_single_node()
         if node is None:
             return Document(None, Locations())
@@ -90,11 +92,43 @@ def load_document(text: str) -> Document:
         raise _yaml_problem(exc, text) from None
     except yaml.YAMLError as exc:
         raise LoadProblem(f"invalid YAML: {exc}") from None
+    except RecursionError:  # a nesting the token check did not see: same answer
+        raise _too_deep((1, 1)) from None
     finally:
         loader.dispose()
 
 
-def _pos(node: Node) -> Position:
+_OPEN = (
+    yaml.BlockMappingStartToken,
+    yaml.BlockSequenceStartToken,
+    yaml.FlowMappingStartToken,
+    yaml.FlowSequenceStartToken,
+)
+_CLOSE = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+
+
+def _check_depth(text: str) -> None:
+    """Refuse a document nested deeper than MAX_DEPTH, from the token stream (the YAML
+    composer and everything after it recurse once per level)."""
+    depth = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, _OPEN):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _too_deep(_pos(token))
+        elif isinstance(token, _CLOSE):
+            depth -= 1
+
+
+def _too_deep(where: Position) -> LoadProblem:
+    return LoadProblem(
+        f"the plan nests deeper than {MAX_DEPTH} levels",
+        *where,
+        hint="a plan is a few levels deep: look for runaway brackets or indentation",
+    )
+
+
+def _pos(node: Node | yaml.Token) -> Position:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 

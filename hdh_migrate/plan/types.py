@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from hdh_migrate.redaction import resolved
 from hdh_migrate.secrets import SecretRef, is_reference
 from hdh_migrate.units import parse_percent, parse_rate, parse_size
 
@@ -88,6 +89,11 @@ Secret = Annotated[
 
 def _text(value: Any) -> str:
     if isinstance(value, str) and value.strip():
+        if is_reference(value) and SecretRef.parse(value).scheme == "file":
+            raise PydanticCustomError(
+                "file_reference_in_text",
+                "${file:…} is only for secrets; give the value itself or ${env:NAME}",
+            )
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
@@ -103,8 +109,11 @@ Text = Annotated[
 
 
 def resolve_text(value: str) -> str:
-    """A ``Text`` value as used: a ``${env:…}``/``${file:…}`` reference is resolved."""
-    return SecretRef.parse(value).reveal() if is_reference(value) else value
+    """A ``Text`` value as used: a ``${env:…}`` reference is resolved (and the value is
+    never echoed: see ``hdh_migrate.redaction``)."""
+    if not is_reference(value):
+        return value
+    return resolved(value.strip(), SecretRef.parse(value).reveal())
 
 
 def _size(value: Any) -> int:

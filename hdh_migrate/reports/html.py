@@ -3,8 +3,7 @@ script, no external font, image or style sheet — it renders offline, from a fi
 
 from __future__ import annotations
 
-from html import escape
-
+from hdh_migrate.escaping import html_text
 from hdh_migrate.reports.charts import WaveBar, histogram_svg, waves_svg
 from hdh_migrate.reports.markdown import cost, duration, rate
 from hdh_migrate.reports.model import AuditReport, DatasetReport
@@ -40,7 +39,7 @@ def render_html(report: AuditReport) -> str:
     title = f"hdh-migrate audit — {report.plan.name}"
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(title)}</title><style>{CSS}</style></head>"
+        f"<title>{html_text(title)}</title><style>{CSS}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
     )
 
@@ -58,13 +57,13 @@ def _header(report: AuditReport) -> str:
     counts = report.counts()
     plan = report.plan
     return (
-        f"<h1>Audit of plan {escape(plan.name)}</h1>"
+        f"<h1>Audit of plan {html_text(plan.name)}</h1>"
         f'<p><span id="verdict" class="verdict v-{report.verdict}">{report.verdict.upper()}'
         f"</span> exit {report.exit_code} · {counts['block']} block · {counts['warn']} warn · "
         f"{counts['info']} info</p>"
-        f"<p>Plan <code>{escape(plan.file)}</code> (sha256 <code>{plan.sha256[:16]}…</code>), "
-        f"profile <b>{escape(plan.profile)}</b>, evidence as of {report.as_of}, generated "
-        f"{escape(report.generated_at)} by hdh-migrate {escape(report.tool_version)} "
+        f"<p>Plan <code>{html_text(plan.file)}</code> (sha256 <code>{plan.sha256[:16]}…</code>), "
+        f"profile <b>{html_text(plan.profile)}</b>, evidence as of {report.as_of}, generated "
+        f"{html_text(report.generated_at)} by hdh-migrate {html_text(report.tool_version)} "
         f"(schema <code>{report.schema}</code>).</p>"
     )
 
@@ -86,7 +85,7 @@ def _charts(report: AuditReport) -> str:
 
 
 def _figure(svg: str, caption: str) -> str:
-    return f"<figure>{svg}<figcaption>{escape(caption)}</figcaption></figure>"
+    return f"<figure>{svg}<figcaption>{html_text(caption)}</figcaption></figure>"
 
 
 def _wave_bars(report: AuditReport) -> list[WaveBar]:
@@ -103,10 +102,10 @@ def _findings(report: AuditReport) -> str:
     if not report.findings:
         return "<h2>Findings</h2><p>No findings.</p>"
     rows = "".join(
-        f'<tr class="finding" data-rule="{escape(f.rule)}" data-severity="{f.severity}">'
-        f'<td class="s-{f.severity}">{f.severity.upper()}</td><td>{escape(f.rule)}<br>'
-        f"{escape(f.title)}</td><td><code>{escape(f.file)}:{f.line}:{f.column}</code><br>"
-        f"<code>{escape(f.path)}</code></td><td>{escape(f.why)}</td><td>{escape(f.fix)}</td></tr>"
+        f'<tr class="finding" data-rule="{html_text(f.rule)}" data-severity="{f.severity}">'
+        f'<td class="s-{f.severity}">{f.severity.upper()}</td><td>{html_text(f.rule)}<br>'
+        f"{html_text(f.title)}</td><td><code>{html_text(f.file)}:{f.line}:{f.column}</code><br>"
+        f"<code>{html_text(f.path)}</code></td><td>{html_text(f.why)}</td><td>{html_text(f.fix)}</td></tr>"
         for f in report.findings
     )
     head = "<tr><th>severity</th><th>rule</th><th>where</th><th>why</th><th>how to fix</th></tr>"
@@ -127,9 +126,9 @@ def _datasets(report: AuditReport) -> str:
 
 def _dataset_row(ds: DatasetReport) -> str:
     cells = [
-        escape(ds.name),
-        escape(ds.wave),
-        escape(ds.status + (f": {ds.note}" if ds.note else "")),
+        html_text(ds.name),
+        html_text(ds.wave),
+        html_text(ds.status + (f": {ds.note}" if ds.note else "")),
     ]
     inv, diff = ds.inventory, ds.diff
     if inv and diff:
@@ -155,10 +154,11 @@ def _largest(ds: DatasetReport) -> str:
     if not ds.inventory or not ds.inventory.largest:
         return ""
     rows = "".join(
-        f'<tr><td><code>{escape(o.key)}</code></td><td class="num">{human_size(o.size)}</td></tr>'
+        f"<tr><td><code>{html_text(o.key)}</code></td>"
+        f'<td class="num">{human_size(o.size)}</td></tr>'
         for o in ds.inventory.largest
     )
-    return f"<h3>Largest objects — {escape(ds.name)}</h3><table>{rows}</table>"
+    return f"<h3>Largest objects — {html_text(ds.name)}</h3><table>{rows}</table>"
 
 
 def _flagged(ds: DatasetReport) -> str:
@@ -172,18 +172,18 @@ def _flagged(ds: DatasetReport) -> str:
         ("name invalid or too long", inv.bad_names),
     ]
     rows = "".join(
-        f"<tr><td>{what}</td><td><code>{escape(o.key)}</code></td><td>{escape(o.note)}</td></tr>"
+        f"<tr><td>{what}</td><td><code>{html_text(o.key)}</code></td><td>{html_text(o.note)}</td></tr>"
         for what, sample in samples
         for o in sample.examples
     )
     lost = "".join(
-        f"<tr><td>metadata not carried</td><td><code>{escape(name)}</code></td>"
+        f"<tr><td>metadata not carried</td><td><code>{html_text(name)}</code></td>"
         f"<td>{count} object(s)</td></tr>"
         for name, count in sorted(inv.metadata_not_carried.items())
     )
     if not rows and not lost:
         return ""
-    return f"<h3>Will not move as is — {escape(ds.name)}</h3><table>{rows}{lost}</table>"
+    return f"<h3>Will not move as is — {html_text(ds.name)}</h3><table>{rows}{lost}</table>"
 
 
 def _estimates(report: AuditReport) -> str:
@@ -194,19 +194,19 @@ def _estimates(report: AuditReport) -> str:
         "<th>GET</th><th>HEAD</th><th>cost</th></tr>"
     )
     rows = "".join(
-        f"<tr><td>{escape(e.scope)}</td><td>{e.objects}</td><td>{human_size(e.bytes)}</td>"
+        f"<tr><td>{html_text(e.scope)}</td><td>{e.objects}</td><td>{human_size(e.bytes)}</td>"
         f"<td>{duration(e)}</td><td>{e.puts}</td><td>{e.gets}</td><td>{e.heads}</td>"
-        f"<td>{escape(cost(e))}</td></tr>"
+        f"<td>{html_text(cost(e))}</td></tr>"
         for e in [*report.waves, report.total]
     )
     return (
         f'<h2>Estimates</h2><table id="estimates">{head}{rows}</table>'
-        f"<p>Bandwidth: {escape(rate(report.total))}.</p>"
+        f"<p>Bandwidth: {html_text(rate(report.total))}.</p>"
     )
 
 
 def _notes(report: AuditReport) -> str:
     if not report.notes:
         return ""
-    items = "".join(f"<li>{escape(n)}</li>" for n in report.notes)
+    items = "".join(f"<li>{html_text(n)}</li>" for n in report.notes)
     return f"<h2>Notes</h2><ul>{items}</ul>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hdh_migrate.escaping import md_code, md_text
 from hdh_migrate.reports.model import AuditReport, DatasetReport, Estimate
 from hdh_migrate.units import human_size
 
@@ -13,7 +14,7 @@ REHEARSAL_BANNER = (
 
 def render_markdown(report: AuditReport) -> str:
     """A complete Markdown document."""
-    parts = [f"# Audit of plan `{report.plan.name}`", ""]
+    parts = [f"# Audit of plan {md_code(report.plan.name)}", ""]
     if report.rehearsal:
         parts += [REHEARSAL_BANNER, ""]
     parts += _summary(report) + _findings(report) + _datasets(report) + _estimates(report)
@@ -26,7 +27,7 @@ def _summary(report: AuditReport) -> list[str]:
     counts = report.counts()
     return [
         f"- Verdict: **{report.verdict.upper()}** (exit {report.exit_code})",
-        f"- Plan file: `{report.plan.file}` (sha256 `{report.plan.sha256[:16]}…`)",
+        f"- Plan file: {md_code(report.plan.file)} (sha256 `{report.plan.sha256[:16]}…`)",
         f"- Profile: `{report.plan.profile}`; evidence dated as of {report.as_of}",
         f"- Findings: {counts['block']} block, {counts['warn']} warn, {counts['info']} info",
         f"- Generated {report.generated_at} by hdh-migrate {report.tool_version} "
@@ -36,7 +37,7 @@ def _summary(report: AuditReport) -> list[str]:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return md_text(text.replace("\n", " "))
 
 
 def _findings(report: AuditReport) -> list[str]:
@@ -45,7 +46,7 @@ def _findings(report: AuditReport) -> list[str]:
         return [*lines, "No findings.", ""]
     lines += ["| severity | rule | where | why | fix |", "|---|---|---|---|---|"]
     for f in report.findings:
-        where = f"`{f.file}:{f.line}:{f.column}` ({f.path})"
+        where = f"{md_code(f'{f.file}:{f.line}:{f.column}', in_table=True)} ({_cell(f.path)})"
         lines.append(
             f"| {f.severity.upper()} | {f.rule} {_cell(f.title)} | {where} | "
             f"{_cell(f.why)} | {_cell(f.fix)} |"
@@ -62,9 +63,9 @@ def _datasets(report: AuditReport) -> list[str]:
 
 def _dataset(ds: DatasetReport) -> list[str]:
     head = [
-        f"### {ds.name} (wave {ds.wave}) — {ds.status}",
+        f"### {_cell(ds.name)} (wave {_cell(ds.wave)}) — {_cell(ds.status)}",
         "",
-        f"`{ds.source}` → `{ds.target}`",
+        f"{md_code(ds.source)} → {md_code(ds.target)}",
         "",
     ]
     if ds.inventory is None or ds.diff is None:
@@ -91,7 +92,7 @@ def _dataset(ds: DatasetReport) -> list[str]:
         for b in inv.histogram
     ]
     lost = [
-        f"- not carried: `{name}` on {count} object(s)"
+        f"- not carried: {md_code(name)} on {count} object(s)"
         for name, count in sorted(inv.metadata_not_carried.items())
     ]
     return [*head, *table, *hist, "", *lost, *[f"- {_cell(n)}" for n in diff.notes], ""]
@@ -108,7 +109,7 @@ def _estimates(report: AuditReport) -> list[str]:
     ]
     for e in [*report.waves, report.total]:
         lines.append(
-            f"| {e.scope} | {e.objects} | {human_size(e.bytes)} | {duration(e)} | "
+            f"| {_cell(e.scope)} | {e.objects} | {human_size(e.bytes)} | {duration(e)} | "
             f"{e.puts} | {e.gets} | {e.heads} | {cost(e)} |"
         )
     return [*lines, "", f"Bandwidth: {rate(report.total)}.", ""]

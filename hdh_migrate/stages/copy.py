@@ -17,7 +17,7 @@ from functools import partial
 from hdh_migrate.backends.base import Backend, ObjectInfo
 from hdh_migrate.crypto import Encryptor, aligned_part_size
 from hdh_migrate.errors import (
-    CertificateError,
+    AuthError,
     HdhError,
     PermanentError,
     PreconditionFailedError,
@@ -45,7 +45,9 @@ class _Attempts:
 def copy_object(
     item: CopyItem, clients: Clients = PROCESS_CLIENTS, retry: RetryPolicy | None = None
 ) -> CopyResult:
-    """Copy one object; never raises for a per-object failure (the result says why)."""
+    """Copy one object; never raises for a per-object failure (the result says why). An
+    AuthError is not one: credentials or keys refused are the run's, so it propagates and
+    the run stops with exit 7 on the first object, not 5."""
     attempts = _Attempts()
     policy = retry or item.retry
     try:
@@ -55,8 +57,8 @@ def copy_object(
             except PreconditionFailedError:
                 item = _restat(item, clients)
         raise RetryableError("the source object keeps changing while it is copied")
-    except CertificateError:
-        raise  # every object would fail the same way: the run stops (exit 7)
+    except AuthError:
+        raise  # credentials, keys, certificates: every object would fail the same way (exit 7)
     except HdhError as exc:
         return _failed(item, exc, attempts.count)
 

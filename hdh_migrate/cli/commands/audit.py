@@ -10,12 +10,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
 from hdh_migrate.cli.endpoints import show_endpoints
-from hdh_migrate.cli.render import stderr, stdout
+from hdh_migrate.cli.render import stderr, stdout, styled, term
 from hdh_migrate.engine.audit import AuditOptions, audit
 from hdh_migrate.errors import PolicyError, UsageError
 from hdh_migrate.reports import RENDERERS, AuditReport, render_sarif
@@ -90,7 +89,7 @@ def _emit(report: AuditReport, fmt: str, out: Path | None) -> None:
             typer.echo(text, nl=False)
         else:
             _write(out, text)
-            stderr.print(f"audit report written to {escape(str(out))}", highlight=False)
+            stderr.print(f"audit report written to {term(str(out))}", highlight=False)
         return
     if out is None:
         print_table(report, stdout)
@@ -127,28 +126,28 @@ def print_table(report: AuditReport, console: Console) -> None:
         )
     counts = report.counts()
     console.print(
-        f"[bold]audit {escape(report.plan.name)}[/]: {report.verdict.upper()} — "
+        f"{styled('audit ' + report.plan.name, 'bold')}: {report.verdict.upper()} — "
         f"{counts['block']} block, {counts['warn']} warn, {counts['info']} info "
-        f"(profile {report.plan.profile}, as of {report.as_of})"
+        f"(profile {term(report.plan.profile)}, as of {report.as_of})"
     )
     console.print(_findings_table(report))
     console.print(_datasets_table(report))
     if report.total is not None:
         console.print(_estimates_table(report))
     for note in report.notes:
-        console.print(f"[dim]note:[/] {escape(note)}")
+        console.print(f"[dim]note:[/] {term(note)}")
 
 
 def _findings_table(report: AuditReport) -> Table:
-    title = f"findings in {escape(report.plan.file)} (line:column)"
+    title = f"findings in {term(report.plan.file)} (line:column)"
     table = Table("severity", "rule", "at", "why", "fix", title=title, show_lines=True)
     for f in report.findings:
         table.add_row(
             f"[{SEVERITY_STYLE[f.severity]}]{f.severity.upper()}[/]",
-            f.rule,
+            term(f.rule),
             f"{f.line}:{f.column}",
-            escape(f.why),
-            escape(f.fix),
+            term(f.why),
+            term(f.fix),
         )
     return table
 
@@ -170,12 +169,12 @@ def _datasets_table(report: AuditReport) -> Table:
     for ds in report.datasets:
         inv, diff = ds.inventory, ds.diff
         if inv is None or diff is None:
-            table.add_row(escape(ds.name), escape(f"{ds.status}: {ds.note}"), *["—"] * 8)
+            table.add_row(term(ds.name), term(f"{ds.status}: {ds.note}"), *["—"] * 8)
             continue
         flagged = inv.over_limit.count + inv.archive_tier.count + inv.bad_names.count
         table.add_row(
-            escape(ds.name),
-            ds.status,
+            term(ds.name),
+            term(ds.status),
             str(inv.objects),
             human_size(inv.bytes),
             str(diff.new.count),
@@ -203,7 +202,7 @@ def _estimates_table(report: AuditReport) -> Table:
     )
     for e in [*report.waves, report.total]:
         table.add_row(
-            escape(e.scope),
+            term(e.scope),
             str(e.objects),
             human_size(e.bytes),
             duration(e),

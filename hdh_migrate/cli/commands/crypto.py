@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from hdh_migrate.cli.render import emit_json, ok, stdout
+from hdh_migrate.cli.render import emit_json, ok, plain, stdout, styled
 from hdh_migrate.crypto.files import FileResult, decrypt_file, decrypt_stream, encrypt_file
 from hdh_migrate.errors import UsageError
 from hdh_migrate.keys import KeyProvider, generate_key_file, open_key_provider
@@ -102,6 +102,24 @@ def decrypt(
         _done("decrypted and authenticated", result)
 
 
+def expected_object_id(plan: Any, targets: list[str], object_key: str, url: str) -> str:
+    """The object id the header of ``object_key`` must carry: ``<dataset>/<relative key>``
+    of the plan dataset whose target prefix holds it (the longest), so an object swapped
+    in from another key is refused even without --object-id."""
+    owners = [
+        (d.target_prefix or "", d.name)
+        for _, d in plan.iter_datasets()
+        if d.target in targets and object_key.startswith(d.target_prefix or "")
+    ]
+    if not owners:
+        raise UsageError(
+            f"no dataset of the plan writes {url}: its object id is unknown",
+            hint="pass --object-id DATASET/KEY (the id the object was encrypted under)",
+        )
+    prefix, dataset = max(owners, key=lambda owner: len(owner[0]))
+    return f"{dataset}/{object_key[len(prefix) :]}"
+
+
 def _decrypt_target(
     plan_path: Path, url: str, out: Path, provider: KeyProvider, oid: str | None, force: bool
 ) -> FileResult:
@@ -117,6 +135,7 @@ def _decrypt_target(
     if not names or not object_key:
         known = ", ".join(sorted(t.bucket for t in plan.targets.values())) or "none"
         raise UsageError(f"no target of the plan holds {url}", hint=f"buckets: {known}")
+    oid = oid or expected_object_id(plan, names, object_key, url)
     spec = target_spec(plan, names[0])
     backend = open_backend(spec.kind, spec.config, read_only=True)
     try:  # the sidecar rule (stages.envelopes): a rotated object opens with the new KEK only
@@ -215,7 +234,7 @@ def _show_plan_keys(plan_path: Path, name: str | None, as_json: bool) -> None:
         emit_json(described)
         return
     for each, info in described.items():
-        stdout.print(f"[bold]{each}[/]", highlight=False)
+        stdout.print(styled(each, "bold"), highlight=False)
         _show(info, False)
 
 
@@ -234,9 +253,9 @@ def _show(info: dict[str, Any], as_json: bool) -> None:
     for name, value in info.items():
         if isinstance(value, dict):
             for sub, item in value.items():
-                stdout.print(f"{name}.{sub}: {item}", highlight=False, markup=False)
+                stdout.print(plain(f"{name}.{sub}: {item}"), highlight=False)
         else:
-            stdout.print(f"{name}: {value}", highlight=False, markup=False)
+            stdout.print(plain(f"{name}: {value}"), highlight=False)
 
 
 ROTATE_HELP = """Rewrap every data key of a plan's verified objects from KEK --from to KEK
@@ -298,9 +317,10 @@ def _rotation_summary(outcome: Any) -> None:
     )
     datasets = ", ".join(outcome.datasets)
     stdout.print(
-        f"next: edit the plan so that {datasets} use key {outcome.new!r} instead of "
-        f"{outcome.old!r}, run this rotation again (objects copied meanwhile), run "
-        f"`hdh-migrate verify PLAN --mode full`, then destroy {outcome.old!r}",
+        plain(
+            f"next: edit the plan so that {datasets} use key {outcome.new!r} instead of "
+            f"{outcome.old!r}, run this rotation again (objects copied meanwhile), run "
+            f"`hdh-migrate verify PLAN --mode full`, then destroy {outcome.old!r}"
+        ),
         highlight=False,
-        markup=False,
     )

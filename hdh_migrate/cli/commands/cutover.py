@@ -9,10 +9,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from hdh_migrate.cli.render import emit_json, ok, stderr, stdout
+from hdh_migrate.cli.render import emit_json, ok, stderr, stdout, term
 from hdh_migrate.engine.cutover import Report, WaveCutover
 from hdh_migrate.engine.session import migration
 from hdh_migrate.errors import UsageError
@@ -112,7 +111,7 @@ def _reported(engine: WaveCutover, action: Callable[[], Report]) -> Report:
         return action()
     except BaseException:
         for path in engine.report.paths[:1]:
-            stderr.print(f"report: {escape(path)}", highlight=False)
+            stderr.print(f"report: {term(path)}", highlight=False)
         raise
 
 
@@ -137,14 +136,15 @@ def _render(report: Report, as_json: bool) -> None:
     if as_json:
         emit_json(report.to_dict() | {"report_files": report.paths})
         return
-    table = Table("dataset", "state", title=f"hdh-migrate {report.command}: {report.wave}")
+    title = term(f"hdh-migrate {report.command}: {report.wave}")
+    table = Table("dataset", "state", title=title)
     for name, state in report.datasets.items():
-        table.add_row(name, state)
+        table.add_row(term(name), term(state))
     stdout.print(table)
     for hook in report.hooks:
         status = "timed out" if hook["timed_out"] else f"exit {hook['exit_status']}"
-        stdout.print(escape(f"hook {hook['label']} on {hook['where']}: {status}"), highlight=False)
+        stdout.print(term(f"hook {hook['label']} on {hook['where']}: {status}"), highlight=False)
     timings = ", ".join(f"{k} {v}" for k, v in report.durations.items())
-    stdout.print(escape(f"durations: {timings}"), highlight=False)
-    stdout.print(escape(f"report: {report.paths[0] if report.paths else '—'}"), highlight=False)
+    stdout.print(term(f"durations: {timings}"), highlight=False)
+    stdout.print(term(f"report: {report.paths[0] if report.paths else '—'}"), highlight=False)
     ok(report.message)

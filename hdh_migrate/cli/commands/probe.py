@@ -13,7 +13,7 @@ from rich.table import Table
 
 from hdh_migrate.backends.probe import ProbeResult, probe_s3, save_probe
 from hdh_migrate.cli.endpoints import show_endpoints
-from hdh_migrate.cli.render import emit_json, stdout
+from hdh_migrate.cli.render import emit_json, plain, stdout, styled, term
 from hdh_migrate.engine.specs import target_spec
 from hdh_migrate.errors import UsageError
 from hdh_migrate.plan import Plan, load_plan
@@ -80,7 +80,7 @@ def _probe_one(plan: Plan, name: str, scratch: bool | None) -> tuple[ProbeResult
 
 
 def _print(result: ProbeResult, cached: Path) -> None:
-    table = Table(title=f"{result.target}: s3://{result.bucket} at {result.endpoint}")
+    table = Table(title=term(f"{result.target}: s3://{result.bucket} at {result.endpoint}"))
     table.add_column("capability")
     table.add_column("result")
     for name, state in result.checksums.items():
@@ -89,14 +89,14 @@ def _print(result: ProbeResult, cached: Path) -> None:
         table.add_row(label, _styled(value))
     stdout.print(table)
     for note in result.notes:
-        stdout.print(f"  note: {note}", highlight=False, markup=False)
+        stdout.print(plain(f"  note: {note}"), highlight=False)
     if not result.trustworthy:
         stdout.print(
             "  → this server stores what it is told: later stages verify by reading back.",
             highlight=False,
             markup=False,
         )
-    stdout.print(f"  probed {result.probed_at}; cached in {cached}", highlight=False, markup=False)
+    stdout.print(plain(f"  probed {result.probed_at}; cached in {cached}"), highlight=False)
 
 
 def _rows(result: ProbeResult) -> list[tuple[str, str]]:
@@ -116,4 +116,4 @@ def _rows(result: ProbeResult) -> list[tuple[str, str]]:
 
 def _styled(value: str) -> str:
     color = "green" if value in _GOOD else "red" if value in _BAD else "yellow"
-    return f"[{color}]{value}[/]"
+    return styled(value, color)

@@ -10,10 +10,9 @@ from datetime import date
 from typing import Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from hdh_migrate.cli.render import emit_json, stdout
+from hdh_migrate.cli.render import emit_json, stdout, styled, term
 from hdh_migrate.errors import UsageError
 from hdh_migrate.providers import get_preset, load_registry
 from hdh_migrate.providers.summary import preset_detail, registry_summary
@@ -124,7 +123,7 @@ def _print_list(data: dict[str, Any]) -> None:
         )
     stdout.print(table)
     _print_footer(data["updated"], data["as_of"])
-    stdout.print(f"[dim]{escape(data['source_note'])}[/]")
+    stdout.print(styled(data["source_note"], "dim"))
 
 
 def _region_counts(counts: dict[str, Any]) -> str:
@@ -166,8 +165,8 @@ def _print_detail(data: dict[str, Any]) -> None:
 
 def _print_header(data: dict[str, Any]) -> None:
     endpoint = data["endpoint_template"] or "explicit endpoint required"
-    stdout.print(f"[bold]{data['name']}[/] — {escape(data['title'])}  [dim]({data['family']})[/]")
-    stdout.print(f"Endpoint: {escape(endpoint)}", highlight=False)
+    stdout.print(f"[bold]{data['name']}[/] — {term(data['title'])}  [dim]({data['family']})[/]")
+    stdout.print(f"Endpoint: {term(endpoint)}", highlight=False)
     if data["rehearsal_only"]:
         stdout.print("[cyan]Rehearsal only: never counts as a qualified target.[/]")
 
@@ -179,7 +178,7 @@ def _regions_table(regions: list[dict[str, Any]]) -> Table:
     for r in regions:
         table.add_row(
             r["name"],
-            f"{escape(r['location'])} ({r['country']})",
+            f"{term(r['location'])} ({r['country']})",
             "yes" if r["eu"] else "[red]no[/]",
             r["offering"] or "-",
             _status(r["status"]),
@@ -198,15 +197,15 @@ def _age_cell(row: dict[str, Any]) -> str:
 def _print_offerings(offerings: list[dict[str, Any]]) -> None:
     for o in offerings:
         qual = o["qualification"]
-        stdout.print(f"Offering [bold]{o['name']}[/] — {escape(o['title'])}", highlight=False)
+        stdout.print(f"Offering [bold]{o['name']}[/] — {term(o['title'])}", highlight=False)
         lines = [
             ("hosts", o["host_pattern"]),
             ("regions", ", ".join(o["regions"])),
-            ("status", f"{_status(o['status'])} ({escape(qual['scheme'])})"),
-            ("evidence", f"{escape(o['evidence'])} — dated {_age_cell(o)}"),
+            ("status", f"{_status(o['status'])} ({term(qual['scheme'])})"),
+            ("evidence", f"{term(o['evidence'])} — dated {_age_cell(o)}"),
             ("extra-EU-law immune", _tristate(qual["extra_eu_law_immune"])),
             ("HDS certified", _tristate(qual["hds_certified"])),
-            *([("notes", escape(qual["notes"]))] if qual["notes"] else []),
+            *([("notes", term(qual["notes"]))] if qual["notes"] else []),
         ]
         for label, value in lines:
             stdout.print(f"  {label}: {value}", highlight=False)
@@ -221,7 +220,7 @@ def _protocol_table(data: dict[str, Any]) -> Table:
     table.add_column("what")
     table.add_column("value", overflow="fold")
     for label, value in _protocol_rows(data):
-        table.add_row(label, escape(value))
+        table.add_row(label, term(value))
     return table
 
 
@@ -256,7 +255,7 @@ def _print_quirks(quirks: list[str]) -> None:
     if quirks:
         stdout.print("Quirks:")
         for quirk in quirks:
-            stdout.print(f"  • {escape(quirk)}", highlight=False)
+            stdout.print(f"  • {term(quirk)}", highlight=False)
 
 
 def _print_warnings(data: dict[str, Any]) -> None:

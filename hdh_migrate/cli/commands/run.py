@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from hdh_migrate.cli.endpoints import show_endpoints
 from hdh_migrate.cli.interrupt import interruptible
 from hdh_migrate.cli.observing import Observed, observed
-from hdh_migrate.cli.render import emit_json, ok, stderr, stdout
+from hdh_migrate.cli.render import emit_json, ok, stderr, stdout, term
 from hdh_migrate.engine.audit import policy_gate, record_policy_override
 from hdh_migrate.engine.run_report import RunReport, utc_now, write_run_report
 from hdh_migrate.engine.runner import DatasetOutcome, Migration
@@ -107,7 +106,7 @@ def run(
     # --- policy gate (owned by the audit: hdh_migrate/engine/audit.py, docs/audit.md) ---
     override = policy_gate(plan, override_policy)  # PolicyError, exit 3, on a blocking finding
     if override is not None:
-        stderr.print(f"[bold white on red] {escape(override.line())} [/]", highlight=False)
+        stderr.print(f"[bold white on red] {term(override.line())} [/]", highlight=False)
     # --- end of policy gate ---
     settings = RunSettings(concurrency, parse_rate(bandwidth) if bandwidth else None, executor)
     with observed(as_json) as watch, migration(plan, settings, watch.reporter) as job:
@@ -171,17 +170,22 @@ def restore_command(
             {
                 "dataset": dataset,
                 "restored": outcome.restored,
+                "already_present": outcome.present,
                 "bytes": outcome.bytes,
                 "failed": [{"key": k, "reason": r} for k, r in outcome.failed],
             }
         )
-    elif not outcome.failed:
-        ok(f"restored {outcome.restored} object(s), {human_size(outcome.bytes)}, under {to}")
+    else:
+        for key, reason in outcome.failed:
+            stderr.print(f"[red]not restored[/] {term(key)}: {term(reason)}", highlight=False)
+        kept = f" ({outcome.present} already there)" if outcome.present else ""
+        ok(f"restored {outcome.restored} object(s){kept}, {human_size(outcome.bytes)}, under {to}")
     if outcome.failed:
         key, reason = outcome.failed[0]
-        raise VerificationError(
-            f"{len(outcome.failed)} object(s) not restored, first {key}: {reason}",
-            hint="the objects that matched were written; see --json for every failure",
+        error = VerificationError if outcome.mismatched else ObjectsFailedError
+        raise error(
+            f"{len(outcome.failed)} object(s) not restored, first {key!r}: {reason}",
+            hint="the others were written; fix the causes named above and restore again",
         )
 
 
@@ -226,7 +230,7 @@ def _status_table(data: dict[str, Any]) -> Table:
         "objects by state",
         "verified by",
         "failures",
-        title=escape(data["plan"]),
+        title=term(data["plan"]),
     )
     for wave, datasets in data["waves"].items():
         for name, entry in datasets.items():
@@ -236,11 +240,11 @@ def _status_table(data: dict[str, Any]) -> Table:
             )
             how = ", ".join(f"{k} {n}" for k, n in sorted(entry.get("verified_by", {}).items()))
             table.add_row(
-                escape(wave),
-                escape(name),
-                entry["state"],
-                escape(items) or "—",
-                how or "—",
+                term(wave),
+                term(name),
+                term(entry["state"]),
+                term(items) or "—",
+                term(how) or "—",
                 str(len(entry["failures"])),
             )
     return table
@@ -260,7 +264,7 @@ def _report_files(
     )
     as_json, as_md = write_run_report(job.plan.state_path, report)
     if not quiet:
-        stdout.print(f"report: {as_md} (and {as_json.name})", highlight=False, markup=False)
+        stdout.print(term(f"report: {as_md} (and {as_json.name})"), highlight=False)
 
 
 def _interrupted(
@@ -323,7 +327,7 @@ def _print_outcomes(outcomes: list[DatasetOutcome], verb: str) -> None:
             len(o.failed),
             len(o.unverifiable) + len(o.not_verified),
         ]
-        table.add_row(*(str(v) for v in row))
+        table.add_row(*(term(v) for v in row))
     stdout.print(table)
     if not any(o.failed or o.unverifiable or o.not_verified for o in outcomes):
         ok(f"{verb}: {sum(o.verified for o in outcomes)} object(s) verified{_how(outcomes)}")

@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.markup import escape
 
-from hdh_migrate.cli.render import emit_json, ok, stderr, stdout
+from hdh_migrate.cli.render import emit_json, ok, stdout, styled, term, warn
 from hdh_migrate.errors import PlanError, UsageError
 from hdh_migrate.plan import InvalidPlan, check_plan
 from hdh_migrate.plan.summary import summarize
@@ -98,7 +97,7 @@ def _error_json(exc: UsageError, file: str) -> dict[str, Any]:
 def _print_summary(summary: dict[str, Any]) -> None:
     counts = summary["counts"]
     ok(
-        f"plan [bold]{escape(summary['name'])}[/] is valid: {counts['waves']} wave(s), "
+        f"plan {summary['name']} is valid: {counts['waves']} wave(s), "
         f"{counts['datasets']} dataset(s), {counts['sources']} source(s), "
         f"{counts['targets']} target(s), {counts['keys']} key(s)"
     )
@@ -106,12 +105,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
     for name, target in summary["targets"].items():
         where = target["endpoint"] or "endpoint unknown"
         stdout.print(
-            f"  target [bold]{escape(name)}[/]: {escape(target['provider'])} / "
-            f"{escape(target['region'])} / {escape(target['bucket'])} ({escape(where)})"
+            f"  target {styled(name, 'bold')}: {term(target['provider'])} / "
+            f"{term(target['region'])} / {term(target['bucket'])} ({term(where)})"
         )
     if summary["secrets"]:
-        stdout.print("  secrets referenced: " + escape(", ".join(summary["secrets"])))
-    stdout.print(f"  state directory: {escape(summary['state_dir'])}")
+        stdout.print("  secrets referenced: " + term(", ".join(summary["secrets"])))
+    stdout.print(f"  state directory: {term(summary['state_dir'])}")
     for warning in summary["warnings"]:
         _print_warning(warning)
 
@@ -120,18 +119,18 @@ def _print_waves(summary: dict[str, Any]) -> None:
     for wave in summary["waves"]:
         after = f" (after {', '.join(wave['depends_on'])})" if wave["depends_on"] else ""
         cutover = "" if wave["cutover"] else ", no cutover section"
-        stdout.print(f"  wave [bold]{escape(wave['name'])}[/]{escape(after)}{cutover}")
+        stdout.print(f"  wave {styled(wave['name'], 'bold')}{term(after)}{cutover}")
         for d in wave["datasets"]:
             origin = f"{d['source']}:{d['location'] or ''}/{d['prefix']}"
             target = f"{d['target']}:{d['target_prefix'] or '/'}"
-            key = f"key {d['key']}" if d["key"] else "[red]no key[/]"
+            key = f"key {term(d['key'])}" if d["key"] else "[red]no key[/]"
             stdout.print(
-                f"    {escape(d['name'])}: {escape(origin)} → {escape(target)} "
-                f"({key}, verify {escape(d['verify'])})"
+                f"    {term(d['name'])}: {term(origin)} → {term(target)} "
+                f"({key}, verify {term(d['verify'])})"
             )
 
 
 def _print_warning(warning: dict[str, Any]) -> None:
     where = f"{warning['file']}:{warning['line']}:{warning['column']}: {warning['path']}: "
     hint = f" — {warning['hint']}" if warning["hint"] else ""
-    stderr.print(f"[yellow]warning:[/] {escape(where + warning['message'] + hint)}")
+    warn(where + warning["message"] + hint)

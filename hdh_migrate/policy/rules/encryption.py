@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
+from hdh_migrate.backends.azure_connection import blob_endpoint
+from hdh_migrate.errors import HdhError
 from hdh_migrate.plan.loader import DataPath
 from hdh_migrate.plan.types import is_loopback
 from hdh_migrate.policy.context import PolicyInput
@@ -53,12 +55,26 @@ def _maybe_exempt(exempt: bool, path: DataPath, why: str, fix: str, subject: str
     return Raised(path, why, fix, subject)
 
 
+def _source_url(source: object) -> tuple[str | None, str]:
+    """The URL the source's backend will talk to, and the field it is spelled in: a
+    connection string is parsed as the backend parses it (``azure_connection``)."""
+    for field in ("account_url", "endpoint"):
+        if getattr(source, field, None):
+            return str(getattr(source, field)), field
+    connection = getattr(source, "connection_string", None)
+    if connection is None:
+        return None, ""
+    try:
+        return blob_endpoint(connection.reveal()), "connection_string"
+    except (HdhError, ValueError):
+        return None, "connection_string"  # unresolvable here: the run's backend checks it
+
+
 def _source_transit(inp: PolicyInput, name: str, source: object) -> Iterator[Raised]:
     base = ("sources", name)
-    url = getattr(source, "account_url", None) or getattr(source, "endpoint", None)
-    if url and urlsplit(str(url)).scheme == "http":
-        host = urlsplit(str(url)).hostname or "?"
-        field = "account_url" if getattr(source, "account_url", None) else "endpoint"
+    url, field = _source_url(source)
+    if url and urlsplit(url).scheme.lower() == "http":
+        host = urlsplit(url).hostname or "?"
         why = f"plain http:// to source {host}: data travels unencrypted"
         local = is_loopback(host) and inp.exempts_local
         yield _maybe_exempt(local, (*base, field), why, "use https://", name)

@@ -148,6 +148,10 @@ def test_private_key_from_text_and_from_path(tmp_path: Path) -> None:
     assert sftp._load_key(settings).get_name() == "ssh-ed25519"
     path = tmp_path / "id"
     path.write_text(text)
+    shared = sftp._Settings(config(tmp_path, key=f"${{file:{path}}}"))
+    with pytest.raises(AuthError, match="group or others"):
+        sftp._load_key(shared)  # key material readable by others is refused
+    path.chmod(0o600)
     settings = sftp._Settings(config(tmp_path, key=f"${{file:{path}}}"))
     assert sftp._load_key(settings).get_name() == "ssh-ed25519"
     settings = sftp._Settings(config(tmp_path, key=str(path)))

@@ -17,6 +17,7 @@ from hdh_migrate.backends.memory import MemoryBackend, drop_store
 from hdh_migrate.crypto import Encryptor
 from hdh_migrate.engine.audit_dataset import _target_listing
 from hdh_migrate.engine.restore import RestoreItem, restore_one
+from hdh_migrate.engine.restore_fs import RestoreDir
 from hdh_migrate.engine.rotate import Rotation, recorded_rewraps, rotation_datasets
 from hdh_migrate.engine.runner import Migration, plan_digest
 from hdh_migrate.engine.specs import key_spec, target_spec
@@ -241,11 +242,15 @@ def test_readers_open_with_the_new_key_only(env: Any, tmp_path: Path) -> None:
         None,
     )
     spec = target_spec(plan, "mem")
-    out = tmp_path / "restored"
-    assert restore_one(item, out, spec, key_spec("k2", plan.keys["k2"]), env["clients"]) is None
-    assert (out / "f03.bin").read_bytes() == env["files"]["data/f03.bin"]
+    out = RestoreDir(tmp_path / "restored")
+    done = restore_one(item, out, spec, key_spec("k2", plan.keys["k2"]), env["clients"])
+    out.close()
+    assert done.problem is None
+    assert (tmp_path / "restored" / "f03.bin").read_bytes() == env["files"]["data/f03.bin"]
+    r1 = RestoreDir(tmp_path / "r1")
     with pytest.raises(RotatedKeyError, match="sidecar"):
-        restore_one(item, tmp_path / "r1", spec, key_spec("k1", plan.keys["k1"]), env["clients"])
+        restore_one(item, r1, spec, key_spec("k1", plan.keys["k1"]), env["clients"])
+    r1.close()
     assert list((tmp_path / "r1").iterdir()) == []  # no file, no temporary left
 
 
