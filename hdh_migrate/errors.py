@@ -11,11 +11,13 @@
     ├── AuthError           (7)   credentials, key file, HSM PIN or KEK refused
     │   └── IntegrityAuthError    an HDH1 object failed authentication (tampered, wrong key)
     ├── UnreachableError    (8)   an endpoint does not answer
+    │   └── CircuitOpenError      an endpoint stopped answering mid-run: the run stopped
     └── StorageError        (1)   raised by backends at their boundary; SDK errors never escape
         ├── NotFoundError                  the key does not exist (never retried)
         ├── PreconditionFailedError        the source changed (ETag no longer matches)
         ├── RetryableError                 transient: network reset, 5xx, timeout
-        │   └── ThrottledError             503 SlowDown / 429: back off with jitter
+        │   ├── ThrottledError             503 SlowDown / 429: back off with jitter
+        │   └── ConnectionFailedError (8)  no connection could be opened to an endpoint
         └── PermanentError                 will fail the same way again: do not retry
 
 Exit codes are mapped in exactly one place: ``hdh_migrate.cli.main``. Messages are one
@@ -103,6 +105,15 @@ class UnreachableError(HdhError):
     exit_code = 8
 
 
+class CircuitOpenError(UnreachableError):
+    """An endpoint failed every connection for longer than the plan allows: the run stops
+    taking new work (``hdh_migrate.execution.circuit``). ``endpoint`` names it."""
+
+    def __init__(self, message: str, *, endpoint: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.endpoint = endpoint
+
+
 class StorageError(HdhError):
     """Base of the errors backends raise. ``key`` names the object when there is one."""
 
@@ -127,6 +138,19 @@ class RetryableError(StorageError):
 
 class ThrottledError(RetryableError):
     pass
+
+
+class ConnectionFailedError(RetryableError):
+    """No connection could be opened to ``endpoint`` (refused, unreachable, connect timeout)
+    although it answered before: retried, and counted by the endpoint's circuit breaker."""
+
+    exit_code = 8
+
+    def __init__(
+        self, message: str, *, endpoint: str, key: str | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, key=key, hint=hint)
+        self.endpoint = endpoint
 
 
 class PermanentError(StorageError):

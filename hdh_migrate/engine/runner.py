@@ -20,6 +20,8 @@ from typing import Any
 from hdh_migrate import __version__
 from hdh_migrate.backends.base import Backend
 from hdh_migrate.backends.probe import ProbeResult, load_probe
+from hdh_migrate.circuit import CIRCUITS
+from hdh_migrate.engine.circuit_guard import observe, stop_if_open, until_open
 from hdh_migrate.engine.specs import key_spec, selection_for, source_spec, target_spec
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
@@ -100,6 +102,8 @@ class Migration:
 
     def run(self, wave: str | None = None, dataset: str | None = None) -> list[DatasetOutcome]:
         """Run the selected waves and datasets in plan order; return per-dataset outcomes."""
+        CIRCUITS.reset()  # each run starts with every endpoint's circuit closed
+        CIRCUITS.configure(float(self.plan.defaults.circuit_open_after))
         return [self.run_dataset(name) for name in self.selected(wave, dataset)]
 
     def selected(self, wave: str | None, dataset: str | None) -> list[str]:
@@ -240,9 +244,11 @@ class Migration:
 
     def _copy(self, ctx: Context, outcome: DatasetOutcome) -> None:
         self._announce(ctx, "copy.start", ItemState.PENDING)
-        items = self._copy_items(ctx)
+        items = until_open(self._copy_items(ctx))
         for _, future in imap_unordered(self.executor, self._copy_task, items, self.window):
+            observe(future.result())
             self._record_copy(future.result(), outcome)
+        stop_if_open()  # a dead endpoint: what was in flight is recorded, exit 8
 
     def _copy_task(self, item: CopyItem) -> CopyResult:
         return copy_object(item, self.clients)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from hdh_migrate.backends.base import Backend, ObjectInfo
+from hdh_migrate.circuit import CIRCUITS
 from hdh_migrate.crypto import Encryptor, aligned_part_size
 from hdh_migrate.errors import (
     HdhError,
@@ -63,6 +64,7 @@ def _ignore(attempt: int, error: BaseException) -> None:
 
 def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts) -> CopyResult:
     attempts.count += 1
+    CIRCUITS.check()  # an endpoint is dead: the run is stopping, take nothing new
     source, target = clients.backend(item.source), clients.backend(item.target)
     info = source.stat(item.key)
     if item.etag and not same_etag(info.etag, item.etag):
@@ -175,4 +177,5 @@ def _failed(item: CopyItem, exc: HdhError, attempts: int) -> CopyResult:
         error=exc.one_line(),
         error_kind=type(exc).__name__,
         target_key=item.target_key,
+        endpoint=getattr(exc, "endpoint", None),
     )
