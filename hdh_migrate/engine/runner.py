@@ -474,6 +474,9 @@ def _journal_copy(result: CopyResult) -> JournalCopy:
         header_sha256=result.header_sha256 or "",
         target_etag=result.target_etag,
         target_version=result.target_version,
+        source_etag=result.etag,  # the version read, which may not be the one listed
+        source_size=result.size,
+        source_content_md5=result.content_md5,
     )
 
 

@@ -187,7 +187,7 @@ class Journal:
         changed = 0
         with self._txn(FULL) as conn:
             for item_id, result in results:
-                changed += self._move_in(conn, item_id, ItemState.COPIED, result.to_dict())
+                changed += self._move_in(conn, item_id, ItemState.COPIED, result.item_fields())
                 conn.execute("DELETE FROM uploads WHERE item_id = ?", (item_id,))
         return changed
 

@@ -154,6 +154,7 @@ def _copied(
         state="copied",
         etag=item.etag,
         size=item.size,
+        content_md5=item.content_md5,
         attempts=attempts,
         plaintext_sha256=plain.sha256,
         ciphertext_sha256=sealed.sha256,
