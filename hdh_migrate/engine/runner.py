@@ -22,6 +22,7 @@ from hdh_migrate.backends.base import Backend
 from hdh_migrate.backends.probe import ProbeResult, load_probe
 from hdh_migrate.circuit import CIRCUITS
 from hdh_migrate.engine.circuit_guard import observe, stop_if_open, until_open
+from hdh_migrate.engine.names import refuse_name
 from hdh_migrate.engine.specs import key_spec, selection_for, source_spec, target_spec
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
@@ -35,6 +36,7 @@ from hdh_migrate.stages.copy import copy_object
 from hdh_migrate.stages.inventory import Entry, Selection, inventory
 from hdh_migrate.stages.items import CopyItem, CopyResult, Spec, VerifyItem, VerifyResult
 from hdh_migrate.stages.metadata import as_pairs
+from hdh_migrate.stages.names import NAME_PROBLEM
 from hdh_migrate.stages.verify import sample_drawn, verify_object
 
 
@@ -218,6 +220,8 @@ class Migration:
         for entry in inventory(source, self.selection(ctx)):
             outcome.listed += 1
             outcome.flagged += entry.flag is not None
+            if entry.flag is not None and entry.flag.startswith(NAME_PROBLEM):
+                refuse_name(entry, outcome.failed, self.reporter, ctx.eff.name)
             yield _journal_entry(ctx.eff.name, entry)
 
     def selection(self, ctx: Context) -> Selection:

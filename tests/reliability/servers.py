@@ -6,11 +6,10 @@ import os
 import signal
 import time
 
+import devstack
 from devstack.config import stack_dir
 from devstack.orchestrate import running_pid, services
 from devstack.services.base import Context
-
-import devstack
 
 
 def kill_server(name: str) -> int:
