@@ -12,6 +12,8 @@
     │   └── IntegrityAuthError    an HDH1 object failed authentication (tampered, wrong key)
     ├── UnreachableError    (8)   an endpoint does not answer
     │   └── CircuitOpenError      an endpoint stopped answering mid-run: the run stopped
+    ├── StateError          (9)   the local state (journal, manifest) is damaged, missing or
+    │                             cannot be written (disk full): names the file and the fix
     └── StorageError        (1)   raised by backends at their boundary; SDK errors never escape
         ├── NotFoundError                  the key does not exist (never retried)
         ├── PreconditionFailedError        the source changed (ETag no longer matches)
@@ -112,6 +114,15 @@ class CircuitOpenError(UnreachableError):
     def __init__(self, message: str, *, endpoint: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.endpoint = endpoint
+
+
+class StateError(HdhError):
+    """The state directory cannot be trusted or written: a damaged, truncated or missing
+    journal or manifest while evidence of earlier runs exists, or a full disk. The message
+    names the file; the hint gives the recovery command. Nothing is re-uploaded or
+    regenerated silently."""
+
+    exit_code = 9
 
 
 class StorageError(HdhError):

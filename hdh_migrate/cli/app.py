@@ -52,6 +52,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "crypto",
     "providers",
     "manifest",
+    "state",
 )
 
 for _name in COMMAND_MODULES:

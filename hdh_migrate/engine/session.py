@@ -13,6 +13,7 @@ from hdh_migrate.engine.evidence import StatePaths, manifest_signer, state_paths
 from hdh_migrate.engine.restore import RestoreOutcome, restore_all, restore_items
 from hdh_migrate.engine.runner import Migration, plan_digest
 from hdh_migrate.engine.specs import key_spec, target_spec
+from hdh_migrate.engine.state_repair import guard as state_guard
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
 from hdh_migrate.execution import make_executor
@@ -46,6 +47,7 @@ def migration(
     settings = settings or RunSettings()
     plan, digest = load(path)
     paths = state_paths(plan).ensure()
+    state_guard(paths)  # a lost journal or manifest stops here (exit 9), nothing re-uploaded
     workers = settings.concurrency or plan.executor.workers or plan.defaults.concurrency
     throttle.configure(settings.bandwidth or plan.defaults.bandwidth)
     buffers.release_large_buffers()
@@ -71,6 +73,12 @@ def migration(
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
         clients.close()
+
+
+def load_state(path: str | Path) -> tuple[Plan, StatePaths]:
+    """The plan and its state directory's paths (nothing opened)."""
+    plan, _ = load(path)
+    return plan, state_paths(plan)
 
 
 def journal_for(plan: Plan) -> Journal:
