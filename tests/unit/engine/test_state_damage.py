@@ -117,7 +117,7 @@ def test_a_journal_without_its_tables_is_refused_not_left_to_fail_later(env):
     run_once(env)
     with sqlite3.connect(env["paths"].journal) as conn:
         conn.execute("DROP TABLE datasets")
-    with pytest.raises(StateError, match="lacks table.*datasets"):
+    with pytest.raises(StateError, match=r"lacks table.*datasets"):
         Journal(env["paths"].journal)
 
 
@@ -132,7 +132,7 @@ def test_after_an_unclean_stop_integrity_check_runs_and_names_damage(env):
         data[offset + 8 : offset + 40] = os.urandom(32)
     path.write_bytes(bytes(data))
     path.with_name(path.name + "-wal").write_bytes(os.urandom(64))  # the crash left a WAL
-    with pytest.raises(StateError, match="integrity check|malformed|damaged"):
+    with pytest.raises(StateError, match=r"integrity check|malformed|damaged"):
         Journal(path)
 
 
@@ -154,7 +154,7 @@ def test_a_deleted_journal_stops_the_run_and_repair_rebuilds_it_without_uploads(
     assert run_once(env).verified == N
     puts = env["clients"].puts
     env["paths"].journal.unlink()
-    with pytest.raises(StateError, match="journal .* is missing .* upload them all again"):
+    with pytest.raises(StateError, match=r"journal .* is missing .* upload them all again"):
         run_once(env)
     assert env["clients"].puts == puts  # nothing uploaded again
 
@@ -194,7 +194,7 @@ def test_a_damaged_journal_is_moved_aside_and_rebuilt(env):
 def test_a_deleted_manifest_is_not_silently_regenerated(env):
     run_once(env)
     env["paths"].manifest.unlink()
-    with pytest.raises(StateError, match="manifest .* is missing .* 12 object record"):
+    with pytest.raises(StateError, match=r"manifest .* is missing .* 12 object record"):
         run_once(env)
     assert not env["paths"].manifest.exists()
 
