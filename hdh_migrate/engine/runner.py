@@ -331,12 +331,13 @@ class Migration:
         state: ItemState = ItemState.COPIED,
     ) -> None:
         self._announce(ctx, "verify.start", state)
-        items = (
+        items = until_open(
             self._verify_item(ctx, item, mode) for item in self.journal.items(state, ctx.eff.name)
         )
         record = self._record_verify if state == ItemState.COPIED else self._record_recheck
         for _, future in imap_unordered(self.executor, self._verify_task, items, self.window):
             record(ctx, future.result(), outcome)
+        stop_if_open()
 
     def _record_recheck(self, ctx: Context, result: VerifyResult, outcome: DatasetOutcome) -> None:
         if result.ok:

@@ -177,12 +177,13 @@ def test_a_target_dying_mid_run_stops_the_run_fast_and_the_next_run_resumes(env)
     assert isinstance(outcome, CircuitOpenError), outcome
     assert "mem-endpoint" in outcome.one_line() and outcome.exit_code == 8
     assert elapsed < 10, elapsed  # open_after 1 s; without a breaker: retries × 30 objects
-    assert counts.get(ItemState.COPIED) == 10  # what was copied before the death is recorded
-    assert counts.get(ItemState.PENDING, 0) + counts.get(ItemState.FAILED, 0) == 30
+    copied = counts.get(ItemState.COPIED, 0)  # what was copied before the death is recorded
+    assert 5 <= copied <= 10  # (a write racing the death may lose its confirming HEAD)
+    assert counts.get(ItemState.PENDING, 0) + counts.get(ItemState.FAILED, 0) == 40 - copied
 
     clients.revive()
     puts_before = clients.puts
     outcome, counts = run_once(env, clients)
     assert not isinstance(outcome, Exception), outcome
     assert counts == {ItemState.VERIFIED: 40}
-    assert clients.puts - puts_before == 30  # the 10 recorded copies were not uploaded again
+    assert clients.puts - puts_before == 40 - copied  # recorded copies not uploaded again
