@@ -14,6 +14,7 @@
     │   └── CircuitOpenError      an endpoint stopped answering mid-run: the run stopped
     ├── StateError          (9)   the local state (journal, manifest) is damaged, missing or
     │                             cannot be written (disk full): names the file and the fix
+    ├── RunInterrupted (130/143)  Ctrl-C or SIGTERM: stopped cleanly, run again to continue
     └── StorageError        (1)   raised by backends at their boundary; SDK errors never escape
         ├── NotFoundError                  the key does not exist (never retried)
         ├── PreconditionFailedError        the source changed (ETag no longer matches)
@@ -109,7 +110,7 @@ class UnreachableError(HdhError):
 
 class CircuitOpenError(UnreachableError):
     """An endpoint failed every connection for longer than the plan allows: the run stops
-    taking new work (``hdh_migrate.execution.circuit``). ``endpoint`` names it."""
+    taking new work (``hdh_migrate.circuit``). ``endpoint`` names it."""
 
     def __init__(self, message: str, *, endpoint: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
@@ -123,6 +124,16 @@ class StateError(HdhError):
     regenerated silently."""
 
     exit_code = 9
+
+
+class RunInterrupted(HdhError):
+    """A run stopped on a signal after finishing what was in flight; 128 + the signal."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, *, signum: int = 2, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = 128 + signum
 
 
 class StorageError(HdhError):

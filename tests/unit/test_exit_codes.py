@@ -1,7 +1,7 @@
 """Every exit code the README documents is produced by the CLI in some test (issue 18).
 
 The codes no other test drives through the CLI boundary are produced here (1 internal
-error, 8 unreachable, 9 state damage, 130 interrupted, 5 refused names offline); then a
+error, 8 unreachable, 9 state damage, 130 interrupted, 143 SIGTERM, 5 refused names offline); then a
 scan of the test suite checks each documented code appears in a CLI-level assertion:
 ``returncode == N`` (the console script), ``run([...]) == N`` or ``code == N``
 (``hdh_migrate.cli.main.run``), ``result.exit_code == N`` (typer's CliRunner).
@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 from pathlib import Path
 
 import pytest
 
 from hdh_migrate.cli.main import run
+from hdh_migrate.errors import RunInterrupted
 from tests.offline_plan import offline_plan_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,6 +100,14 @@ def test_130_interrupted(plan, monkeypatch, capsys):
     monkeypatch.setattr("hdh_migrate.cli.commands.state.check", interrupted)
     assert run(["state", "check", str(plan)]) == 130
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_143_stopped_by_sigterm_is_128_plus_the_signal(plan, monkeypatch):
+    def stopped(*args, **kwargs):
+        raise RunInterrupted("stopped by SIGTERM", signum=signal.SIGTERM)
+
+    monkeypatch.setattr("hdh_migrate.cli.commands.state.check", stopped)
+    assert run(["state", "check", str(plan)]) == 143  # the real signal: test_operability_on_stack
 
 
 def test_each_documented_exit_code_is_produced_through_the_cli_by_some_test():
