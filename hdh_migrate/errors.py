@@ -13,13 +13,16 @@
     │   │   └── WrongKeyError     the key given is not the one the object names: stop, mark nothing
     │   └── CertificateError      a server's TLS certificate failed verification
     ├── UnreachableError    (8)   an endpoint does not answer
-    ├── StateError          (9)   the journal or manifest cannot be read or written (names the file)
+    │   └── CircuitOpenError      an endpoint stopped answering mid-run: the run stopped
+    ├── StateError          (9)   the local state (journal, manifest) is damaged, missing or
+    │                             cannot be written (disk full): names the file and the fix
     ├── RunInterrupted (130/143)  Ctrl-C or SIGTERM: stopped cleanly, run again to continue
     └── StorageError        (1)   raised by backends at their boundary; SDK errors never escape
         ├── NotFoundError                  the key does not exist (never retried)
         ├── PreconditionFailedError        the source changed (ETag no longer matches)
         ├── RetryableError                 transient: network reset, 5xx, timeout
-        │   └── ThrottledError             503 SlowDown / 429: back off with jitter
+        │   ├── ThrottledError             503 SlowDown / 429: back off with jitter
+        │   └── ConnectionFailedError (8)  no connection could be opened to an endpoint
         └── PermanentError                 will fail the same way again: do not retry
 
 Exit codes are mapped in exactly one place: ``hdh_migrate.cli.main``. Messages are one
@@ -118,9 +121,20 @@ class UnreachableError(HdhError):
     exit_code = 8
 
 
+class CircuitOpenError(UnreachableError):
+    """An endpoint failed every connection for longer than the plan allows: the run stops
+    taking new work (``hdh_migrate.circuit``). ``endpoint`` names it."""
+
+    def __init__(self, message: str, *, endpoint: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.endpoint = endpoint
+
+
 class StateError(HdhError):
-    """The state directory (journal, manifest) cannot be read or written: disk full, a
-    damaged file, permissions. The message names the file."""
+    """The state directory cannot be trusted or written: a damaged, truncated or missing
+    journal or manifest while evidence of earlier runs exists, or a full disk. The message
+    names the file; the hint gives the recovery command. Nothing is re-uploaded or
+    regenerated silently."""
 
     exit_code = 9
 
@@ -163,6 +177,19 @@ class RetryableError(StorageError):
 
 class ThrottledError(RetryableError):
     pass
+
+
+class ConnectionFailedError(RetryableError):
+    """No connection could be opened to ``endpoint`` (refused, unreachable, connect timeout)
+    although it answered before: retried, and counted by the endpoint's circuit breaker."""
+
+    exit_code = 8
+
+    def __init__(
+        self, message: str, *, endpoint: str, key: str | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, key=key, hint=hint)
+        self.endpoint = endpoint
 
 
 class PermanentError(StorageError):

@@ -83,8 +83,10 @@ from hdh_migrate.backends.azure_connection import blob_endpoint, clear_text_host
 from hdh_migrate.backends.base import CONTENT_HEADERS, Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.backends.checksums import check_expected, read_exact
 from hdh_migrate.backends.chunked_io import ChunkStream, blocks, prefetched, spans
+from hdh_migrate.circuit import CIRCUITS
 from hdh_migrate.errors import (
     AuthError,
+    ConnectionFailedError,
     HdhError,
     NotFoundError,
     PermanentError,
@@ -205,7 +207,11 @@ class AzureBlobBackend:
             yield
         except AzureError as error:
             raise self._translate(error, action, key) from None
+        self._answered()
+
+    def _answered(self) -> None:
         self._reached = True
+        CIRCUITS.success(self.name)
 
     def _translate(self, error: AzureError, action: str, key: str | None) -> HdhError:
         where = f"{self.name}: {action}" + (f" {key!r}" if key is not None else "")
@@ -213,11 +219,14 @@ class AzureBlobBackend:
         if handshake is not None:
             return handshake
         if isinstance(error, ServiceRequestError):
-            cls: type[HdhError] = RetryableError if self._reached else UnreachableError
-            return _make(cls, f"{where}: cannot connect", key)
+            CIRCUITS.failure(self.name)
+            message = f"{where}: cannot connect"
+            if self._reached:
+                return ConnectionFailedError(message, endpoint=self.name, key=key)
+            return _make(UnreachableError, message, key)
         if isinstance(error, ServiceResponseError | IncompleteReadError):
             return _make(RetryableError, f"{where}: connection dropped", key)
-        self._reached = True
+        self._answered()
         status = getattr(error, "status_code", None)
         raw_code = getattr(error, "error_code", None)
         code = _text(raw_code) if raw_code is not None else None

@@ -103,8 +103,10 @@ from hdh_migrate.backends.s3_mapping import (
     listed_info,
     written_info,
 )
+from hdh_migrate.circuit import CIRCUITS
 from hdh_migrate.errors import (
     AuthError,
+    ConnectionFailedError,
     HdhError,
     NotFoundError,
     PermanentError,
@@ -224,22 +226,25 @@ class S3Backend:
         except (ClientError, BotoCoreError, *_NETWORK) as exc:
             raise self._translate(exc, op, key) from None
         self._reached = True
+        CIRCUITS.success(self.name)
         return response
 
     def _translate(self, exc: BaseException, op: str, key: str | None) -> HdhError:
         if isinstance(exc, ClientError):
             self._reached = True
+            CIRCUITS.success(self.name)
             return translate_client_error(exc, f"{self.name}: {op}", key)
         where = f"{self.name}: {op}" + (f" {key!r}" if key else "")
         handshake = tls.handshake_error(exc, where, reached=self._reached, key=key)
         if handshake is not None:
             return handshake
         if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
+            CIRCUITS.failure(self.name)
             if not self._reached:
                 return UnreachableError(
                     f"{self.name} does not answer", hint="check endpoint_url and that it is up"
                 )
-            return RetryableError(f"{where}: cannot connect", key=key)
+            return ConnectionFailedError(f"{where}: cannot connect", endpoint=self.name, key=key)
         if isinstance(exc, NoCredentialsError | PartialCredentialsError):
             return AuthError(
                 f"{self.name}: no usable credentials",

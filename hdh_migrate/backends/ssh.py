@@ -28,6 +28,7 @@ import paramiko
 from hdh_migrate.backends import config_values as cv
 from hdh_migrate.errors import (
     AuthError,
+    ConnectionFailedError,
     HdhError,
     PreconditionFailedError,
     RetryableError,
@@ -206,8 +207,10 @@ class SshHost:
             return AuthError(
                 f"{self.name}: authentication refused", hint="check user, key and password"
             )
-        cls: type[HdhError] = RetryableError if self._reached else UnreachableError
-        return cls(f"{self.name}: cannot connect ({type(error).__name__})", hint=_UNREACHABLE)
+        message = f"{self.name}: cannot connect ({type(error).__name__})"
+        if self._reached:
+            return ConnectionFailedError(message, endpoint=self.name, hint=_UNREACHABLE)
+        return UnreachableError(message, hint=_UNREACHABLE)
 
 
 _UNREACHABLE = "check host and port, and that the SSH server runs"

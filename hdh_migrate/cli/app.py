@@ -115,6 +115,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "crypto",
     "providers",
     "manifest",
+    "state",
 )
 
 for _name in COMMAND_MODULES:

@@ -3,7 +3,8 @@
 Exit codes (documented in README.md):
   0 ok · 1 internal error · 2 invalid plan or usage · 3 policy violation · 4 verification
   mismatch · 5 objects failed after retries · 6 cutover gate refused · 7 authentication or
-  key error · 8 endpoint unreachable · 130 interrupted.
+  key error · 8 endpoint unreachable · 9 local state damaged or unwritable · 130
+  interrupted.
 A traceback is printed only with ``--debug`` (or HDH_MIGRATE_DEBUG=1).
 """
 

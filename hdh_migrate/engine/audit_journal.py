@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from hdh_migrate.errors import UsageError
+from hdh_migrate.journal.integrity import check_file, named
 
 DONE_STATES = frozenset({"copied", "verified"})
 
@@ -38,11 +39,13 @@ class JournalView:
         if not path.is_file():
             yield None
             return
+        check_file(path)  # garbage or truncated: one line naming it (exit 9)
         wal = Path(f"{path}-wal").exists()  # a writer is (or was) active: read through it
         try:
             conn = _connect(path, immutable=not wal)
         except sqlite3.Error:
-            conn = _connect(path, immutable=True)  # e.g. a WAL without its -shm: last resort
+            with named(path):  # e.g. a WAL without its -shm: last resort
+                conn = _connect(path, immutable=True)
         try:
             yield cls(conn)
         finally:

@@ -22,6 +22,9 @@ from hdh_migrate import __version__
 from hdh_migrate.backends.base import Backend, OpenUploads
 from hdh_migrate.backends.probe import ProbeResult, load_probe
 from hdh_migrate.engine.credential_window import check_window
+from hdh_migrate.circuit import CIRCUITS
+from hdh_migrate.engine.circuit_guard import observe, stop_if_open, until_open
+from hdh_migrate.engine.names import refuse_name
 from hdh_migrate.engine.specs import key_spec, selection_for, source_spec, target_spec
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
@@ -43,6 +46,7 @@ from hdh_migrate.stages.items import (
 )
 from hdh_migrate.stages.metadata import as_pairs
 from hdh_migrate.stages.retry import DEFAULT_RETRY, RetryPolicy
+from hdh_migrate.stages.names import NAME_PROBLEM
 from hdh_migrate.stages.verify import sample_drawn, verify_object
 
 
@@ -154,6 +158,8 @@ class Migration:
         """Run the selected waves and datasets in plan order; return per-dataset outcomes.
         After ``interrupt()`` it takes no new object, lets in-flight ones finish and
         returns what was done (``interrupted`` tells)."""
+        CIRCUITS.reset()  # each run starts with every endpoint's circuit closed
+        CIRCUITS.configure(float(self.plan.defaults.circuit_open_after))
         names = self.selected(wave, dataset)
         self.reporter.event("run.started", **self._run_facts(names))
         outcomes = []
@@ -314,6 +320,8 @@ class Migration:
         for entry in inventory(source, self.selection(ctx)):
             outcome.listed += 1
             outcome.flagged += entry.flag is not None
+            if entry.flag is not None and entry.flag.startswith(NAME_PROBLEM):
+                refuse_name(entry, outcome.failed, self.reporter, ctx.eff.name)
             yield _journal_entry(ctx.eff.name, entry)
 
     def selection(self, ctx: Context) -> Selection:
@@ -347,10 +355,12 @@ class Migration:
 
     def _copy(self, ctx: Context, outcome: DatasetOutcome) -> None:
         self._announce(ctx, "copy.start", ItemState.PENDING)
-        items = self._copy_items(ctx)
+        items = until_open(self._copy_items(ctx))
         window = self.in_flight(ctx)
         for _, future in imap_unordered(self.executor, self._copy_task, items, window):
+            observe(future.result())
             self._record_copy(future.result(), outcome)
+        stop_if_open()  # a dead endpoint: what was in flight is recorded, exit 8
 
     def in_flight(self, ctx: Context) -> int:
         """Tasks of one dataset in flight at once: its ``concurrency`` (or the command
@@ -458,7 +468,7 @@ class Migration:
         state: ItemState = ItemState.COPIED,
     ) -> None:
         self._announce(ctx, "verify.start", state)
-        items = (
+        items = until_open(
             self._verify_item(ctx, item, mode)
             for item in self._until_stopped(self.journal.items(state, ctx.eff.name))
         )
@@ -466,6 +476,7 @@ class Migration:
         window = self.in_flight(ctx)
         for _, future in imap_unordered(self.executor, self._verify_task, items, window):
             record(ctx, future.result(), outcome)
+        stop_if_open()
 
     def _record_recheck(self, ctx: Context, result: VerifyResult, outcome: DatasetOutcome) -> None:
         if result.ok:
@@ -633,6 +644,9 @@ def _journal_copy(result: CopyResult) -> JournalCopy:
         header_sha256=result.header_sha256 or "",
         target_etag=result.target_etag,
         target_version=result.target_version,
+        source_etag=result.etag,  # the version read, which may not be the one listed
+        source_size=result.size,
+        source_content_md5=result.content_md5,
     )
 
 

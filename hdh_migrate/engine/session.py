@@ -14,6 +14,7 @@ from hdh_migrate.engine.restore import RestoreOutcome, restore_all, restore_item
 from hdh_migrate.engine.runner import Migration, plan_digest, verified_how
 from hdh_migrate.engine.specs import key_spec, target_spec
 from hdh_migrate.engine.state_lock import state_lock
+from hdh_migrate.engine.state_repair import guard as state_guard
 from hdh_migrate.errors import HdhError, UsageError
 from hdh_migrate.events import NullReporter, Reporter
 from hdh_migrate.execution import make_executor
@@ -67,6 +68,7 @@ def migration(
     plan, digest = load(path)
     paths = state_paths(plan).ensure()
     with state_lock(paths.root, command):
+        state_guard(paths)  # a lost journal or manifest stops here (exit 9), nothing re-uploaded
         yield from _migration(plan, digest, paths, settings, reporter)
 
 
@@ -158,6 +160,12 @@ def ended(job: Migration) -> Iterator[None]:
 def _finish_quietly(job: Migration, status: str) -> None:
     with suppress(HdhError):  # the journal itself may be what failed: keep that error
         job.finish(status)
+
+
+def load_state(path: str | Path) -> tuple[Plan, StatePaths]:
+    """The plan and its state directory's paths (nothing opened)."""
+    plan, _ = load(path)
+    return plan, state_paths(plan)
 
 
 def journal_for(plan: Plan) -> Journal:

@@ -20,10 +20,11 @@ from hdh_migrate.plan import (
     Source,
     resolve_text,
 )
-from hdh_migrate.providers import get_preset
+from hdh_migrate.providers import Preset, get_preset
 from hdh_migrate.stages.buffers import parts_in_flight
 from hdh_migrate.stages.inventory import Selection
 from hdh_migrate.stages.items import Spec
+from hdh_migrate.stages.names import NameRules
 from hdh_migrate.stages.retry import RetryPolicy
 
 
@@ -173,12 +174,27 @@ def _join(root: str, sub: str | None) -> str:
 def selection_for(eff: EffectiveDataset, segment_size: int = 1 << 20) -> Selection:
     """What a dataset takes from its source and where it lands, with the target's limits."""
     ds = eff.dataset
+    preset = get_preset(eff.target.provider)
     return Selection(
         dataset=ds.name,
         prefix=ds.prefix,
         include=tuple(ds.include),
         exclude=tuple(ds.exclude),
         target_prefix=ds.target_prefix,
-        max_object_size=get_preset(eff.target.provider).limits.max_object_size,
+        max_object_size=preset.limits.max_object_size,
         segment_size=segment_size,
+        names=name_rules(preset),
+    )
+
+
+def name_rules(preset: Preset) -> NameRules:
+    """What the target does with keys, from its preset (``key_rules``, ``max_key_length``)."""
+    rules = preset.key_rules
+    return NameRules(
+        max_key_bytes=preset.limits.max_key_length or 1024,
+        max_segment_bytes=rules.max_segment_length,
+        folds_empty_segments=rules.folds_empty_segments,
+        folds_trailing_slash=rules.folds_trailing_slash,
+        case_insensitive=rules.case_insensitive,
+        normalises=rules.normalises,
     )

@@ -70,7 +70,12 @@ class InventoryEntry(_Value):
 
 @dataclass(frozen=True)
 class CopyResult(_Value):
-    """What the copy task confirmed at the target (HEAD matched size and checksum)."""
+    """What the copy task confirmed at the target (HEAD matched size and checksum).
+
+    ``source_etag``/``source_size``/``source_content_md5`` name the source version that was
+    actually read when it is not the listed one (the source changed before or during the
+    copy): the item's ``etag``/``size``/``content_md5`` then become that version's, so the
+    journal and the manifest never pair one version's ETag with another's bytes."""
 
     plaintext_sha256: str
     ciphertext_sha256: str
@@ -79,6 +84,18 @@ class CopyResult(_Value):
     header_sha256: str
     target_etag: str | None = None
     target_version: str | None = None
+    source_etag: str | None = None
+    source_size: int | None = None
+    source_content_md5: str | None = None
+
+    def item_fields(self) -> dict[str, Any]:
+        """The item columns this result sets."""
+        fields = self.to_dict()
+        etag, size = fields.pop("source_etag"), fields.pop("source_size")
+        md5 = fields.pop("source_content_md5")
+        if etag is not None and size is not None:
+            fields |= {"etag": etag, "size": size, "content_md5": md5}
+        return fields
 
 
 @dataclass(frozen=True)

@@ -144,5 +144,8 @@ class NullJournal:
     def approvals(self, wave: str) -> list[Approval]:
         return []
 
+    def forget_manifest_leaves(self) -> int:
+        return 0
+
     def integrity_check(self) -> str:
         return "ok"

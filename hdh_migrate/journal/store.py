@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from hdh_migrate.errors import StateError
 from hdh_migrate import private_files
-from hdh_migrate.journal import schema
+from hdh_migrate.errors import StateError
+from hdh_migrate.journal import integrity, schema
 from hdh_migrate.journal.models import (
     Approval,
     CopyResult,
@@ -93,9 +93,12 @@ class Journal:
     def __init__(self, path: str | Path, clock: Callable[[], str] = utc_now) -> None:
         self.path = Path(path)
         self._clock = clock
+        integrity.check_file(self.path)  # garbage or truncated: a one-line StateError
+        full_check = integrity.unclean(self.path)
         try:
             private_files.create(self.path)
-            self._conn = sqlite3.connect(self.path, isolation_level=None, factory=_Connection)
+            with integrity.named(self.path):
+                self._conn = sqlite3.connect(self.path, isolation_level=None, factory=_Connection)
         except sqlite3.Error as exc:
             raise state_error(self.path, exc) from None
         except OSError as exc:
@@ -103,8 +106,10 @@ class Journal:
         self._conn.path = self.path
         self._conn.row_factory = sqlite3.Row
         try:
-            self._configure()
-            self.schema_version = schema.migrate(self._conn, clock())
+            with integrity.named(self.path):
+                self._configure()
+                self.schema_version = schema.migrate(self._conn, clock())
+                integrity.check_opened(self._conn, self.path, full_check)
         except BaseException:
             self._conn.close()
             raise
@@ -133,14 +138,25 @@ class Journal:
     def _txn(self, sync: str) -> Iterator[sqlite3.Connection]:
         """One write transaction committed with ``synchronous=sync``."""
         conn = self._conn
-        conn.execute(f"PRAGMA synchronous={sync}")
-        conn.execute("BEGIN IMMEDIATE")
+        with integrity.named(self.path):
+            conn.execute(f"PRAGMA synchronous={sync}")
+            conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+        except sqlite3.Error as exc:
+            self._rollback()
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise
+            raise integrity.as_state_error(self.path, exc) from None
         except BaseException:
-            conn.execute("ROLLBACK")
+            self._rollback()
             raise
-        conn.execute("COMMIT")
+        with integrity.named(self.path):
+            conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        with suppress(sqlite3.Error):  # a failed COMMIT or a full disk may have ended it
+            self._conn.execute("ROLLBACK")
 
     # ------------------------------------------------------------------ runs
 
@@ -221,7 +237,7 @@ class Journal:
         changed = 0
         with self._txn(FULL) as conn:
             for item_id, result in results:
-                changed += self._move_in(conn, item_id, ItemState.COPIED, result.to_dict())
+                changed += self._move_in(conn, item_id, ItemState.COPIED, result.item_fields())
                 conn.execute("DELETE FROM uploads WHERE item_id = ?", (item_id,))
         return changed
 
@@ -493,6 +509,15 @@ class Journal:
             "SELECT wave, name, at, detail FROM approvals WHERE wave = ? ORDER BY id", (wave,)
         )
         return [Approval.from_dict(dict(row)) for row in rows]
+
+    def forget_manifest_leaves(self) -> int:
+        """The manifest was lost: no item is recorded in it any more, so the next run
+        writes every verified item's record again (``unrecorded``). Returns how many (FULL)."""
+        with self._txn(FULL) as conn:
+            cursor = conn.execute(
+                "UPDATE items SET manifest_leaf = NULL WHERE manifest_leaf IS NOT NULL"
+            )
+        return cursor.rowcount
 
     # ------------------------------------------------------------------ health
 

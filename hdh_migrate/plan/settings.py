@@ -6,7 +6,17 @@ from typing import Literal
 
 from pydantic import Field
 
-from hdh_migrate.plan.types import Name, Rate, RuleId, Size, StrictModel, Text, Verify, VerifyMode
+from hdh_migrate.plan.types import (
+    Duration,
+    Name,
+    Rate,
+    RuleId,
+    Size,
+    StrictModel,
+    Text,
+    Verify,
+    VerifyMode,
+)
 from hdh_migrate.units import DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE
 
 Severity = Literal["block", "warn", "info"]
@@ -72,6 +82,14 @@ class Defaults(StrictModel):
     )
     retries: int = Field(
         default=5, ge=0, le=100, description="Attempts after the first, per object."
+    )
+    circuit_open_after: Duration = Field(
+        default=20,
+        ge=1,
+        le=3600,
+        description="An endpoint that refuses every connection for this long stops the run "
+        "(exit 8, the endpoint named); the next run resumes once it is back.",
+        examples=["20s", "2m"],
     )
 
 

@@ -123,6 +123,19 @@ class Limits(_Frozen):
     _count = field_validator("max_part_count", "max_key_length", mode="before")(_unknown_to_none)
 
 
+class KeyRules(_Frozen):
+    """How the service treats object keys (``hdh_migrate.stages.names``). Unknown behaviour
+    is assumed to fold: a key that might be folded onto another is refused, never copied
+    over it."""
+
+    max_segment_length: int | None = None  # bytes per path segment (filer-backed stores)
+    folds_empty_segments: bool = True  # a//b stored as a/b
+    folds_trailing_slash: bool = True  # x/ is a folder, the same name as x
+    case_insensitive: bool = False
+    normalises: Literal["NFC", "NFD", "NFKC", "NFKD"] | None = None
+    notes: str = ""
+
+
 class Preset(_Frozen):
     """One provider preset: how to talk to the service and what is known of it."""
 
@@ -140,6 +153,7 @@ class Preset(_Frozen):
     checksums_confirmed: bool = False
     sse: SseSupport = SseSupport()
     limits: Limits = Limits()
+    key_rules: KeyRules = KeyRules()
     quirks: tuple[str, ...] = ()
     offerings: tuple[Offering, ...] = ()
     sources: tuple[str, ...] = ()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from hdh_migrate.backends.base import Backend, ObjectInfo
+from hdh_migrate.circuit import CIRCUITS
 from hdh_migrate.crypto import Encryptor, aligned_part_size
 from hdh_migrate.errors import (
     AuthError,
@@ -65,6 +66,7 @@ def copy_object(
 
 def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts) -> CopyResult:
     attempts.count += 1
+    CIRCUITS.check()  # an endpoint is dead: the run is stopping, take nothing new
     source, target = clients.backend(item.source), clients.backend(item.target)
     info = source.stat(item.key)
     if item.etag and not same_etag(info.etag, item.etag):
@@ -154,6 +156,7 @@ def _copied(
         state="copied",
         etag=item.etag,
         size=item.size,
+        content_md5=item.content_md5,
         attempts=attempts,
         plaintext_sha256=plain.sha256,
         ciphertext_sha256=sealed.sha256,
@@ -177,4 +180,5 @@ def _failed(item: CopyItem, exc: HdhError, attempts: int) -> CopyResult:
         error=exc.one_line(),
         error_kind=type(exc).__name__,
         target_key=item.target_key,
+        endpoint=getattr(exc, "endpoint", None),
     )

@@ -3,7 +3,9 @@
 Nothing is held in memory beyond one backend page. Flags are decided up front so the
 operator hears about them before the copy starts, not when an upload fails:
 oversized (the ciphertext exceeds the target's object limit), archive tier (needs
-rehydration, hours), and names the target cannot hold (too long, control characters).
+rehydration, hours), and names the target cannot hold or that collide there with another
+key (``stages.names``: too long, long segments, empty segments, trailing slashes, case or
+Unicode twins; the runner refuses those per object).
 
 Glob rule for include/exclude: a pattern without ``/`` matches the object's base name; a
 pattern with ``/`` matches the whole key relative to the dataset prefix (``fnmatch``,
@@ -14,14 +16,13 @@ and no exclude.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from hdh_migrate.backends.base import Backend, ObjectInfo
 from hdh_migrate.crypto import ciphertext_length
 from hdh_migrate.crypto.format import MAX_HEADER_LEN
-
-S3_MAX_KEY_BYTES = 1024
+from hdh_migrate.stages.names import NameChecker, NameRules
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Selection:
     exclude: tuple[str, ...] = ()
     target_prefix: str = ""
     max_object_size: int | None = None
-    max_key_bytes: int = S3_MAX_KEY_BYTES
+    names: NameRules = field(default_factory=NameRules)
     segment_size: int = 1 << 20
 
 
@@ -51,10 +52,11 @@ class Entry:
 
 def inventory(source: Backend, selection: Selection) -> Iterator[Entry]:
     """The selected objects of ``source`` under the dataset prefix, flagged where needed."""
-    for info in source.list(selection.prefix):
-        relative = info.key[len(selection.prefix) :]
-        if selected(relative, selection.include, selection.exclude):
-            yield _entry(info, relative, selection)
+    with NameChecker(selection.names) as names:
+        for info in source.list(selection.prefix):
+            relative = info.key[len(selection.prefix) :]
+            if selected(relative, selection.include, selection.exclude):
+                yield _entry(info, relative, selection, names)
 
 
 def selected(relative: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
@@ -69,21 +71,19 @@ def _matches(relative: str, pattern: str) -> bool:
     return fnmatchcase(subject, pattern)
 
 
-def _entry(info: ObjectInfo, relative: str, sel: Selection) -> Entry:
+def _entry(info: ObjectInfo, relative: str, sel: Selection, names: NameChecker) -> Entry:
     target_key = sel.target_prefix + relative
     object_id = f"{sel.dataset}/{relative}"
-    return Entry(info, relative, object_id, target_key, _flag(info, target_key, sel))
+    flag = _flag(info, target_key, sel) or names.problem(target_key)
+    return Entry(info, relative, object_id, target_key, flag)
 
 
 def _flag(info: ObjectInfo, target_key: str, sel: Selection) -> str | None:
+    """Archive tier or too large (names are ``NameChecker``'s)."""
     tier = info.extra.get("access_tier", "")
     if tier.lower() == "archive":
         return "archive tier: rehydrate the blob to Hot or Cool before it can be read"
     sealed = ciphertext_length(info.size, sel.segment_size, MAX_HEADER_LEN)
     if sel.max_object_size is not None and sealed > sel.max_object_size:
         return f"too large for the target: {sealed} bytes encrypted > {sel.max_object_size}"
-    if len(target_key.encode("utf-8")) > sel.max_key_bytes:
-        return f"target key longer than {sel.max_key_bytes} bytes"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target_key):
-        return "target key holds control characters"
     return None

@@ -68,6 +68,8 @@ class CopyResult:
     target_version: str | None = None
     target_size: int = 0
     not_carried: tuple[str, ...] = ()  # metadata and properties the target could not hold
+    endpoint: str | None = None  # the endpoint a connection failure was with
+    content_md5: str | None = None  # the Content-MD5 (hex) of the version copied, if any
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

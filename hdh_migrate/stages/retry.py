@@ -11,6 +11,12 @@ wrapped in a ``RetryingBackend`` — listing, stat, reads and deletes of every c
 process runs them. Writes consume their stream, so they are retried one level up, by the
 copy, which re-opens the source and rebuilds the whole pipeline (STYLE 12). An error a
 policy gave up on is marked ``spent``: the outer level does not retry it again.
+
+One object never waits longer than ``max_wait`` seconds in the tool's back-offs, on top of
+the SDK's own retries inside each attempt (botocore ``sdk_attempts``, Azure
+``sdk_retries``; see docs/reliability.md for the bound they make together). Back-offs sleep
+in slices watching the circuit breakers (``hdh_migrate.circuit``): once an endpoint's
+circuit opens, a sleeping retry gives up at once with ``CircuitOpenError``.
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ from tenacity import (
     retry_if_exception,
     stop_after_attempt,
 )
+from tenacity.stop import stop_base
 
 from hdh_migrate.backends.base import Backend, Capabilities, ObjectInfo, WriteOptions
+from hdh_migrate.circuit import sleep_watching
 from hdh_migrate.errors import RetryableError, ThrottledError
 
 T = TypeVar("T")
@@ -44,6 +52,7 @@ class RetryPolicy:
     initial: float = 0.5  # seconds
     maximum: float = 30.0
     throttle_initial: float = 2.0
+    max_wait: float = 60.0  # seconds slept in back-offs per object, all attempts together
 
     @classmethod
     def from_plan(cls, retries: int) -> RetryPolicy:
@@ -58,10 +67,11 @@ class RetryPolicy:
         """Call ``fn`` until it succeeds, a non-retryable error escapes, or attempts run out
         (the last error is re-raised as is, marked ``spent``)."""
         retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
+            stop=stop_after_attempt(self.attempts) | _StopWhen(self._out_of_budget),
             wait=self._wait,
             retry=retry_if_exception(_worth_retrying),
             reraise=True,
+            sleep=sleep_watching,
             before_sleep=lambda state: _notify(state, on_retry),
         )
         try:
@@ -69,6 +79,9 @@ class RetryPolicy:
         except RetryableError as exc:
             exc.spent = True
             raise
+
+    def _out_of_budget(self, state: RetryCallState) -> bool:
+        return state.idle_for + (state.upcoming_sleep or 0.0) > self.max_wait
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -83,6 +96,16 @@ DEFAULT_RETRY = RetryPolicy()
 
 def _worth_retrying(exc: BaseException) -> bool:
     return isinstance(exc, RetryableError) and not exc.spent
+
+
+class _StopWhen(stop_base):
+    """Stop when ``predicate(state)`` holds (tenacity combines ``stop_base`` with ``|``)."""
+
+    def __init__(self, predicate: Callable[[RetryCallState], bool]) -> None:
+        self.predicate = predicate
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.predicate(retry_state)
 
 
 def _notify(state: RetryCallState, on_retry: Callable[[int, BaseException], None]) -> None:

@@ -53,9 +53,11 @@ def test_inventory_selects_names_and_flags(source):
 
 def test_archive_and_bad_names_are_flagged():
     from hdh_migrate.stages.inventory import _flag
+    from hdh_migrate.stages.names import NameChecker, NameRules
 
-    sel = Selection(dataset="ds", max_key_bytes=10)
+    sel = Selection(dataset="ds")
     archived = ObjectInfo("k", 1, extra={"access_tier": "Archive"})
     assert "archive" in (_flag(archived, "k", sel) or "")
-    assert "longer" in (_flag(ObjectInfo("k", 1), "k" * 11, sel) or "")
-    assert "control" in (_flag(ObjectInfo("k", 1), "a\nb", sel) or "")
+    with NameChecker(NameRules(max_key_bytes=10)) as names:
+        assert "longer" in (names.problem("k" * 11) or "")
+        assert "control" in (names.problem("a\nb") or "")

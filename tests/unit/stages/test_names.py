@@ -1,0 +1,57 @@
+"""Names the target cannot hold, and keys that would land on another key's target object
+(issue 18 item 6), found before any copy."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from hdh_migrate.engine.specs import name_rules
+from hdh_migrate.providers import get_preset
+from hdh_migrate.stages.names import NameChecker, NameRules
+
+SEAWEED = name_rules(get_preset("seaweedfs"))
+
+
+def problems(rules: NameRules, keys: list[str]) -> dict[str, str]:
+    with NameChecker(rules) as checker:
+        return {k: why for k in keys if (why := checker.problem(k)) is not None}
+
+
+def test_the_seaweedfs_preset_refuses_long_segments_empty_segments_and_trailing_slashes():
+    long_segment = "d/" + "s" * 300 + ".bin"
+    found = problems(SEAWEED, ["ok/a.bin", long_segment, "a//b", "a/b", "x/", "x"])
+    assert set(found) == {long_segment, "a//b", "x/"}
+    assert "304 bytes" in found[long_segment] and "255" in found[long_segment]
+    assert "empty path segment" in found["a//b"]
+    assert "folder" in found["x/"]
+
+
+def test_total_length_and_control_characters():
+    found = problems(NameRules(max_key_bytes=20), ["é" * 11, "a\x01b", "fine"])
+    assert set(found) == {"é" * 11, "a\x01b"}  # 22 bytes in UTF-8
+
+
+def test_case_and_normalisation_twins_collide_only_where_the_target_folds_them():
+    nfc = unicodedata.normalize("NFC", "café.txt")
+    nfd = unicodedata.normalize("NFD", "café.txt")
+    assert problems(SEAWEED, [nfc, nfd, "A.txt", "a.txt"]) == {}  # bytes differ: two objects
+    folding = NameRules(case_insensitive=True, normalises="NFC")
+    found = problems(folding, [nfc, nfd, "A.txt", "a.txt"])
+    assert set(found) == {nfd, "a.txt"}  # the first listed keeps its name
+    assert repr(nfc) in found[nfd] and "NFC" in found[nfd]
+    assert "'A.txt'" in found["a.txt"] and "case" in found["a.txt"]
+
+
+def test_a_target_keeping_keys_opaque_accepts_empty_segments_and_trailing_slashes():
+    opaque = NameRules(folds_empty_segments=False, folds_trailing_slash=False)
+    assert problems(opaque, ["a//b", "a/b", "x/", "x"]) == {}
+
+
+@pytest.mark.parametrize("count", [20_000])
+def test_collisions_are_found_in_bounded_memory_whatever_the_order(count):
+    rules = NameRules(case_insensitive=True)
+    keys = [f"k/{i:06}.BIN" for i in range(count)] + ["k/000123.bin"]
+    found = problems(rules, keys)
+    assert list(found) == ["k/000123.bin"]
