@@ -30,6 +30,7 @@ from hdh_migrate.journal import DatasetState, InventoryEntry, Item, ItemState, J
 from hdh_migrate.plan import EffectiveDataset, Plan
 from hdh_migrate.stages.clients import Clients
 from hdh_migrate.stages.copy import copy_object
+from hdh_migrate.stages.envelopes import has_sidecars
 from hdh_migrate.stages.inventory import Entry, Selection, inventory
 from hdh_migrate.stages.items import CopyItem, CopyResult, Spec, VerifyItem, VerifyResult
 from hdh_migrate.stages.metadata import as_pairs
@@ -68,6 +69,8 @@ class Context:
     kek: Spec
     verify: str
     segment_size: int = 1 << 20
+    sidecars: bool = True  # the target holds rotation sidecars under the dataset's prefix
+    trust_write: bool = False  # the probe saw the target validate Content-MD5
 
 
 class Migration:
@@ -172,12 +175,15 @@ class Migration:
         probed = load_probe(self.plan.state_path, eff.dataset.target)
         verify = self._trusted_verify(eff, str(eff.verify), probed)
         validated = probed.validated_checksums if probed is not None else ()
+        target = target_spec(self.plan, eff.dataset.target, eff, validated)
         return Context(
             eff,
             source_spec(eff),
-            target_spec(self.plan, eff.dataset.target, eff, validated),
+            target,
             key_spec(eff.key_name, eff.key),
             verify,
+            sidecars=has_sidecars(self.clients.backend(target), eff.dataset.target_prefix),
+            trust_write=probed is not None and probed.trustworthy and "md5" in validated,
         )
 
     def _trusted_verify(self, eff: EffectiveDataset, mode: str, probed: ProbeResult | None) -> str:
@@ -271,6 +277,8 @@ class Migration:
             drop_metadata=tuple(ds.metadata.drop),
             segment_size=ctx.segment_size,
             min_part_size=max(ctx.eff.part_size, 5 << 20),
+            drop_sidecar=ctx.sidecars,
+            trust_write=ctx.trust_write,
         )
 
     def _record_copy(self, result: CopyResult, outcome: DatasetOutcome) -> None:

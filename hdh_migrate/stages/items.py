@@ -38,6 +38,8 @@ class CopyItem:
     drop_metadata: tuple[str, ...] = ()
     segment_size: int = 1 << 20
     min_part_size: int = 8 << 20
+    drop_sidecar: bool = True  # a rotation left sidecars under the dataset's target prefix
+    trust_write: bool = False  # the probe saw the target validate Content-MD5 on PUT
 
 
 @dataclass(frozen=True)
