@@ -20,6 +20,7 @@ from typing import Any
 from hdh_migrate import __version__
 from hdh_migrate.backends.base import Backend
 from hdh_migrate.backends.probe import ProbeResult, load_probe
+from hdh_migrate.engine.group_commit import GroupCommit
 from hdh_migrate.engine.specs import key_spec, selection_for, source_spec, target_spec
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
@@ -247,8 +248,16 @@ class Migration:
     def _copy(self, ctx: Context, outcome: DatasetOutcome) -> None:
         self._announce(ctx, "copy.start", ItemState.PENDING)
         items = self._copy_items(ctx)
-        for _, future in imap_unordered(self.executor, self._copy_task, items, self.window):
-            self._record_copy(future.result(), outcome)
+        copied = GroupCommit[CopyResult](lambda group: self._record_copied(group, outcome))
+        try:
+            for _, future in imap_unordered(self.executor, self._copy_task, items, self.window):
+                result = future.result()
+                if result.state == "copied":
+                    copied.add(result)
+                else:
+                    self._record_copy(result, outcome)
+        finally:
+            copied.flush()
 
     def _copy_task(self, item: CopyItem) -> CopyResult:
         return copy_object(item, self.clients)
@@ -291,7 +300,16 @@ class Migration:
                 "object.failed", dataset=result.dataset, key=result.key, reason=reason
             )
             return
-        self.journal.mark_copied(item_id, _journal_copy(result))
+        self._record_copied([result], outcome)
+
+    def _record_copied(self, results: list[CopyResult], outcome: DatasetOutcome) -> None:
+        """Journal a group of confirmed copies in one transaction, then count them."""
+        marks = [(_item_id(r.dataset, r.key), _journal_copy(r)) for r in results]
+        self.journal.mark_copied_many(marks)
+        for result in results:
+            self._count_copied(result, outcome)
+
+    def _count_copied(self, result: CopyResult, outcome: DatasetOutcome) -> None:
         if result.not_carried:
             outcome.not_carried += 1
             self.reporter.event(
@@ -333,8 +351,16 @@ class Migration:
             self._verify_item(ctx, item, mode) for item in self.journal.items(state, ctx.eff.name)
         )
         record = self._record_verify if state == ItemState.COPIED else self._record_recheck
-        for _, future in imap_unordered(self.executor, self._verify_task, items, self.window):
-            record(ctx, future.result(), outcome)
+        passed = GroupCommit[VerifyResult](lambda group: self._record_passed(ctx, group, outcome))
+        try:
+            for _, future in imap_unordered(self.executor, self._verify_task, items, self.window):
+                result = future.result()
+                if result.ok and state == ItemState.COPIED:
+                    passed.add(result)
+                else:
+                    record(ctx, result, outcome)
+        finally:
+            passed.flush()
 
     def _record_recheck(self, ctx: Context, result: VerifyResult, outcome: DatasetOutcome) -> None:
         if result.ok:
@@ -375,14 +401,22 @@ class Migration:
                 "object.failed", dataset=result.dataset, key=result.key, reason=reason
             )
             return
-        self.journal.mark_verified(item_id, result.mode)
-        item = self.journal.get_by_id(item_id)
-        if item is not None:
-            self._record_object(ctx, item)
-        outcome.verified += 1
-        self.reporter.event(
-            "object.verified", dataset=result.dataset, key=result.key, mode=result.mode
-        )
+        self._record_passed(ctx, [result], outcome)
+
+    def _record_passed(
+        self, ctx: Context, results: list[VerifyResult], outcome: DatasetOutcome
+    ) -> None:
+        """Journal a group of passed verifications in one transaction, then record each
+        object's evidence in the manifest and count it."""
+        self.journal.mark_verified_many((_item_id(r.dataset, r.key), r.mode) for r in results)
+        for result in results:
+            item = self.journal.get_by_id(_item_id(result.dataset, result.key))
+            if item is not None:
+                self._record_object(ctx, item)
+            outcome.verified += 1
+            self.reporter.event(
+                "object.verified", dataset=result.dataset, key=result.key, mode=result.mode
+            )
 
     def _record_object(self, ctx: Context, item: Item) -> None:
         """Append the object's evidence and note its leaf, so a crash in between is healed
