@@ -33,6 +33,7 @@ class Options:
     corpus_max: int = 64 * MIB
     big_size: int = 4 * GIB
     small_objects: int = 10_000
+    inventory_objects: int = 1_000_000
     noop: bool = True  # time a second, no-op run of each tool (small suite)
     probe: bool = True  # hdh-migrate probe before each run (untimed)
     hdh_codes: tuple[str, ...] = ("",)  # checkouts to run hdh-migrate from ("" = installed)
@@ -241,11 +242,58 @@ def _hdh_only(suite: str, data: Dataset, opts: Options, threads: int) -> Iterato
             servers.drop_container(opts_stack(opts), container)
 
 
+def inventory_suite(opts: Options) -> Iterator[Row]:
+    """10^6 objects listed into a fresh journal (synthetic source, nothing copied), then
+    ``status --json`` and ``audit --no-inventory`` on it."""
+    import sys
+
+    from bench.measure import run_measured
+    from bench.tools import ROOT, VENV_BIN, stack_env, write_plan
+
+    count = opts.inventory_objects
+    work = opts.work / servers.fresh_name("inventory")
+    plan = write_plan(opts_stack(opts), "unused", "unused", work, opts.tuning, "metadata")
+    env = stack_env(opts_stack(opts), opts.tuning.code)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(ROOT)) if p)
+    build = run_measured(
+        [sys.executable, "-m", "bench.inventory", str(plan), str(count)], work / "build.log", env
+    )
+    yield _counted("journal build (synthetic listing)", count, build, build.returncode == 0)
+    hdh = str(VENV_BIN / "hdh-migrate")
+    for mode, command in (
+        ("status --json", [hdh, "status", str(plan), "--json"]),
+        ("audit --no-inventory", [hdh, "audit", str(plan), "--no-inventory"]),
+    ):
+        measured = run_measured(command, work / f"{mode.split()[0]}.log", env)
+        yield _counted(mode, count, measured, measured.returncode in _AUDIT_OK)
+
+
+#: audit exits 0 (pass) or 1 (findings, e.g. the rehearsal profile's): both ran fully.
+_AUDIT_OK = (0, 1)
+
+
+def _counted(mode: str, count: int, m: Measured, ok: bool) -> Row:
+    note = "" if ok else f"exit {m.returncode}: {m.tail(3)}"
+    return Row(
+        "inventory",
+        "hdh-migrate",
+        mode,
+        count,
+        0,
+        m.seconds,
+        m.peak_rss,
+        ok,
+        note,
+        cpu_s=m.cpu_seconds,
+    )
+
+
 SUITES: dict[str, Callable[[Options], Iterator[Row]]] = {
     "copy": copy_suite,
     "small": small_suite,
     "big": big_suite,
     "corpus10k": corpus_suite,
+    "inventory": inventory_suite,
 }
 
 
