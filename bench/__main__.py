@@ -39,6 +39,7 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
     parser.add_argument("--corpus-max", default="8MiB", help="log-uniform cap (64MiB = full)")
     parser.add_argument("--big-size", default="4GiB")
     parser.add_argument("--small-objects", type=int, default=10_000, help="small suite size")
+    parser.add_argument("--copy-objects", type=int, default=32, help="copy suite: 64 MiB each")
     parser.add_argument("--inventory-objects", type=int, default=1_000_000)
     parser.add_argument("--no-noop", action="store_true", help="skip the no-op re-run rows")
     parser.add_argument("--no-probe", action="store_true", help="no probe before hdh runs")
@@ -73,6 +74,7 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
         corpus_max=parse_size(args.corpus_max),
         big_size=parse_size(args.big_size),
         small_objects=args.small_objects,
+        copy_objects=args.copy_objects,
         inventory_objects=args.inventory_objects,
         noop=not args.no_noop,
         probe=not args.no_probe,

@@ -33,6 +33,7 @@ class Options:
     corpus_max: int = 64 * MIB
     big_size: int = 4 * GIB
     small_objects: int = 10_000
+    copy_objects: int = 32
     inventory_objects: int = 1_000_000
     noop: bool = True  # time a second, no-op run of each tool (small suite)
     probe: bool = True  # hdh-migrate probe before each run (untimed)
@@ -205,8 +206,8 @@ def opts_stack(opts: Options) -> Any:
 
 
 def copy_suite(opts: Options) -> Iterator[Row]:
-    """32 × 64 MiB: throughput."""
-    yield from side_by_side("copy", fixed("copy", 32, 64 * MIB), opts, threads=8)
+    """32 (``--copy-objects``) × 64 MiB: throughput."""
+    yield from side_by_side("copy", fixed("copy", opts.copy_objects, 64 * MIB), opts, threads=8)
 
 
 def small_suite(opts: Options) -> Iterator[Row]:

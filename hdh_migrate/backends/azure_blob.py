@@ -416,7 +416,7 @@ class AzureBlobBackend:
 def _service_client(config: Mapping[str, Any], chunk: int) -> BlobServiceClient:
     """A BlobServiceClient from a connection string, or an account URL and credential."""
     options: dict[str, Any] = {
-        "transport": RequestsTransport(use_env_settings=uses_environment()),
+        "transport": _transport(),
         "max_single_get_size": chunk,
         "max_chunk_get_size": chunk,
         "retry_policy": ExponentialRetry(
@@ -443,25 +443,36 @@ def _service_client(config: Mapping[str, Any], chunk: int) -> BlobServiceClient:
         ) from None
 
 
-#: What requests reads from the environment when ``trust_env`` is on (besides ``~/.netrc``).
-ENV_SETTINGS = (
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-    "no_proxy",
-    "requests_ca_bundle",
-    "curl_ca_bundle",
-)
+#: The proxy variables requests honours when ``trust_env`` is on.
+PROXY_SETTINGS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+#: The CA bundle variables, in requests' order of precedence.
+CA_SETTINGS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
 def uses_environment(environ: Mapping[str, str] | None = None) -> bool:
-    """Whether the Azure transport must read proxy / CA settings from the environment.
+    """Whether the Azure transport must let requests read the environment (proxies).
 
     With ``trust_env`` on, requests looks up ``~/.netrc`` on every request (5 % of client
-    CPU on small blobs, docs/benchmarks.md); it is turned off unless one of those
-    variables is set, so a proxy or a CA bundle given that way keeps working."""
+    CPU on small blobs, docs/benchmarks.md); it is turned off unless a proxy variable is
+    set, so a proxy given that way keeps working (``no_proxy`` included). A CA bundle
+    variable is honoured without it (``environment_ca_bundle``)."""
     env = os.environ if environ is None else environ
-    return any(name.lower() in ENV_SETTINGS for name, value in env.items() if value)
+    return any(name.lower() in PROXY_SETTINGS for name, value in env.items() if value)
+
+
+def environment_ca_bundle(environ: Mapping[str, str] | None = None) -> str | None:
+    """``REQUESTS_CA_BUNDLE``, else ``CURL_CA_BUNDLE``: what requests would verify with."""
+    env = os.environ if environ is None else environ
+    return next((env[name] for name in CA_SETTINGS if env.get(name)), None)
+
+
+def _transport() -> RequestsTransport:
+    """requests under the SDK, reading the environment only when a proxy needs it."""
+    if uses_environment():
+        return RequestsTransport()
+    bundle = environment_ca_bundle()
+    extra = {"connection_verify": bundle} if bundle else {}
+    return RequestsTransport(use_env_settings=False, **extra)
 
 
 def _credential(config: Mapping[str, Any], url: str) -> Any:

@@ -11,7 +11,12 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from hdh_migrate.backends.azure_blob import ENV_SETTINGS, AzureBlobBackend, uses_environment
+from hdh_migrate.backends.azure_blob import (
+    CA_SETTINGS,
+    PROXY_SETTINGS,
+    AzureBlobBackend,
+    uses_environment,
+)
 from hdh_migrate.backends.base import WriteOptions
 from hdh_migrate.backends.checksums import checksum_b64
 from hdh_migrate.backends.s3 import EXPECT_CONTINUE_MIN, S3Backend
@@ -86,7 +91,7 @@ def test_multipart_does_not_claim_a_content_md5(aws: None) -> None:
         ({"HOME": "/root", "PATH": "/bin"}, False),
         ({"HTTPS_PROXY": "http://proxy:3128"}, True),
         ({"no_proxy": "localhost"}, True),
-        ({"REQUESTS_CA_BUNDLE": "/etc/ca.pem"}, True),
+        ({"REQUESTS_CA_BUNDLE": "/etc/ca.pem"}, False),
         ({"HTTPS_PROXY": ""}, False),
     ],
 )
@@ -100,7 +105,7 @@ def test_azure_session_does_not_trust_env_without_proxy_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for name in list(os.environ):
-        if name.lower() in ENV_SETTINGS:
+        if name.lower() in PROXY_SETTINGS or name in CA_SETTINGS:
             monkeypatch.delenv(name)
     conn = (
         "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey="
@@ -108,6 +113,10 @@ def test_azure_session_does_not_trust_env_without_proxy_settings(
         "BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;"
     )
     assert requests_transport(conn)._use_env_settings is False
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/hdh-test-ca.pem")
+    transport = requests_transport(conn)
+    assert transport._use_env_settings is False
+    assert transport.connection_config.verify == "/etc/hdh-test-ca.pem"  # honoured explicitly
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     assert requests_transport(conn)._use_env_settings is True
 
