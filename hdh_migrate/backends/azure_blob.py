@@ -466,13 +466,23 @@ def environment_ca_bundle(environ: Mapping[str, str] | None = None) -> str | Non
     return next((env[name] for name in CA_SETTINGS if env.get(name)), None)
 
 
+#: What the storage SDK gives the transport it builds itself (``_shared/constants.py``):
+#: without them azure-core's defaults apply — 300 s timeouts, and 4 KiB reads of each
+#: response body (the copy suite's CPU per GiB doubled before this was noticed).
+SDK_TRANSPORT = {
+    "connection_timeout": 20,
+    "read_timeout": 60,
+    "connection_data_block_size": 256 * 1024,
+}
+
+
 def _transport() -> RequestsTransport:
     """requests under the SDK, reading the environment only when a proxy needs it."""
     if uses_environment():
-        return RequestsTransport()
+        return RequestsTransport(**SDK_TRANSPORT)
     bundle = environment_ca_bundle()
     extra = {"connection_verify": bundle} if bundle else {}
-    return RequestsTransport(use_env_settings=False, **extra)
+    return RequestsTransport(use_env_settings=False, **SDK_TRANSPORT, **extra)
 
 
 def _credential(config: Mapping[str, Any], url: str) -> Any:

@@ -112,7 +112,10 @@ def test_azure_session_does_not_trust_env_without_proxy_settings(
         "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
         "BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;"
     )
-    assert requests_transport(conn)._use_env_settings is False
+    transport = requests_transport(conn)
+    assert transport._use_env_settings is False
+    config = transport.connection_config  # what the SDK's own transport would have
+    assert (config.timeout, config.read_timeout, config.data_block_size) == (20, 60, 256 << 10)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/hdh-test-ca.pem")
     transport = requests_transport(conn)
     assert transport._use_env_settings is False
