@@ -28,6 +28,7 @@ from hdh_migrate.stages.clients import PROCESS_CLIENTS, Clients
 from hdh_migrate.stages.envelopes import drop_stale_sidecar
 from hdh_migrate.stages.items import CopyItem, CopyResult
 from hdh_migrate.stages.metadata import not_carried, target_metadata
+from hdh_migrate.stages.meter import metered
 from hdh_migrate.stages.retry import RetryPolicy
 from hdh_migrate.stages.source_read import open_source, same_etag
 from hdh_migrate.stages.throttle import limited
@@ -84,7 +85,7 @@ def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts) -> CopyResul
             )
             options = mapped.write_options(part_size=part, first_part_size=first)
             algorithms = ("sha256", "md5") if item.content_md5 else ("sha256",)
-            plain = HashingReader(limited(raw), algorithms)
+            plain = HashingReader(metered(limited(raw), item.dataset, "copy"), algorithms)
             sealed = HashingReader(encryptor.reader(plain))  # type: ignore[arg-type]
             size = encryptor.ciphertext_length
             written = target.write(item.target_key, sealed, size, options)  # type: ignore[arg-type]
