@@ -21,7 +21,7 @@ from typing import Any
 from hdh_migrate import __version__
 from hdh_migrate.backends.base import Backend
 from hdh_migrate.backends.probe import ProbeResult, load_probe
-from hdh_migrate.engine.group_commit import GroupCommit
+from hdh_migrate.engine.group_commit import GROUP_SIZE, GroupCommit
 from hdh_migrate.engine.specs import key_spec, selection_for, source_spec, target_spec
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
@@ -322,7 +322,9 @@ class Migration:
     def _copy(self, ctx: Context, outcome: DatasetOutcome) -> None:
         self._announce(ctx, "copy.start", ItemState.PENDING)
         items = self._copy_items(ctx)
-        copied = GroupCommit[CopyResult](lambda group: self._record_copied(group, outcome))
+        copied = GroupCommit[CopyResult](
+            lambda group: self._record_copied(group, outcome), size=self._group_size
+        )
         try:
             for _, future in imap_unordered(self.executor, self._copy_task, items, self.window):
                 result = future.result()
@@ -333,6 +335,12 @@ class Migration:
                     self._record_copy(result, outcome)
         finally:
             copied.flush()
+
+    @property
+    def _group_size(self) -> int:
+        """Marks committed together: at most one window's worth (what is in flight), so a
+        crash or an interrupt leaves at most one window unjournaled, whatever the load."""
+        return max(1, min(GROUP_SIZE, self.window))
 
     def _copy_task(self, item: CopyItem) -> CopyResult:
         return copy_object(item, self.clients)
@@ -438,7 +446,9 @@ class Migration:
             for item in self._until_stopped(self.journal.items(state, ctx.eff.name))
         )
         record = self._record_verify if state == ItemState.COPIED else self._record_recheck
-        passed = GroupCommit[VerifyResult](lambda group: self._record_passed(ctx, group, outcome))
+        passed = GroupCommit[VerifyResult](
+            lambda group: self._record_passed(ctx, group, outcome), size=self._group_size
+        )
         try:
             for _, future in imap_unordered(self.executor, self._verify_task, items, self.window):
                 result = future.result()
