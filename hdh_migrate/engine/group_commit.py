@@ -1,8 +1,9 @@
 """Group commits for the coordinator's ``copied`` and ``verified`` marks.
 
 One FULL transaction (one fsync) per object was ~40 % of the coordinator's time on small
-objects (docs/benchmarks.md). Results are held here until ``size`` of them are waiting or
-the oldest has waited ``seconds``, then recorded together by ``flush`` — before anything
+objects (docs/benchmarks.md). Results are held here until ``size`` of them are waiting (the
+coordinator uses its window: at most what is in flight) or the oldest has waited
+``seconds``, then recorded together by ``flush`` — before anything
 counts them (events, outcome, manifest). A crash loses at most the waiting group: those
 objects are still ``copying`` (or ``copied``) in the journal, so the next run copies (or
 verifies) them again; an object the journal already holds as copied is never re-uploaded.
