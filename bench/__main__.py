@@ -1,7 +1,8 @@
 """``python -m bench [SUITE ...]``: hdh-migrate and rclone side by side on the local stack.
 
-Suites: copy (32 × 64 MiB), small (10,000 × 4–64 KiB), big (one 4 GiB object),
-corpus10k (RELIABILITY's corpus, full verification). Default: all of them (corpus10k with
+Suites: copy (32 × 64 MiB), small (10,000 × 4–64 KiB, and a no-op re-run of each tool),
+big (one 4 GiB object), corpus10k (RELIABILITY's corpus, full verification), inventory
+(10^6 listed objects into a journal; status and audit on it). Default: all of them (corpus10k with
 the lowered size cap documented in docs/benchmarks.md). Results go to bench/results/.
 """
 
