@@ -1,7 +1,8 @@
 """``python -m bench [SUITE ...]``: hdh-migrate and rclone side by side on the local stack.
 
-Suites: copy (32 × 64 MiB), small (10,000 × 4–64 KiB), big (one 4 GiB object),
-corpus10k (RELIABILITY's corpus, full verification). Default: all of them (corpus10k with
+Suites: copy (32 × 64 MiB), small (10,000 × 4–64 KiB, and a no-op re-run of each tool),
+big (one 4 GiB object), corpus10k (RELIABILITY's corpus, full verification), inventory
+(10^6 listed objects into a journal; status and audit on it). Default: all of them (corpus10k with
 the lowered size cap documented in docs/benchmarks.md). Results go to bench/results/.
 """
 
@@ -18,7 +19,7 @@ from bench.suites import SUITES, Options, Row, timestamp
 from bench.tools import Tuning
 from hdh_migrate.units import parse_size
 
-DEFAULT_SUITES = ["copy", "small", "big", "corpus10k"]
+DEFAULT_SUITES = ["copy", "small", "big", "corpus10k", "inventory"]
 
 
 def parse(argv: list[str] | None) -> tuple[list[str], Options]:
@@ -38,13 +39,30 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
     parser.add_argument("--corpus-objects", type=int, default=10_000)
     parser.add_argument("--corpus-max", default="8MiB", help="log-uniform cap (64MiB = full)")
     parser.add_argument("--big-size", default="4GiB")
+    parser.add_argument("--small-objects", type=int, default=10_000, help="small suite size")
+    parser.add_argument("--copy-objects", type=int, default=32, help="copy suite: 64 MiB each")
+    parser.add_argument("--inventory-objects", type=int, default=1_000_000)
+    parser.add_argument("--no-noop", action="store_true", help="skip the no-op re-run rows")
+    parser.add_argument("--no-probe", action="store_true", help="no probe before hdh runs")
+    parser.add_argument(
+        "--hdh-code",
+        default="",
+        help="comma-separated checkouts to run hdh-migrate from, one row each ('.' = the"
+        " installed code): before/after rows on the same seeded data",
+    )
     parser.add_argument("--keep", action="store_true", help="keep containers and buckets")
     args = parser.parse_args(argv)
     unknown = set(args.suites) - set(SUITES)
     if unknown:
         parser.error(f"unknown suite(s) {sorted(unknown)}; choose from {sorted(SUITES)}")
     tuning = Tuning(
-        args.concurrency, args.state_base, parse_size(args.part_size), parse_size(args.threshold)
+        args.concurrency,
+        args.state_base,
+        parse_size(args.part_size),
+        parse_size(args.threshold),
+    )
+    codes = tuple(
+        "" if c == "." else str(Path(c).absolute()) for c in args.hdh_code.split(",") if c
     )
     work = Path(tempfile.mkdtemp(prefix="hdh-bench-"))
     options = Options(
@@ -56,6 +74,12 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
         corpus_objects=args.corpus_objects,
         corpus_max=parse_size(args.corpus_max),
         big_size=parse_size(args.big_size),
+        small_objects=args.small_objects,
+        copy_objects=args.copy_objects,
+        inventory_objects=args.inventory_objects,
+        noop=not args.no_noop,
+        probe=not args.no_probe,
+        hdh_codes=codes or ("",),
         keep=args.keep,
     )
     return list(args.suites), options

@@ -7,6 +7,7 @@ lifetime of any buffer that matters here (a 16 MiB part at ~100 MiB/s lives ~160
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -26,6 +27,7 @@ class Measured:
     seconds: float
     peak_rss: int
     log: Path
+    cpu_seconds: float = 0.0  # user + system of the command and its reaped descendants
 
     def tail(self, lines: int = 5) -> str:
         text = self.log.read_text(errors="replace").splitlines()
@@ -53,11 +55,21 @@ def run_measured(
     """Run ``command`` (stdout and stderr to ``log``), sampling its tree's RSS until it ends."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
+        before = children_cpu()
         start = time.perf_counter()
         child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
         peak = _sample_until_done(child, interval, start + timeout)
         seconds = time.perf_counter() - start
-    return Measured(child.returncode, seconds, peak, log)
+        cpu = children_cpu() - before
+    return Measured(child.returncode, seconds, peak, log, cpu)
+
+
+def children_cpu() -> float:
+    """User + system CPU seconds of this process's reaped children: the kernel's own
+    accounting (the utime/stime of /proc/PID/stat, summed by wait4 when a child ends), so
+    a command's delta is exact and sampling-free. Commands are run one at a time."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _sample_until_done(child: subprocess.Popen[bytes], interval: float, deadline: float) -> int:
@@ -73,3 +85,22 @@ def _sample_until_done(child: subprocess.Popen[bytes], interval: float, deadline
         pass
     child.wait()
     return peak
+
+
+def servers_cpu(pid_dir: Path, names: Sequence[str] = ("azurite", "seaweedfs")) -> float:
+    """CPU seconds the local servers (and their children) have used so far, from /proc
+    (psutil): the delta around a run is what the run cost the servers."""
+    total = 0.0
+    for name in names:
+        try:
+            process = psutil.Process(int((pid_dir / f"{name}.pid").read_text().split()[0]))
+            members = [process, *process.children(recursive=True)]
+        except (OSError, ValueError, psutil.Error):
+            continue
+        for member in members:
+            try:
+                times = member.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+    return total

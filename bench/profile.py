@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import collections
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("suite", choices=sorted(DATASETS))
     parser.add_argument("--verify", default="metadata")
     parser.add_argument("--idle", action="store_true", help="count waiting threads too")
+    parser.add_argument("--noop", action="store_true", help="profile a no-op re-run")
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args(argv)
     if shutil.which("py-spy", path=str(VENV_BIN)) is None:
@@ -59,14 +61,22 @@ def main(argv: list[str] | None = None) -> int:
     container, bucket = servers.fresh_name("prof"), servers.new_bucket(stack, "prof")
     servers.seed_container(stack, container, data, 16)
     plan = write_plan(stack, container, bucket, work, Tuning(), args.verify)
+    hdh = str(VENV_BIN / "hdh-migrate")
+    env = stack_env(stack)
+    subprocess.run([hdh, "probe", str(plan)], capture_output=True, env=env, check=False)
+    if args.noop:  # profile a second, no-op run
+        subprocess.run([hdh, "run", str(plan)], capture_output=True, env=env, check=False)
     raw = work / "profile.txt"
     command = [str(VENV_BIN / "py-spy"), "record", "--format", "raw", "-o", str(raw), "-r", "200"]
     command += ["--idle"] if args.idle else []
-    command += ["--", str(VENV_BIN / "hdh-migrate"), "run", str(plan)]
-    measured = run_measured(command, work / "run.log", stack_env(stack))
+    command += ["--", hdh, "run", str(plan)]
+    measured = run_measured(command, work / "run.log", env)
     servers.drop_container(stack, container)
     servers.drop_bucket(stack, bucket, write_rclone_conf(stack, work, bucket))
-    print(f"{data.count} objects, {data.bytes / MIB:.0f} MiB in {measured.seconds:.1f} s")
+    print(
+        f"{data.count} objects, {data.bytes / MIB:.0f} MiB in {measured.seconds:.1f} s,"
+        f" {measured.cpu_seconds:.1f} CPU-s"
+    )
     own, inclusive, total = top(raw, args.top)
     for title, rows in (("self", own), ("inclusive", inclusive)):
         print(f"\n-- {title} (of {total} samples)")

@@ -15,8 +15,9 @@ from devstack.corpus import MIB
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HEADER = (
-    "| suite | tool | mode | objects | MiB | s | MiB/s | obj/s | peak RSS MiB | ×rclone | load "
-    "| ok |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    "| suite | tool | mode | objects | MiB | s | MiB/s | obj/s | peak RSS MiB | ×rclone "
+    "| CPU s | CPU ms/obj | CPU s/GiB | servers CPU s | load | ok |\n"
+    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 )
 
 
@@ -60,18 +61,32 @@ def save(suite: str, stamp: str, rows: list[Row], settings: dict[str, Any]) -> P
 
 
 def table(rows: list[Row]) -> str:
-    """Markdown table; ``×rclone`` = this run's MiB/s over plain rclone's on the same suite."""
+    """Markdown table. ``×rclone`` = this row's speed over plain rclone's on the same suite
+    (a no-op re-run over rclone's ``--checksum`` no-op: the ratio of their times).
+    CPU columns: the tool's own user + system seconds, per object and per GiB moved;
+    ``servers CPU s``: what Azurite and SeaweedFS spent during the row."""
     baseline = {
-        r.suite: r.mib_s for r in rows if r.tool == "rclone" and r.mode.startswith("plain") and r.ok
+        (r.suite, r.noop): r.seconds
+        for r in rows
+        if r.tool == "rclone" and r.mode.startswith(("plain", "no-op")) and r.ok
     }
     lines = [HEADER]
     for r in rows:
-        measured = r.tool != "seed (azure SDK)" and baseline.get(r.suite)
-        ratio = f"{r.mib_s / baseline[r.suite]:.2f}" if measured else "—"
+        base = baseline.get((r.suite, r.noop)) if r.tool != "seed (azure SDK)" else None
+        ratio = f"{base / r.seconds:.2f}" if base and r.seconds else "—"
         rss = f"{r.peak_rss / MIB:.0f}" if r.peak_rss else "—"
         lines.append(
             f"| {r.suite} | {r.tool} | {r.mode} | {r.objects} | {r.bytes / MIB:.0f} "
             f"| {r.seconds:.1f} | {r.mib_s:.1f} | {r.objects_s:.0f} | {rss} | {ratio} "
-            f"| {r.load:.1f} | {'yes' if r.ok else 'NO ' + r.note[:60]} |"
+            f"| {_cpu(r)} | {r.load:.1f} | {'yes' if r.ok else 'NO ' + r.note[:60]} |"
         )
     return "\n".join(lines)
+
+
+def _cpu(r: Row) -> str:
+    if not r.cpu_s:
+        return "— | — | — | —"
+    per_object = 1000 * r.cpu_s / r.objects if r.objects else 0.0
+    per_gib = r.cpu_s / (r.bytes / (1 << 30)) if r.bytes else 0.0
+    servers = f"{r.servers_cpu_s:.1f}" if r.servers_cpu_s else "—"
+    return f"{r.cpu_s:.1f} | {per_object:.2f} | {per_gib:.1f} | {servers}"

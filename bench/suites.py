@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import servers
-from bench.measure import Measured
+from bench.measure import Measured, servers_cpu
 from bench.tools import Tuning, run_hdh, run_rclone, verified_count, write_rclone_conf
+from devstack.config import stack_dir
 from devstack.corpus import GIB, KIB, MIB, Dataset, corpus, fixed, uniform
 
 
@@ -31,6 +32,12 @@ class Options:
     corpus_objects: int = 10_000
     corpus_max: int = 64 * MIB
     big_size: int = 4 * GIB
+    small_objects: int = 10_000
+    copy_objects: int = 32
+    inventory_objects: int = 1_000_000
+    noop: bool = True  # time a second, no-op run of each tool (small suite)
+    probe: bool = True  # hdh-migrate probe before each run (untimed)
+    hdh_codes: tuple[str, ...] = ("",)  # checkouts to run hdh-migrate from ("" = installed)
     keep: bool = False
 
 
@@ -48,6 +55,8 @@ class Row:
     ok: bool
     note: str = ""
     load: float = field(default_factory=lambda: os.getloadavg()[0])  # 1-min load at the end
+    cpu_s: float = 0.0  # the tool's user + system CPU seconds (kernel accounting)
+    servers_cpu_s: float = 0.0  # Azurite's and SeaweedFS's during the run (/proc)
 
     @property
     def mib_s(self) -> float:
@@ -60,10 +69,40 @@ class Row:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"mib_s": self.mib_s, "objects_s": self.objects_s}
 
+    @property
+    def noop(self) -> bool:
+        return "no-op" in self.mode
 
-def _row(suite: str, tool: str, mode: str, data: Dataset, m: Measured, ok: bool) -> Row:
+
+def _row(
+    suite: str, tool: str, mode: str, data: Dataset, m: Measured, ok: bool, servers: float
+) -> Row:
     note = "" if ok else f"exit {m.returncode}: {m.tail(3)}"
-    return Row(suite, tool, mode, data.count, data.bytes, m.seconds, m.peak_rss, ok, note)
+    return Row(
+        suite,
+        tool,
+        mode,
+        data.count,
+        data.bytes,
+        m.seconds,
+        m.peak_rss,
+        ok,
+        note,
+        cpu_s=m.cpu_seconds,
+        servers_cpu_s=servers,
+    )
+
+
+class _ServersCpu:
+    """CPU seconds the servers used since the last ``lap`` (0 without pid files)."""
+
+    def __init__(self) -> None:
+        self.at = servers_cpu(stack_dir() / "pids")
+
+    def lap(self) -> float:
+        now = servers_cpu(stack_dir() / "pids")
+        spent, self.at = now - self.at, now
+        return spent
 
 
 def side_by_side(suite: str, data: Dataset, opts: Options, threads: int) -> Iterator[Row]:
@@ -72,43 +111,74 @@ def side_by_side(suite: str, data: Dataset, opts: Options, threads: int) -> Iter
     work = opts.work / container
     seeded = servers.seed_container(opts_stack(opts), container, data, threads)
     yield Row(suite, "seed (azure SDK)", "-", data.count, data.bytes, seeded, 0, True)
+    rerun = opts.noop and suite == "small"
     try:
-        for mode in opts.verify_modes if "hdh" in opts.tools else ():
-            yield _hdh_row(suite, data, opts, container, work / f"hdh-{mode}", mode)
+        for n, code in enumerate(opts.hdh_codes if "hdh" in opts.tools else ()):
+            variant = replace(opts, tuning=replace(opts.tuning, code=code))
+            for i, mode in enumerate(opts.verify_modes):
+                where = work / f"hdh{n}-{mode}"
+                yield from _hdh_rows(suite, data, variant, container, where, mode, rerun and i == 0)
         if "rclone" not in opts.tools:
             return
-        yield _rclone_row(suite, data, opts, container, work / "rclone", crypt=False)
+        yield from _rclone_rows(suite, data, opts, container, work / "rclone", False, rerun)
         if opts.crypt:
-            yield _rclone_row(suite, data, opts, container, work / "rclone-crypt", crypt=True)
+            yield from _rclone_rows(suite, data, opts, container, work / "rclone-crypt", True)
     finally:
         if not opts.keep:
             servers.drop_container(opts_stack(opts), container)
 
 
-def _hdh_row(
-    suite: str, data: Dataset, opts: Options, container: str, work: Path, mode: str
-) -> Row:
+def _hdh_rows(
+    suite: str,
+    data: Dataset,
+    opts: Options,
+    container: str,
+    work: Path,
+    mode: str,
+    rerun: bool = False,
+) -> Iterator[Row]:
     stack = opts_stack(opts)
     bucket = servers.new_bucket(stack, suite)
     try:
-        measured, status = run_hdh(stack, container, bucket, work, opts.tuning, mode)
+        cpu = _ServersCpu()
+        measured, status, again = run_hdh(
+            stack, container, bucket, work, opts.tuning, mode, probe=opts.probe, rerun=rerun
+        )
+        spent = cpu.lap()
         ok = measured.returncode == 0 and verified_count(status) == data.count
-        return _row(suite, "hdh-migrate", f"verify {mode}", data, measured, ok)
+        tool = "hdh-migrate" + (f" @{Path(opts.tuning.code).name}" if opts.tuning.code else "")
+        yield _row(suite, tool, f"verify {mode}", data, measured, ok, spent)
+        if again is not None:
+            ok = again.returncode == 0
+            yield _row(suite, tool, "no-op re-run", data, again, ok, cpu.lap())
     finally:
         _drop(opts, bucket, work)
 
 
-def _rclone_row(
-    suite: str, data: Dataset, opts: Options, container: str, work: Path, crypt: bool
-) -> Row:
+def _rclone_rows(
+    suite: str,
+    data: Dataset,
+    opts: Options,
+    container: str,
+    work: Path,
+    crypt: bool,
+    rerun: bool = False,
+) -> Iterator[Row]:
     stack = opts_stack(opts)
     bucket = servers.new_bucket(stack, suite)
     try:
-        measured = run_rclone(stack, container, bucket, work, opts.tuning, crypt)
+        cpu = _ServersCpu()
+        measured, again = run_rclone(
+            stack, container, bucket, work, opts.tuning, crypt, rerun=rerun
+        )
+        spent = cpu.lap()
         stored, _ = servers.count_objects(stack, bucket)
         ok = measured.returncode == 0 and stored == data.count
         mode = "crypt, check size+md5" if crypt else "plain, check size+md5"
-        return _row(suite, "rclone", mode, data, measured, ok)
+        yield _row(suite, "rclone", mode, data, measured, ok, spent)
+        if again is not None:
+            ok = again.returncode == 0
+            yield _row(suite, "rclone", "no-op re-run --checksum", data, again, ok, cpu.lap())
     finally:
         _drop(opts, bucket, work)
 
@@ -136,13 +206,14 @@ def opts_stack(opts: Options) -> Any:
 
 
 def copy_suite(opts: Options) -> Iterator[Row]:
-    """32 × 64 MiB: throughput."""
-    yield from side_by_side("copy", fixed("copy", 32, 64 * MIB), opts, threads=8)
+    """32 (``--copy-objects``) × 64 MiB: throughput."""
+    yield from side_by_side("copy", fixed("copy", opts.copy_objects, 64 * MIB), opts, threads=8)
 
 
 def small_suite(opts: Options) -> Iterator[Row]:
     """10,000 × 4–64 KiB: per-object overhead."""
-    yield from side_by_side("small", uniform("small", 10_000, 4 * KIB, 64 * KIB), opts, threads=16)
+    data = uniform("small", opts.small_objects, 4 * KIB, 64 * KIB)
+    yield from side_by_side("small", data, opts, threads=16)
 
 
 def corpus_suite(opts: Options) -> Iterator[Row]:
@@ -166,10 +237,56 @@ def _hdh_only(suite: str, data: Dataset, opts: Options, threads: int) -> Iterato
     yield Row(suite, "seed (azure SDK)", "-", data.count, data.bytes, seeded, 0, True)
     try:
         for mode in opts.verify_modes:
-            yield _hdh_row(suite, data, opts, container, work / f"hdh-{mode}", mode)
+            yield from _hdh_rows(suite, data, opts, container, work / f"hdh-{mode}", mode)
     finally:
         if not opts.keep:
             servers.drop_container(opts_stack(opts), container)
+
+
+def inventory_suite(opts: Options) -> Iterator[Row]:
+    """10^6 objects listed into a fresh journal (synthetic source, nothing copied), then
+    ``status --json`` and ``audit --no-inventory`` on it."""
+    import sys
+
+    from bench.measure import run_measured
+    from bench.tools import ROOT, VENV_BIN, stack_env, write_plan
+
+    count = opts.inventory_objects
+    work = opts.work / servers.fresh_name("inventory")
+    plan = write_plan(opts_stack(opts), "unused", "unused", work, opts.tuning, "metadata")
+    env = stack_env(opts_stack(opts), opts.tuning.code)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(ROOT)) if p)
+    build = run_measured(
+        [sys.executable, "-m", "bench.inventory", str(plan), str(count)], work / "build.log", env
+    )
+    yield _counted("journal build (synthetic listing)", count, build, build.returncode == 0)
+    hdh = str(VENV_BIN / "hdh-migrate")
+    for mode, command in (
+        ("status --json", [hdh, "status", str(plan), "--json"]),
+        ("audit --no-inventory", [hdh, "audit", str(plan), "--no-inventory"]),
+    ):
+        measured = run_measured(command, work / f"{mode.split()[0]}.log", env)
+        yield _counted(mode, count, measured, measured.returncode in _AUDIT_OK)
+
+
+#: audit exits 0 (pass) or 1 (findings, e.g. the rehearsal profile's): both ran fully.
+_AUDIT_OK = (0, 1)
+
+
+def _counted(mode: str, count: int, m: Measured, ok: bool) -> Row:
+    note = "" if ok else f"exit {m.returncode}: {m.tail(3)}"
+    return Row(
+        "inventory",
+        "hdh-migrate",
+        mode,
+        count,
+        0,
+        m.seconds,
+        m.peak_rss,
+        ok,
+        note,
+        cpu_s=m.cpu_seconds,
+    )
 
 
 SUITES: dict[str, Callable[[Options], Iterator[Row]]] = {
@@ -177,6 +294,7 @@ SUITES: dict[str, Callable[[Options], Iterator[Row]]] = {
     "small": small_suite,
     "big": big_suite,
     "corpus10k": corpus_suite,
+    "inventory": inventory_suite,
 }
 
 

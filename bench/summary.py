@@ -11,7 +11,7 @@ from typing import Any
 from bench.report import RESULTS, table
 from bench.suites import Row
 
-SUITES = ("copy", "small", "big", "corpus10k")
+SUITES = ("copy", "small", "big", "corpus10k", "inventory")
 
 
 def latest() -> list[Path]:

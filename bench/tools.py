@@ -37,28 +37,47 @@ class Tuning:
     part_concurrency: int = (
         2  # hdh: stages.buffers.parts_in_flight(16 MiB); rclone --s3-upload-concurrency
     )
+    code: str = ""  # run hdh-migrate from this checkout (PYTHONPATH) instead of the install
 
 
-def stack_env(stack: Any) -> dict[str, str]:
-    return {**os.environ, **stack.env()}
+def stack_env(stack: Any, code: str = "") -> dict[str, str]:
+    """The stack's variables; ``code`` (a checkout of another commit) goes first on
+    PYTHONPATH, so hdh-migrate runs that code (before/after rows from one install)."""
+    env = {**os.environ, **stack.env()}
+    if code:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (code, env.get("PYTHONPATH")) if p)
+    return env
 
 
 def run_hdh(
-    stack: Any, container: str, bucket: str, work: Path, tuning: Tuning, verify: str
-) -> tuple[Measured, dict[str, Any]]:
-    """``hdh-migrate run`` of a generated plan; returns the measurement and the status."""
+    stack: Any,
+    container: str,
+    bucket: str,
+    work: Path,
+    tuning: Tuning,
+    verify: str,
+    *,
+    probe: bool = True,
+    rerun: bool = False,
+) -> tuple[Measured, dict[str, Any], Measured | None]:
+    """``hdh-migrate run`` of a generated plan (after an untimed ``probe``, as an operator
+    does: unprobed, ``verify: metadata`` is upgraded to ``full``); returns the measurement,
+    the status, and with ``rerun`` the measurement of a second, no-op ``run``."""
     plan = write_plan(stack, container, bucket, work, tuning, verify)
-    env = stack_env(stack)
-    command = [str(VENV_BIN / "hdh-migrate"), "run", str(plan)]
-    measured = run_measured(command, work / "run.log", env)
+    env = stack_env(stack, tuning.code)
+    hdh = str(VENV_BIN / "hdh-migrate")
+    if probe:
+        subprocess.run([hdh, "probe", str(plan)], capture_output=True, env=env, check=False)
+    measured = run_measured([hdh, "run", str(plan)], work / "run.log", env)
     status = subprocess.run(
-        [str(VENV_BIN / "hdh-migrate"), "status", str(plan), "--json"],
+        [hdh, "status", str(plan), "--json"],
         capture_output=True,
         text=True,
         env=env,
         check=False,
     )
-    return measured, json.loads(status.stdout) if status.returncode == 0 else {}
+    again = run_measured([hdh, "run", str(plan)], work / "rerun.log", env) if rerun else None
+    return measured, json.loads(status.stdout) if status.returncode == 0 else {}, again
 
 
 def write_plan(
@@ -112,12 +131,32 @@ directory_name_encryption = false
 
 
 def run_rclone(
-    stack: Any, container: str, bucket: str, work: Path, tuning: Tuning, crypt: bool = False
-) -> Measured:
-    """``rclone copy`` Azure → S3 (or → a crypt remote over S3) with the same tuning."""
+    stack: Any,
+    container: str,
+    bucket: str,
+    work: Path,
+    tuning: Tuning,
+    crypt: bool = False,
+    *,
+    rerun: bool = False,
+) -> tuple[Measured, Measured | None]:
+    """``rclone copy`` Azure → S3 (or → a crypt remote over S3) with the same tuning; with
+    ``rerun``, a second ``rclone copy --checksum`` that finds nothing to do."""
+    command = rclone_command(stack, container, bucket, work, tuning, crypt)
+    env = stack_env(stack)
+    measured = run_measured(command, work / "rclone.log", env)
+    again = None
+    if rerun:
+        again = run_measured([*command, "--checksum"], work / "rclone-rerun.log", env)
+    return measured, again
+
+
+def rclone_command(
+    stack: Any, container: str, bucket: str, work: Path, tuning: Tuning, crypt: bool
+) -> list[str]:
     conf = write_rclone_conf(stack, work, bucket)
     target = "s3crypt:" if crypt else f"s3:{bucket}/data"
-    command = [
+    return [
         str(VENV_BIN / "rclone"),
         "--config",
         str(conf),
@@ -136,7 +175,6 @@ def run_rclone(
         "--stats=0",
         "--log-level=NOTICE",
     ]
-    return run_measured(command, work / "rclone.log", stack_env(stack))
 
 
 def write_rclone_conf(stack: Any, work: Path, bucket: str) -> Path:

@@ -57,6 +57,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO, Self, cast
 
 import boto3
+import botocore.handlers
+import botocore.utils
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -157,7 +159,7 @@ def build_client(settings: S3Settings) -> Any:
         verify = False
     session = _session(settings.profile)
     try:
-        return session.client(
+        client = session.client(
             "s3",
             endpoint_url=settings.endpoint_url,
             aws_access_key_id=_reveal(settings.access_key),
@@ -168,6 +170,8 @@ def build_client(settings: S3Settings) -> Any:
         )
     except CredentialRetrievalError as exc:  # a credential_process or SSO login at build time
         raise _provider_failed("s3 backend", exc) from None
+    expect_continue_for_large_bodies(client)
+    return client
 
 
 def _provider_failed(where: str, exc: CredentialRetrievalError) -> AuthError:
@@ -176,6 +180,30 @@ def _provider_failed(where: str, exc: CredentialRetrievalError) -> AuthError:
         f"{where}: the AWS credential provider failed ({exc.kwargs.get('provider')})",
         hint="run the profile's login or credential_process by hand to see why",
     )
+
+
+#: Bodies at least this large are sent with ``Expect: 100-continue``.
+EXPECT_CONTINUE_MIN = 1 << 20
+
+
+def expect_continue_for_large_bodies(client: Any) -> None:
+    """Replace botocore's ``Expect: 100-continue`` on every PUT/POST with a file-like body
+    (one more round trip, and up to 1 s of waiting, per small object: docs/benchmarks.md)
+    by the same header on large bodies only: there a server can still refuse (auth,
+    storage class, quota) before the body is sent, which is what the header is for."""
+    events = client.meta.events
+    events.unregister("before-call.s3", botocore.handlers.add_expect_header)
+    events.register("before-call.s3", _expect_for_large_bodies)
+
+
+def _expect_for_large_bodies(model: Any, params: dict[str, Any], **_: Any) -> None:
+    if model.http.get("method", "") not in ("PUT", "POST") or "body" not in params:
+        return
+    length = params["headers"].get("Content-Length")
+    if length is None:
+        length = botocore.utils.determine_content_length(params["body"])
+    if length is None or int(length) >= EXPECT_CONTINUE_MIN:
+        params["headers"]["Expect"] = "100-continue"
 
 
 def _session(profile: str | None) -> Any:
@@ -319,7 +347,8 @@ class S3Backend:
         if opts.if_none_match:
             params["IfNoneMatch"] = "*"
         response = self._call("put_object", key, Key=key, Body=data, ContentLength=size, **params)
-        return written_info(key, size, opts, response)
+        sent = {"sent_content_md5": "true"} if "ContentMD5" in params else {}
+        return written_info(key, size, opts, response, sent)
 
     def _object_params(self, opts: WriteOptions) -> dict[str, Any]:
         params: dict[str, Any] = dict(self._sse)
@@ -336,8 +365,8 @@ class S3Backend:
         """Content-MD5 and one flexible checksum, for the algorithms this target takes."""
         sent = self.settings.checksum_algorithms
         params: dict[str, str] = {}
-        if "md5" in sent and "md5" in expected:
-            params["ContentMD5"] = expected["md5"]
+        if "md5" in sent:  # the caller's, else computed here: the server checks the body
+            params["ContentMD5"] = expected.get("md5") or checksum_b64("md5", data)
         for name in ("sha256", "crc32c"):
             if name in sent and name in expected:
                 params[FLEXIBLE[name]] = expected[name]

@@ -109,13 +109,20 @@ def head_info(key: str, response: Mapping[str, Any]) -> ObjectInfo:
 
 
 def written_info(
-    key: str, size: int, opts: WriteOptions, response: Mapping[str, Any]
+    key: str,
+    size: int,
+    opts: WriteOptions,
+    response: Mapping[str, Any],
+    sent: Mapping[str, str] | None = None,
 ) -> ObjectInfo:
+    """What a PutObject / CompleteMultipartUpload answered; ``sent`` adds what the request
+    carried (``sent_content_md5``: the body went with a Content-MD5, so a server that
+    validates checksums refused it unless every byte arrived)."""
     return ObjectInfo(
         key=key,
         size=size,
         etag=response.get("ETag"),
         content=dict(opts.content),
         metadata=dict(opts.metadata),
-        extra=extra_of(response),
+        extra=extra_of(response) | dict(sent or {}),
     )

@@ -25,6 +25,7 @@ from hdh_migrate.engine.credential_window import check_window
 from hdh_migrate.circuit import CIRCUITS
 from hdh_migrate.engine.circuit_guard import observe, stop_if_open, until_open
 from hdh_migrate.engine.names import refuse_name
+from hdh_migrate.engine.group_commit import GROUP_SIZE, GroupCommit
 from hdh_migrate.engine.specs import key_spec, selection_for, source_spec, target_spec
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
@@ -35,6 +36,7 @@ from hdh_migrate.journal import DatasetState, InventoryEntry, Item, ItemState, J
 from hdh_migrate.plan import EffectiveDataset, Plan, VerifyMode
 from hdh_migrate.stages.clients import Clients
 from hdh_migrate.stages.copy import copy_object
+from hdh_migrate.stages.envelopes import has_sidecars
 from hdh_migrate.stages.inventory import Entry, Selection, inventory
 from hdh_migrate.stages.items import (
     CheckMode,
@@ -121,6 +123,8 @@ class Context:
     verify: VerifyMode
     segment_size: int = 1 << 20
     retry: RetryPolicy = DEFAULT_RETRY
+    sidecars: bool = True  # the target holds rotation sidecars under the dataset's prefix
+    trust_write: bool = False  # the probe saw the target validate Content-MD5
 
 
 class Migration:
@@ -275,13 +279,16 @@ class Migration:
         probed = load_probe(self.plan.state_path, eff.dataset.target)
         verify = self._trusted_verify(eff, eff.verify, probed)
         validated = probed.validated_checksums if probed is not None else ()
+        target = target_spec(self.plan, eff.dataset.target, eff, validated)
         return Context(
             eff,
             source_spec(eff),
-            target_spec(self.plan, eff.dataset.target, eff, validated),
+            target,
             key_spec(eff.key_name, eff.key),
             verify,
             retry=RetryPolicy.from_plan(eff.retries),
+            sidecars=has_sidecars(self.clients.backend(target), eff.dataset.target_prefix),
+            trust_write=probed is not None and probed.trustworthy and "md5" in validated,
         )
 
     def _trusted_verify(
@@ -357,15 +364,32 @@ class Migration:
         self._announce(ctx, "copy.start", ItemState.PENDING)
         items = until_open(self._copy_items(ctx))
         window = self.in_flight(ctx)
-        for _, future in imap_unordered(self.executor, self._copy_task, items, window):
-            observe(future.result())
-            self._record_copy(future.result(), outcome)
+        copied = GroupCommit[CopyResult](
+            lambda group: self._record_copied(group, outcome), size=self._group_size
+        )
+        try:
+            for _, future in imap_unordered(self.executor, self._copy_task, items, window):
+                result = future.result()
+                observe(result)
+                if result.state == "copied":
+                    self._report_retries(result)
+                    copied.add(result)
+                else:
+                    self._record_copy(result, outcome)
+        finally:
+            copied.flush()
         stop_if_open()  # a dead endpoint: what was in flight is recorded, exit 8
 
     def in_flight(self, ctx: Context) -> int:
         """Tasks of one dataset in flight at once: its ``concurrency`` (or the command
         line's), never more than the window the executor was sized for."""
         return max(1, min(self.window, self.concurrency or ctx.eff.concurrency))
+
+    @property
+    def _group_size(self) -> int:
+        """Marks committed together: at most one window's worth (what is in flight), so a
+        crash or an interrupt leaves at most one window unjournaled, whatever the load."""
+        return max(1, min(GROUP_SIZE, self.window))
 
     def _copy_task(self, item: CopyItem) -> CopyResult:
         return copy_object(item, self.clients)
@@ -395,18 +419,13 @@ class Migration:
             segment_size=ctx.segment_size,
             min_part_size=max(ctx.eff.part_size, 5 << 20),
             retry=ctx.retry,
+            drop_sidecar=ctx.sidecars,
+            trust_write=ctx.trust_write,
         )
 
     def _record_copy(self, result: CopyResult, outcome: DatasetOutcome) -> None:
         item_id = _item_id(result.dataset, result.key)
-        if result.attempts > 1:
-            self.reporter.event(
-                "object.retry",
-                dataset=result.dataset,
-                key=result.key,
-                attempts=result.attempts - 1,
-                phase="copy",
-            )
+        self._report_retries(result)
         if result.state != "copied":
             reason = result.error or "copy failed"
             self.journal.mark_failed(item_id, reason, result.error_kind)
@@ -415,7 +434,26 @@ class Migration:
                 "object.failed", dataset=result.dataset, key=result.key, reason=reason
             )
             return
-        self.journal.mark_copied(item_id, _journal_copy(result))
+        self._record_copied([result], outcome)
+
+    def _report_retries(self, result: CopyResult) -> None:
+        if result.attempts > 1:
+            self.reporter.event(
+                "object.retry",
+                dataset=result.dataset,
+                key=result.key,
+                attempts=result.attempts - 1,
+                phase="copy",
+            )
+
+    def _record_copied(self, results: list[CopyResult], outcome: DatasetOutcome) -> None:
+        """Journal a group of confirmed copies in one transaction, then count them."""
+        marks = [(_item_id(r.dataset, r.key), _journal_copy(r)) for r in results]
+        self.journal.mark_copied_many(marks)
+        for result in results:
+            self._count_copied(result, outcome)
+
+    def _count_copied(self, result: CopyResult, outcome: DatasetOutcome) -> None:
         if result.not_carried:
             outcome.not_carried += 1
             self.reporter.event(
@@ -474,8 +512,18 @@ class Migration:
         )
         record = self._record_verify if state == ItemState.COPIED else self._record_recheck
         window = self.in_flight(ctx)
-        for _, future in imap_unordered(self.executor, self._verify_task, items, window):
-            record(ctx, future.result(), outcome)
+        passed = GroupCommit[VerifyResult](
+            lambda group: self._record_passed(ctx, group, outcome), size=self._group_size
+        )
+        try:
+            for _, future in imap_unordered(self.executor, self._verify_task, items, window):
+                result = future.result()
+                if result.ok and state == ItemState.COPIED:
+                    passed.add(result)
+                else:
+                    record(ctx, result, outcome)
+        finally:
+            passed.flush()
         stop_if_open()
 
     def _record_recheck(self, ctx: Context, result: VerifyResult, outcome: DatasetOutcome) -> None:
@@ -539,18 +587,26 @@ class Migration:
                 phase="verify",
             )
             return
-        self.journal.mark_verified(item_id, result.mode)
-        item = self.journal.get_by_id(item_id)
-        if item is not None:
-            self._record_object(ctx, item)
-        outcome.count_verified(result.mode)
-        self.reporter.event(
-            "object.verified",
-            dataset=result.dataset,
-            key=result.key,
-            mode=result.mode,
-            how=verified_how(result.mode),
-        )
+        self._record_passed(ctx, [result], outcome)
+
+    def _record_passed(
+        self, ctx: Context, results: list[VerifyResult], outcome: DatasetOutcome
+    ) -> None:
+        """Journal a group of passed verifications in one transaction, then record each
+        object's evidence in the manifest and count it."""
+        self.journal.mark_verified_many((_item_id(r.dataset, r.key), r.mode) for r in results)
+        for result in results:
+            item = self.journal.get_by_id(_item_id(result.dataset, result.key))
+            if item is not None:
+                self._record_object(ctx, item)
+            outcome.count_verified(result.mode)
+            self.reporter.event(
+                "object.verified",
+                dataset=result.dataset,
+                key=result.key,
+                mode=result.mode,
+                how=verified_how(result.mode),
+            )
 
     def _record_object(self, ctx: Context, item: Item) -> None:
         """Append the object's evidence and note its leaf, so a crash in between is healed

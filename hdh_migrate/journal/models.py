@@ -7,6 +7,7 @@ so the same object always has the same id across runs, processes and machines.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,8 +64,9 @@ class InventoryEntry(_Value):
     reason: str | None = None
     _enums = {"flag": ItemState}  # noqa: RUF012
 
-    @property
+    @functools.cached_property
     def item_id(self) -> str:
+        """Computed once (a SHA-256): the upsert needs it three times per entry."""
         return item_id_for(self.dataset, self.key)
 
 

@@ -246,6 +246,16 @@ class Journal:
         fields = {"verify_mode": mode, "verify_result": result, "last_error": None}
         return self._move(item_id, ItemState.VERIFIED, FULL, **fields)
 
+    def mark_verified_many(self, passed: Iterable[tuple[str, str]]) -> int:
+        """Record many passed verifications ``(item id, mode)`` in one FULL transaction
+        (one fsync for the group); return how many changed."""
+        changed = 0
+        with self._txn(FULL) as conn:
+            for item_id, mode in passed:
+                fields = {"verify_mode": mode, "verify_result": "ok", "last_error": None}
+                changed += self._move_in(conn, item_id, ItemState.VERIFIED, fields)
+        return changed
+
     def mark_failed(
         self, item_id: str, reason: str, error: str | None = None, verify_mode: str | None = None
     ) -> bool:

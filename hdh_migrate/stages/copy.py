@@ -32,7 +32,11 @@ from hdh_migrate.stages.items import CopyItem, CopyResult
 from hdh_migrate.stages.metadata import not_carried, target_metadata
 from hdh_migrate.stages.meter import metered
 from hdh_migrate.stages.retry import RetryPolicy
+from hdh_migrate.stages.source_read import open_source, same_etag
 from hdh_migrate.stages.throttle import limited
+from hdh_migrate.stages.write_confirm import confirmed_by_write
+
+__all__ = ["buffer_estimate", "copy_object", "same_etag"]
 
 SOURCE_CHANGES_TOLERATED = 3
 MIB = 1 << 20
@@ -68,41 +72,33 @@ def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts) -> CopyResul
     attempts.count += 1
     CIRCUITS.check()  # an endpoint is dead: the run is stopping, take nothing new
     source, target = clients.backend(item.source), clients.backend(item.target)
-    info = source.stat(item.key)
-    if item.etag and not same_etag(info.etag, item.etag):
-        raise PreconditionFailedError("the source changed since it was listed", key=item.key)
-    mapped, by_plan = target_metadata(
-        info,
-        carry=item.carry_metadata,
-        rename=item.rename_metadata,
-        drop=item.drop_metadata,
-    )
     encryptor = Encryptor(clients.key(item.kek), item.object_id, item.size, item.segment_size)
     first, part = aligned_part_size(
         item.size, item.segment_size, len(encryptor.header), min_part=item.min_part_size
     )
-    options = mapped.write_options(part_size=part, first_part_size=first)
     need = buffer_estimate(source, target, item.size, encryptor.ciphertext_length, part)
-    with (
-        PROCESS_BUFFERS.reserve(need),
-        source.open_read(item.key, if_match=item.etag) as raw,
-    ):
-        algorithms = ("sha256", "md5") if item.content_md5 else ("sha256",)
-        plain = HashingReader(metered(limited(raw), item.dataset, "copy"), algorithms)
-        sealed = HashingReader(encryptor.reader(plain))  # type: ignore[arg-type]
-        target.write(item.target_key, sealed, encryptor.ciphertext_length, options)  # type: ignore[arg-type]
+    with PROCESS_BUFFERS.reserve(need):
+        raw, info = open_source(source, item.key, item.etag)
+        with raw:
+            mapped, by_plan = target_metadata(
+                info,
+                carry=item.carry_metadata,
+                rename=item.rename_metadata,
+                drop=item.drop_metadata,
+            )
+            options = mapped.write_options(part_size=part, first_part_size=first)
+            algorithms = ("sha256", "md5") if item.content_md5 else ("sha256",)
+            plain = HashingReader(metered(limited(raw), item.dataset, "copy"), algorithms)
+            sealed = HashingReader(encryptor.reader(plain))  # type: ignore[arg-type]
+            size = encryptor.ciphertext_length
+            written = target.write(item.target_key, sealed, size, options)  # type: ignore[arg-type]
     _cross_check_md5(item, plain, clients)
-    stored = _confirm(item, target.stat(item.target_key), encryptor.ciphertext_length, clients)
-    drop_stale_sidecar(target, item.target_key)  # a rotation's sidecar fits the old header only
+    stored = written if confirmed_by_write(item, written) else target.stat(item.target_key)
+    stored = _confirm(item, stored, encryptor.ciphertext_length, clients)
+    if item.drop_sidecar:
+        drop_stale_sidecar(target, item.target_key)  # a rotation's sidecar fits the old header
     result = _copied(item, plain, sealed, encryptor, stored, attempts.count)
     return replace(result, not_carried=not_carried(mapped, by_plan))
-
-
-def same_etag(a: str | None, b: str | None) -> bool:
-    """ETags compared without their quotes: Azure's List Blobs gives ``0x8D…`` where Get
-    Blob Properties gives ``"0x8D…"`` (the raw comparison made every Azure copy fail its
-    pin once, re-stat and start over)."""
-    return (a or "").strip('"') == (b or "").strip('"')
 
 
 def buffer_estimate(source: Backend, target: Backend, size: int, ciphertext: int, part: int) -> int:

@@ -59,6 +59,13 @@ def load_envelope(target: Backend, target_key: str, header: Header) -> Envelope 
         raise IntegrityAuthError(f"sidecar {sidecar_key(target_key)}: {exc.message}") from None
 
 
+def has_sidecars(target: Backend, target_prefix: str) -> bool:
+    """Whether any sidecar lives under ``target_prefix`` (one listing request, at most one
+    page): only then can a copy overwrite a rotated object and need ``drop_stale_sidecar``.
+    Asked of the bucket, not the journal, so a rotation run from another state dir counts."""
+    return next(iter(target.list(SIDECAR_PREFIX + target_prefix)), None) is not None
+
+
 def drop_stale_sidecar(target: Backend, target_key: str) -> None:
     """Remove the sidecar of an object just (re)written: it belonged to the old header."""
     target.delete(sidecar_key(target_key))

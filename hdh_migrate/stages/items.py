@@ -44,6 +44,8 @@ class CopyItem:
     segment_size: int = 1 << 20
     min_part_size: int = DEFAULT_PART_SIZE  # the plan's part_size (at least 5 MiB)
     retry: RetryPolicy = DEFAULT_RETRY  # the whole copy (a write consumes its stream)
+    drop_sidecar: bool = True  # a rotation left sidecars under the dataset's target prefix
+    trust_write: bool = False  # the probe saw the target validate Content-MD5 on PUT
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ Tags and tiers are set with the SDK directly (the backend does not write them)."
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import uuid
 from collections.abc import Iterator
@@ -84,3 +86,21 @@ def test_mapped_metadata_round_trips_through_seaweedfs(stack: Any, az: AzureBlob
     assert {k: stored.content.get(k) for k in content} == content
     assert stored.metadata.get("hdh-run") == "r1"
     assert s3_to_azure_metadata(stored.metadata) == {k.lower(): v for k, v in metadata.items()}
+
+
+def test_read_answers_the_properties_a_stat_would(stack: Any, az: AzureBlobBackend) -> None:
+    """``open_read_info`` (one Get Blob) carries what copy used a Get Properties for: size,
+    ETag, Content-MD5, content settings, metadata and the blob's extras — but the tier."""
+    content = {"content_type": "application/dicom", "content_language": "fr"}
+    data = b"x" * (3 * 1024 * 1024 + 5)
+    md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+    options = WriteOptions(content=content, metadata={"Study": "s1"}, checksums={"md5": md5})
+    az.write("p/é x", io.BytesIO(data), len(data), options)
+    stat = az.stat("p/é x")
+    stream, info = az.open_read_info("p/é x", if_match=stat.etag)
+    with stream:
+        assert stream.read() == data
+    assert (info.key, info.size, info.etag) == (stat.key, stat.size, stat.etag)
+    assert info.content == stat.content and info.metadata == stat.metadata
+    assert info.content_md5 == stat.content_md5 == hashlib.md5(data).digest()
+    assert {k: v for k, v in stat.extra.items() if k != "access_tier"} == dict(info.extra)

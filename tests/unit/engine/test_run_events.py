@@ -133,7 +133,10 @@ def test_interrupt_takes_no_new_work_then_a_rerun_finishes_without_reuploads(env
     job, outcomes = migrate(env, "full", reporter, clients)
     assert job.interrupted
     copied = outcomes[0].copied
-    assert 5 <= copied <= 5 + 2  # what was in flight (the window) finished, nothing more
+    # what was in flight (the window of 2) finished, nothing more; marks are committed by
+    # groups of one window (engine/group_commit.py), so the 5th copy's event can come with
+    # one more already-finished copy of its group: 5 + (2 - 1) + 2 at most
+    assert 5 <= copied <= 5 + 1 + 2
     assert outcomes[0].verified == 0
     assert reporter.counts == {ItemState.COPIED: copied, ItemState.PENDING: 40 - copied}
     finished = [f for n, f in reporter.events if n == "run.finished"]

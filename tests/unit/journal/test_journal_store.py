@@ -272,3 +272,25 @@ def test_unrecorded_items_for_the_manifest(journal: Journal) -> None:
     assert len(list(journal.unrecorded(manifest_size=3))) == 2
     journal.upsert_inventory([entry(0, etag="changed")])
     assert journal.get_by_id(entry(0).item_id).manifest_leaf is None  # type: ignore[union-attr]
+
+
+def test_mark_verified_many_is_one_transaction_of_legal_moves(tmp_path):
+    from hdh_migrate.journal import CopyResult, InventoryEntry, ItemState, Journal
+    from hdh_migrate.journal.models import JournalError
+
+    with Journal(tmp_path / "j.sqlite") as journal:
+        journal.ensure_dataset("ds", "w1")
+        entries = [InventoryEntry("ds", f"k{i}", 1, f"e{i}") for i in range(3)]
+        journal.upsert_inventory(entries)
+        copy = CopyResult("p", "c", "t", 1, "h")
+        for entry in entries[:2]:
+            journal.mark_copying(entry.item_id)
+        journal.mark_copied_many((e.item_id, copy) for e in entries[:2])
+        assert journal.mark_verified_many([(e.item_id, "metadata") for e in entries[:2]]) == 2
+        verified = list(journal.items(ItemState.VERIFIED, "ds"))
+        assert {i.key for i in verified} == {"k0", "k1"}
+        assert {i.verify_mode for i in verified} == {"metadata"}
+        with pytest.raises(JournalError):  # k2 is pending: refused, the group rolled back
+            journal.mark_verified_many([(entries[0].item_id, "full"), (entries[2].item_id, "full")])
+        assert journal.get("ds", "k0").verify_mode == "metadata"
+        assert journal.get("ds", "k2").state == ItemState.PENDING
