@@ -20,6 +20,7 @@ from typing import Any
 from hdh_migrate import __version__
 from hdh_migrate.backends.base import Backend
 from hdh_migrate.backends.probe import ProbeResult, load_probe
+from hdh_migrate.engine.dispatch import task_for
 from hdh_migrate.engine.specs import key_spec, selection_for, source_spec, target_spec
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
@@ -241,11 +242,9 @@ class Migration:
     def _copy(self, ctx: Context, outcome: DatasetOutcome) -> None:
         self._announce(ctx, "copy.start", ItemState.PENDING)
         items = self._copy_items(ctx)
-        for _, future in imap_unordered(self.executor, self._copy_task, items, self.window):
+        task = task_for(self.executor, self.clients, copy_object)
+        for _, future in imap_unordered(self.executor, task, items, self.window):
             self._record_copy(future.result(), outcome)
-
-    def _copy_task(self, item: CopyItem) -> CopyResult:
-        return copy_object(item, self.clients)
 
     def _copy_items(self, ctx: Context) -> Iterator[CopyItem]:
         for item in self.journal.pending(ctx.eff.name):
@@ -325,7 +324,8 @@ class Migration:
             self._verify_item(ctx, item, mode) for item in self.journal.items(state, ctx.eff.name)
         )
         record = self._record_verify if state == ItemState.COPIED else self._record_recheck
-        for _, future in imap_unordered(self.executor, self._verify_task, items, self.window):
+        task = task_for(self.executor, self.clients, verify_object)
+        for _, future in imap_unordered(self.executor, task, items, self.window):
             record(ctx, future.result(), outcome)
 
     def _record_recheck(self, ctx: Context, result: VerifyResult, outcome: DatasetOutcome) -> None:
@@ -336,9 +336,6 @@ class Migration:
             )
             return
         self._record_verify(ctx, result, outcome)
-
-    def _verify_task(self, item: VerifyItem) -> VerifyResult:
-        return verify_object(item, self.clients)
 
     def _verify_item(self, ctx: Context, item: Item, mode: str) -> VerifyItem:
         relative = item.key[len(ctx.eff.dataset.prefix) :]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hdh_migrate.engine.evidence import StatePaths, manifest_signer, state_paths
+from hdh_migrate.engine.executor_choice import open_executor
 from hdh_migrate.engine.restore import RestoreOutcome, restore_all, restore_items
 from hdh_migrate.engine.runner import Migration, plan_digest
 from hdh_migrate.engine.specs import key_spec, target_spec
@@ -46,10 +47,9 @@ def migration(
     settings = settings or RunSettings()
     plan, digest = load(path)
     paths = state_paths(plan).ensure()
-    workers = settings.concurrency or plan.executor.workers or plan.defaults.concurrency
     throttle.configure(settings.bandwidth or plan.defaults.bandwidth)
     buffers.release_large_buffers()
-    executor = make_executor(settings.executor or plan.executor.kind, workers)
+    executor, window = open_executor(plan, settings.executor, run_concurrency(plan, settings))
     clients = Clients()
     try:
         with (
@@ -66,11 +66,21 @@ def migration(
                 executor=executor,
                 clients=clients,
                 reporter=reporter or NullReporter(),
-                window=2 * workers,
+                window=window,
             )
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
         clients.close()
+
+
+def run_concurrency(plan: Plan, settings: RunSettings) -> int:
+    """Objects in flight at once for the whole run: ``--concurrency``, else the threads
+    executor's ``workers``, else ``defaults.concurrency`` (a Dask cluster's ``workers``
+    count processes, not objects)."""
+    if settings.concurrency:
+        return settings.concurrency
+    threads = plan.executor.workers if plan.executor.kind != "dask" else None
+    return threads or plan.defaults.concurrency
 
 
 def journal_for(plan: Plan) -> Journal:

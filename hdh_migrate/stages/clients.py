@@ -6,6 +6,7 @@ next ones reuse it (boto3 clients and the other backends are thread-safe).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
 from hdh_migrate.backends.base import Backend
@@ -14,8 +15,15 @@ from hdh_migrate.keys import KeyProvider, open_key_provider
 from hdh_migrate.stages.items import Spec
 
 
+def spec_digest(spec: Spec) -> str:
+    """Names a spec's exact configuration (references, not secrets): a long-lived worker that
+    serves several plans never hands one plan's client to another with the same ident."""
+    text = repr((spec.kind, spec.ident, sorted(spec.config.items(), key=lambda kv: kv[0])))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 class Clients:
-    """Builds each backend or key provider once per ``Spec.ident``."""
+    """Builds each backend or key provider once per spec digest."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -23,16 +31,18 @@ class Clients:
         self._keys: dict[str, KeyProvider] = {}
 
     def backend(self, spec: Spec) -> Backend:
+        digest = spec_digest(spec)
         with self._lock:
-            if spec.ident not in self._backends:
-                self._backends[spec.ident] = open_backend(spec.kind, spec.config)
-            return self._backends[spec.ident]
+            if digest not in self._backends:
+                self._backends[digest] = open_backend(spec.kind, spec.config)
+            return self._backends[digest]
 
     def key(self, spec: Spec) -> KeyProvider:
+        digest = spec_digest(spec)
         with self._lock:
-            if spec.ident not in self._keys:
-                self._keys[spec.ident] = open_key_provider(spec.kind, spec.config)
-            return self._keys[spec.ident]
+            if digest not in self._keys:
+                self._keys[digest] = open_key_provider(spec.kind, spec.config)
+            return self._keys[digest]
 
     def close(self) -> None:
         with self._lock:

@@ -68,3 +68,15 @@ def limited(stream: BinaryIO) -> BinaryIO:
     """``stream`` charged to the process-wide limit (itself when unlimited)."""
     bandwidth = PROCESS_BANDWIDTH
     return stream if bandwidth.rate <= 0 else LimitedReader(stream, bandwidth)  # type: ignore[return-value]
+
+
+def use_rate(rate: int) -> None:
+    """Set the process-wide limit unless it already is ``rate`` (the bucket keeps its state
+    between the tasks a worker process runs under the same share)."""
+    if PROCESS_BANDWIDTH.rate != max(rate, 0):
+        configure(rate)
+
+
+def current_rate() -> int:
+    """The process-wide limit in bytes per second (0 = unlimited)."""
+    return PROCESS_BANDWIDTH.rate
