@@ -104,7 +104,8 @@ class DaskExecutor(Executor):
 
 def open_dask(settings: DaskSettings) -> DaskExecutor:
     """Connect to ``settings.scheduler``, or start a local cluster of worker processes."""
-    logging.getLogger("distributed").setLevel(logging.ERROR)
+    for noisy in ("distributed", "tornado"):  # failures reach the user as one line, not logs
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     if settings.scheduler is None:
         return _local(settings)
     security = _security(settings)
@@ -146,6 +147,7 @@ def _local(settings: DaskSettings) -> DaskExecutor:
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # its HTTP server: any port
     )
     return DaskExecutor(Client(cluster, set_as_default=False), cluster)
 

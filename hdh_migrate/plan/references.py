@@ -223,7 +223,9 @@ def _executor(plan: Plan) -> Iterator[Issue]:
     if executor.kind != "dask":
         yield Issue(at, "scheduler applies to the dask executor only", "set kind: dask")
         return
-    parts = urlsplit(executor.scheduler if "://" in executor.scheduler else f"tcp://{executor.scheduler}")
+    parts = urlsplit(
+        executor.scheduler if "://" in executor.scheduler else f"tcp://{executor.scheduler}"
+    )
     if parts.scheme not in ("tcp", "tls") or not parts.hostname:
         yield Issue(at, "expected a Dask scheduler address such as tls://host:8786")
     elif parts.scheme == "tcp" and not is_loopback(parts.hostname) and not executor.allow_insecure:

@@ -149,7 +149,7 @@ HSM_KEY = """  hsm:
 SECOND_DATASET = """      - name: ds2
         source: azurite
         prefix: more/
-        target: seaweedfs
+        target: plain
         target_prefix: enc2/
         key: hsm
 """
@@ -161,10 +161,13 @@ def test_no_secret_in_any_task_payload_the_scheduler_receives(
     sse_c = os.urandom(16).hex()
     monkeypatch.setenv("HDH_TEST_SSE_C", sse_c)
     text = world.plan.read_text()
-    text = text.replace("keys:\n", "keys:\n" + HSM_KEY, 1)
-    text = text.replace(
-        "    credentials:\n", "    sse_c_key: ${env:HDH_TEST_SSE_C}\n    credentials:\n", 1
+    head, rest = text.split("targets:\n", 1)
+    block, rest = rest.split("keys:\n", 1)
+    plain = block.replace("  seaweedfs:", "  plain:", 1)  # the same bucket, without SSE-C
+    sealed = block.replace(
+        "    credentials:\n", "    sse_c_key: ${env:HDH_TEST_SSE_C}\n    credentials:\n"
     )
+    text = f"{head}targets:\n{sealed}{plain}keys:\n{HSM_KEY}{rest}"
     world.plan.write_text(text + SECOND_DATASET)
     on_cluster(world, live)
     seed(world, {"x.bin": 70_000, "y.bin": 6 * MIB})
