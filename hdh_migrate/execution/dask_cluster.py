@@ -104,8 +104,7 @@ class DaskExecutor(Executor):
 
 def open_dask(settings: DaskSettings) -> DaskExecutor:
     """Connect to ``settings.scheduler``, or start a local cluster of worker processes."""
-    for noisy in ("distributed", "tornado"):  # failures reach the user as one line, not logs
-        logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    _quiet()
     if settings.scheduler is None:
         return _local(settings)
     security = _security(settings)
@@ -122,6 +121,14 @@ def open_dask(settings: DaskSettings) -> DaskExecutor:
             hint="start it (`dask scheduler`) or fix executor.scheduler in the plan",
         ) from exc
     return DaskExecutor(client)
+
+
+def _quiet() -> None:
+    """Failures reach the user as one line (exit 8), not as distributed's log tracebacks:
+    its loggers carry their own levels and handlers, so each one is silenced."""
+    names = [n for n in logging.root.manager.loggerDict if n.startswith(("distributed", "tornado"))]
+    for name in ["distributed", "tornado", *names]:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 def _security(settings: DaskSettings) -> Security | None:

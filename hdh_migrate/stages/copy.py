@@ -86,9 +86,10 @@ def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts) -> CopyResul
         algorithms = ("sha256", "md5") if item.content_md5 else ("sha256",)
         plain = HashingReader(limited(raw), algorithms)
         sealed = HashingReader(encryptor.reader(plain))  # type: ignore[arg-type]
-        target.write(item.target_key, sealed, encryptor.ciphertext_length, options)  # type: ignore[arg-type]
+        written = target.write(item.target_key, sealed, encryptor.ciphertext_length, options)  # type: ignore[arg-type]
     _cross_check_md5(item, plain, clients)
     stored = _confirm(item, target.stat(item.target_key), encryptor.ciphertext_length, clients)
+    _same_writer(item, written, stored)
     drop_stale_sidecar(target, item.target_key)  # a rotation's sidecar fits the old header only
     result = _copied(item, plain, sealed, encryptor, stored, attempts.count)
     return replace(result, not_carried=not_carried(mapped, by_plan))
@@ -130,6 +131,16 @@ def _confirm(item: CopyItem, stored: ObjectInfo, expected: int, clients: Clients
             f"target holds {stored.size} bytes, expected {expected}", key=item.target_key
         )
     return stored
+
+
+def _same_writer(item: CopyItem, written: ObjectInfo | None, stored: ObjectInfo) -> None:
+    """The object the HEAD sees is the one this attempt wrote: a duplicate execution of the
+    same work unit (Dask runs a task twice when a worker presumed dead still finishes) may
+    have replaced it in between; then our hashes do not describe it — write again."""
+    if written is not None and written.etag and stored.etag and written.etag != stored.etag:
+        raise RetryableError(
+            "another writer replaced the object right after our write", key=item.target_key
+        )
 
 
 def _restat(item: CopyItem, clients: Clients) -> CopyItem:
