@@ -29,13 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from hdh_migrate import __version__
-from hdh_migrate.engine.dispatch import task_for
+from hdh_migrate.engine.dispatch import map_units
 from hdh_migrate.engine.evidence import manifest_signer, state_paths
 from hdh_migrate.engine.executor_choice import open_executor
 from hdh_migrate.engine.specs import key_spec, target_spec
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
-from hdh_migrate.execution import imap_unordered
 from hdh_migrate.integrity import ManifestWriter
 from hdh_migrate.journal import ItemState, JournalStore
 from hdh_migrate.plan import Plan
@@ -132,8 +131,8 @@ class Rotation:
     ) -> None:
         items = self._items(name, old, new)
         self.reporter.event("rotate.start", dataset=name, old=old, new=new)
-        task = task_for(self.executor, self.clients, rewrap_object)
-        for _, future in imap_unordered(self.executor, task, items, self.window):
+        units = map_units(self.executor, self.clients, rewrap_object, items, self.window)
+        for _, future in units:
             self._record(future.result(), recorded, outcome)
 
     def _items(self, name: str, old: str, new: str) -> Iterator[RewrapItem]:

@@ -20,11 +20,10 @@ from typing import Any
 from hdh_migrate import __version__
 from hdh_migrate.backends.base import Backend
 from hdh_migrate.backends.probe import ProbeResult, load_probe
-from hdh_migrate.engine.dispatch import task_for
+from hdh_migrate.engine.dispatch import map_units
 from hdh_migrate.engine.specs import key_spec, selection_for, source_spec, target_spec
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
-from hdh_migrate.execution import imap_unordered
 from hdh_migrate.integrity import ManifestWriter
 from hdh_migrate.journal import CopyResult as JournalCopy
 from hdh_migrate.journal import DatasetState, InventoryEntry, Item, ItemState, JournalStore
@@ -242,8 +241,7 @@ class Migration:
     def _copy(self, ctx: Context, outcome: DatasetOutcome) -> None:
         self._announce(ctx, "copy.start", ItemState.PENDING)
         items = self._copy_items(ctx)
-        task = task_for(self.executor, self.clients, copy_object)
-        for _, future in imap_unordered(self.executor, task, items, self.window):
+        for _, future in map_units(self.executor, self.clients, copy_object, items, self.window):
             self._record_copy(future.result(), outcome)
 
     def _copy_items(self, ctx: Context) -> Iterator[CopyItem]:
@@ -324,8 +322,8 @@ class Migration:
             self._verify_item(ctx, item, mode) for item in self.journal.items(state, ctx.eff.name)
         )
         record = self._record_verify if state == ItemState.COPIED else self._record_recheck
-        task = task_for(self.executor, self.clients, verify_object)
-        for _, future in imap_unordered(self.executor, task, items, self.window):
+        units = map_units(self.executor, self.clients, verify_object, items, self.window)
+        for _, future in units:
             record(ctx, future.result(), outcome)
 
     def _record_recheck(self, ctx: Context, result: VerifyResult, outcome: DatasetOutcome) -> None:

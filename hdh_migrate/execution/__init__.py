@@ -8,12 +8,13 @@ from hdh_migrate.execution.executors import (
     make_executor,
     worker_count,
 )
-from hdh_migrate.execution.window import imap_unordered
+from hdh_migrate.execution.window import imap_batched, imap_unordered
 
 __all__ = [
     "KINDS",
     "DaskSettings",
     "SerialExecutor",
+    "imap_batched",
     "imap_unordered",
     "is_remote",
     "make_executor",

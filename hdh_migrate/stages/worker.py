@@ -23,3 +23,9 @@ def run_unit(fn: Callable[[T], R], item: T, rate: int = 0) -> R:
     """Run ``fn(item)`` with this process's bandwidth set to ``rate`` bytes/s (0 = none)."""
     throttle.use_rate(rate)
     return fn(item)
+
+
+def run_units(fn: Callable[[T], R], items: list[T], rate: int = 0) -> list[R]:
+    """``run_unit`` over a batch of small items, in order (one task, many objects)."""
+    throttle.use_rate(rate)
+    return [fn(item) for item in items]
