@@ -19,6 +19,7 @@ from pathlib import Path
 
 from devstack import procs
 from devstack.config import HOST, PORT_OFFSET, stack_dir, venv_bin
+from devstack.dask_tls import TlsFiles, ensure_certs
 from devstack.errors import DevstackError
 
 DASK_PORT = 8786 + PORT_OFFSET
@@ -37,9 +38,11 @@ class DaskCluster:
     scheduler_pid: int
     worker_pids: list[int] = field(default_factory=list)
 
+    tls: TlsFiles | None = None
+
     @property
     def address(self) -> str:
-        return f"tcp://{HOST}:{self.port}"
+        return f"{'tls' if self.tls else 'tcp'}://{HOST}:{self.port}"
 
     @property
     def capture(self) -> Path:
@@ -72,24 +75,28 @@ def ensure(
     threads: int = 2,
     drop_env: Iterable[str] = (),
     root: Path | None = None,
+    tls: bool = False,
 ) -> DaskCluster:
     """Reuse the cluster ``name`` if its scheduler and every worker are alive, else (re)start
     what is missing. ``env`` is each worker's environment (its secrets); ``drop_env`` names
-    variables removed from it (a worker that lacks a secret)."""
+    variables removed from it (a worker that lacks a secret); ``tls`` = mutual TLS with
+    certificates of a CA made for this cluster."""
     home = (root or stack_dir()) / name
     home.mkdir(parents=True, exist_ok=True)
+    files = ensure_certs(home / "tls") if tls else None
+    flags = _tls_flags(files)
     scheduler = _alive(home / "scheduler.pid", home)
     if scheduler is None:
         _stop_workers(home, workers)
-        scheduler = _start_scheduler(home, port)
+        scheduler = _start_scheduler(home, port, flags)
     worker_env = {k: v for k, v in env.items() if k not in set(drop_env)}
     pids = []
     for index in range(workers):
         pid = _alive(home / f"worker-{index}.pid", home)
-        pids.append(
-            pid if pid is not None else _start_worker(home, port, index, threads, worker_env)
-        )
-    cluster = DaskCluster(name, home, port, scheduler, pids)
+        if pid is None:
+            pid = _start_worker(home, port, index, threads, worker_env, flags)
+        pids.append(pid)
+    cluster = DaskCluster(name, home, port, scheduler, pids, files)
     _wait_for_workers(cluster, workers)
     return cluster
 
@@ -139,7 +146,20 @@ def _dask() -> str:
     return str(path)
 
 
-def _start_scheduler(home: Path, port: int) -> int:
+def _tls_flags(files: TlsFiles | None) -> list[str]:
+    if files is None:
+        return []
+    return [
+        "--tls-ca-file",
+        str(files.ca),
+        "--tls-cert",
+        str(files.cert),
+        "--tls-key",
+        str(files.key),
+    ]
+
+
+def _start_scheduler(home: Path, port: int, flags: list[str]) -> int:
     if procs.port_open(HOST, port):
         raise DevstackError(
             "dask", f"port {HOST}:{port} is already in use by a process we did not start"
@@ -147,6 +167,7 @@ def _start_scheduler(home: Path, port: int) -> int:
     cmd = [
         _dask(), "scheduler", "--host", HOST, "--port", str(port), "--no-dashboard",
         "--preload", str(_PRELOAD), "--pid-file", str(home / "scheduler.own.pid"),
+        *(["--protocol", "tls", *flags] if flags else []),
     ]  # fmt: skip
     env = {**os.environ, "HDH_DASK_CAPTURE": str(home / "capture.bin")}
     pid = procs.spawn(cmd, home / "scheduler.log", env)
@@ -159,13 +180,16 @@ def _start_scheduler(home: Path, port: int) -> int:
     return pid
 
 
-def _start_worker(home: Path, port: int, index: int, threads: int, env: dict[str, str]) -> int:
+def _start_worker(
+    home: Path, port: int, index: int, threads: int, env: dict[str, str], flags: list[str]
+) -> int:
+    scheme = "tls" if flags else "tcp"
     local = home / f"worker-{index}"
     local.mkdir(parents=True, exist_ok=True)
     cmd = [
-        _dask(), "worker", f"tcp://{HOST}:{port}", "--host", HOST, "--nthreads", str(threads),
+        _dask(), "worker", f"{scheme}://{HOST}:{port}", "--host", HOST, "--nthreads", str(threads),
         "--no-nanny", "--no-dashboard", "--name", f"w{index}", "--local-directory", str(local),
-        "--death-timeout", "30",
+        "--death-timeout", "30", *flags,
     ]  # fmt: skip
     pid = procs.spawn(cmd, home / f"worker-{index}.log", env)
     (home / f"worker-{index}.pid").write_text(f"{pid}\n")
@@ -181,8 +205,15 @@ def _stop_workers(home: Path, workers: int) -> None:
 
 def _wait_for_workers(cluster: DaskCluster, count: int) -> None:
     from distributed import Client
+    from distributed.security import Security
 
-    with Client(cluster.address, timeout=30, set_as_default=False) as client:
+    files = cluster.tls
+    security = (
+        Security(tls_ca_file=str(files.ca), tls_client_cert=str(files.cert),
+                 tls_client_key=str(files.key), require_encryption=True)
+        if files else None
+    )  # fmt: skip
+    with Client(cluster.address, timeout=30, security=security, set_as_default=False) as client:
         try:
             client.wait_for_workers(count, timeout=START_TIMEOUT)
         except TimeoutError as exc:

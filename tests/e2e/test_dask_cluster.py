@@ -352,3 +352,32 @@ def test_the_same_work_unit_executed_twice_concurrently_ends_consistent(world, l
     recopied = {e["key"] for e in events(again.stdout) if e["event"] == "object.copied"}
     assert recopied == {e["key"] for e in caught} | {key for key, _ in first[0].failed}
     assert_consistent(world, data)
+
+
+def test_a_tls_cluster_named_in_the_plan_runs_and_refuses_a_client_without_certificates(
+    world, stack
+):
+    cluster = dask_cluster.ensure(
+        {**os.environ, **stack.env()}, name="dask-tls", port=dask_cluster.DASK_PORT + 1, tls=True
+    )
+    try:
+        files = cluster.tls
+        assert files is not None and cluster.address.startswith("tls://")
+        data = seed(world, {"p.bin": 123_456, "q.bin": 7 * MIB})
+        bare = world.plan.read_text()
+        world.plan.write_text(bare + f"executor: {{kind: dask, scheduler: '{cluster.address}'}}\n")
+        refused = world.cli("run", str(world.plan))  # tls:// without certificates: plan error
+        assert refused.returncode == 2 and "executor.tls" in refused.stderr, refused.stderr
+        tls = f"tls: {{ca_file: '{files.ca}', cert_file: '{files.cert}', key_file: '{files.key}'}}"
+        world.plan.write_text(
+            bare + f"executor: {{kind: dask, scheduler: '{cluster.address}', {tls}}}\n"
+        )
+        done = world.cli("run", str(world.plan), "--json")
+        assert done.returncode == 0, done.stderr
+        assert_consistent(world, data)
+        plain = world.cli(
+            "verify", str(world.plan), "--executor", cluster.address.replace("tls", "tcp")
+        )
+        assert plain.returncode == 8 and len(plain.stderr.strip().splitlines()) == 1, plain.stderr
+    finally:
+        dask_cluster.stop("dask-tls")
