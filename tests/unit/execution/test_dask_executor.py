@@ -114,3 +114,15 @@ def test_a_local_cluster_runs_tasks_in_worker_processes_and_collapses_duplicates
         assert os.getpid() not in pids and len(pids) == 2  # both worker processes, not us
         first, second = executor.submit(_pid_after, 0.5), executor.submit(_pid_after, 0.5)
         assert first.result(timeout=60) == second.result(timeout=60)  # one task, one key
+
+
+def test_dask_is_loaded_only_when_a_dask_executor_is_asked_for() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, hdh_migrate.cli.main, hdh_migrate.engine.session, hdh_migrate.execution;"
+        "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
