@@ -222,6 +222,11 @@ def _key_bytes(text: bytes) -> bytes:
     return _decode_key(Path("kek.key"), text)
 
 
+@pytest.mark.parametrize(
+    ("limit", "count", "size"),
+    [(10, 6, 8 * MIB), (1, 4, 4 * MIB)],
+    ids=["10MiB/s", "1MiB/s-conclusive-even-on-a-busy-machine"],
+)
 def test_two_workers_under_a_plan_limit_move_at_most_5_percent_more_together(
     world, live, tmp_path, limit, count, size
 ):
