@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -50,6 +51,20 @@ def cmd_down(purge: bool) -> int:
     return 0
 
 
+def cmd_dask(action: str) -> int:
+    from devstack import dask_cluster
+
+    if action == "down":
+        for pid in dask_cluster.stop():
+            print(f"dask pid {pid} stopped")
+        return 0
+    stack, _ = up()
+    cluster = dask_cluster.ensure({**os.environ, **stack.env()})
+    pids = " ".join(str(p) for p in cluster.worker_pids)
+    print(f"dask scheduler {cluster.address} (pid {cluster.scheduler_pid}), workers {pids}")
+    return 0
+
+
 def cmd_env() -> int:
     path = stack_dir() / "env.sh"
     if not path.exists():
@@ -67,8 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("env", help="print env.sh (exports for shells)")
     stop = sub.add_parser("down", help="stop the processes `up` started")
     stop.add_argument("--purge", action="store_true", help="also delete data and credentials")
+    dask = sub.add_parser("dask", help="a Dask scheduler + 2 workers on 127.0.0.1 (on demand)")
+    dask.add_argument("action", choices=["up", "down"])
     args = parser.parse_args(argv)
     try:
+        if args.command == "dask":
+            return cmd_dask(args.action)
         if args.command == "up":
             return cmd_up()
         if args.command == "down":

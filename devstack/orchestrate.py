@@ -234,6 +234,9 @@ def down(directory: Path | None = None, purge: bool = False) -> list[tuple[str, 
             if pid is not None:
                 stopped.append((svc.name, pid, procs.stop(pid, svc.markers())))
             svc.pid_file.unlink(missing_ok=True)
+        from devstack import dask_cluster  # started on demand, stopped with the rest
+
+        stopped += dask_cluster.stop_all(ctx.dir)
         if purge:
             for child in ctx.dir.iterdir():
                 if child.name != ".lock":

@@ -29,12 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from hdh_migrate import __version__
+from hdh_migrate.engine.dispatch import map_units
 from hdh_migrate.engine.evidence import manifest_signer, state_paths
+from hdh_migrate.engine.executor_choice import open_executor
 from hdh_migrate.engine.specs import key_spec, target_spec
 from hdh_migrate.engine.state_lock import state_lock
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
-from hdh_migrate.execution import imap_unordered, make_executor
 from hdh_migrate.integrity import ManifestWriter
 from hdh_migrate.journal import ItemState, JournalStore
 from hdh_migrate.plan import Plan
@@ -131,11 +132,9 @@ class Rotation:
     ) -> None:
         items = self._items(name, old, new)
         self.reporter.event("rotate.start", dataset=name, old=old, new=new)
-        for _, future in imap_unordered(self.executor, self._task, items, self.window):
+        units = map_units(self.executor, self.clients, rewrap_object, items, self.window)
+        for _, future in units:
             self._record(future.result(), recorded, outcome)
-
-    def _task(self, item: RewrapItem) -> RewrapResult:
-        return rewrap_object(item, self.clients)
 
     def _items(self, name: str, old: str, new: str) -> Iterator[RewrapItem]:
         eff = self.plan.effective(name)
@@ -234,14 +233,16 @@ def rotate_keys(
     dataset: str | None = None,
     reporter: Reporter | None = None,
     workers: int | None = None,
+    executor_kind: str | None = None,
 ) -> RotateOutcome:
     """Run a rotation from a plan file with its journal and manifest (state directory)."""
-    from hdh_migrate.engine.session import journal_for, load
+    from hdh_migrate.engine.session import RunSettings, journal_for, load, run_concurrency
 
     plan, digest = load(path)
     rotation_datasets(plan, old, new, dataset)  # usage errors before anything is opened
     paths = state_paths(plan).ensure()
-    count = workers or plan.executor.workers or plan.defaults.concurrency
+    settings = RunSettings(concurrency=workers, executor=executor_kind)
+    executor, window = open_executor(plan, executor_kind, run_concurrency(plan, settings))
     clients = Clients()
     try:
         with (
@@ -250,7 +251,7 @@ def rotate_keys(
             ManifestWriter(
                 paths.manifest, manifest_signer(plan, paths), f"hdh-migrate/{plan.name}"
             ) as manifest,
-            make_executor("threads", count) as executor,
+            executor,
         ):
             rotation = Rotation(
                 plan,
@@ -260,7 +261,7 @@ def rotate_keys(
                 executor=executor,
                 clients=clients,
                 reporter=reporter,
-                window=2 * count,
+                window=window,
             )
             return rotation.run(old, new, dataset)
     finally:

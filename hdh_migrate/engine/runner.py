@@ -26,10 +26,10 @@ from hdh_migrate.circuit import CIRCUITS
 from hdh_migrate.engine.circuit_guard import observe, stop_if_open, until_open
 from hdh_migrate.engine.names import refuse_name
 from hdh_migrate.engine.group_commit import GROUP_SIZE, GroupCommit
+from hdh_migrate.engine.dispatch import map_units
 from hdh_migrate.engine.specs import key_spec, selection_for, source_spec, target_spec
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
-from hdh_migrate.execution import imap_unordered
 from hdh_migrate.integrity import ManifestWriter
 from hdh_migrate.journal import CopyResult as JournalCopy
 from hdh_migrate.journal import DatasetState, InventoryEntry, Item, ItemState, JournalStore
@@ -368,7 +368,7 @@ class Migration:
             lambda group: self._record_copied(group, outcome), size=self._group_size
         )
         try:
-            for _, future in imap_unordered(self.executor, self._copy_task, items, window):
+            for _, future in map_units(self.executor, self.clients, copy_object, items, window):
                 result = future.result()
                 observe(result)
                 if result.state == "copied":
@@ -390,9 +390,6 @@ class Migration:
         """Marks committed together: at most one window's worth (what is in flight), so a
         crash or an interrupt leaves at most one window unjournaled, whatever the load."""
         return max(1, min(GROUP_SIZE, self.window))
-
-    def _copy_task(self, item: CopyItem) -> CopyResult:
-        return copy_object(item, self.clients)
 
     def _copy_items(self, ctx: Context) -> Iterator[CopyItem]:
         for item in self._until_stopped(self.journal.pending(ctx.eff.name)):
@@ -516,7 +513,7 @@ class Migration:
             lambda group: self._record_passed(ctx, group, outcome), size=self._group_size
         )
         try:
-            for _, future in imap_unordered(self.executor, self._verify_task, items, window):
+            for _, future in map_units(self.executor, self.clients, verify_object, items, window):
                 result = future.result()
                 if result.ok and state == ItemState.COPIED:
                     passed.add(result)
@@ -547,9 +544,6 @@ class Migration:
         self.reporter.event(
             "object.unverifiable", dataset=result.dataset, key=result.key, reason=reason
         )
-
-    def _verify_task(self, item: VerifyItem) -> VerifyResult:
-        return verify_object(item, self.clients)
 
     def _verify_item(self, ctx: Context, item: Item, mode: VerifyMode) -> VerifyItem:
         relative = item.key[len(ctx.eff.dataset.prefix) :]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hdh_migrate.engine.evidence import StatePaths, manifest_signer, state_paths
+from hdh_migrate.engine.executor_choice import open_executor
 from hdh_migrate.engine.restore import RestoreOutcome, restore_all, restore_items
 from hdh_migrate.engine.runner import Migration, plan_digest, verified_how
 from hdh_migrate.engine.specs import key_spec, target_spec
@@ -79,10 +80,9 @@ def _migration(
     settings: RunSettings,
     reporter: Reporter | None,
 ) -> Iterator[Migration]:
-    workers = settings.concurrency or plan.executor.workers or plan.defaults.concurrency
     throttle.configure(settings.bandwidth or plan.defaults.bandwidth)
     buffers.release_large_buffers()
-    executor = make_executor(settings.executor or plan.executor.kind, workers)
+    executor, window = open_executor(plan, settings.executor, run_concurrency(plan, settings))
     clients = Clients()
     try:
         with (
@@ -99,7 +99,7 @@ def _migration(
                 executor=executor,
                 clients=clients,
                 reporter=reporter or NullReporter(),
-                window=2 * workers,
+                window=window,
                 concurrency=settings.concurrency,
             )
             with ended(job):
@@ -166,6 +166,16 @@ def load_state(path: str | Path) -> tuple[Plan, StatePaths]:
     """The plan and its state directory's paths (nothing opened)."""
     plan, _ = load(path)
     return plan, state_paths(plan)
+
+
+def run_concurrency(plan: Plan, settings: RunSettings) -> int:
+    """Objects in flight at once for the whole run: ``--concurrency``, else the threads
+    executor's ``workers``, else ``defaults.concurrency`` (a Dask cluster's ``workers``
+    count processes, not objects)."""
+    if settings.concurrency:
+        return settings.concurrency
+    threads = plan.executor.workers if plan.executor.kind != "dask" else None
+    return threads or plan.defaults.concurrency
 
 
 def journal_for(plan: Plan) -> Journal:

@@ -229,13 +229,15 @@ def _settings(plan: Plan) -> Iterator[Issue]:
 
 
 def _executor(plan: Plan) -> Iterator[Issue]:
-    executor, at = plan.executor, ("executor", "address")
-    if executor.address is None:
+    executor, at = plan.executor, ("executor", "scheduler")
+    if executor.scheduler is None:
         return
     if executor.kind != "dask":
-        yield Issue(at, "address applies to the dask executor only", "set kind: dask")
+        yield Issue(at, "scheduler applies to the dask executor only", "set kind: dask")
         return
-    parts = urlsplit(executor.address if "://" in executor.address else f"tcp://{executor.address}")
+    parts = urlsplit(
+        executor.scheduler if "://" in executor.scheduler else f"tcp://{executor.scheduler}"
+    )
     if parts.scheme not in ("tcp", "tls") or not parts.hostname:
         yield Issue(at, "expected a Dask scheduler address such as tls://host:8786")
     elif parts.scheme == "tcp" and not is_loopback(parts.hostname) and not executor.allow_insecure:

@@ -107,13 +107,23 @@ class Executor(StrictModel):
     kind: Literal["serial", "threads", "dask"] = Field(
         default="threads", description="serial (debugging), threads (default) or dask."
     )
-    address: str | None = Field(
+    scheduler: str | None = Field(
         default=None,
-        description="Dask scheduler address; omitted = a local cluster.",
+        description="Dask scheduler address (tcp:// on loopback, else tls://); omitted = a "
+        "local cluster of worker processes.",
         examples=["tls://dask.hdh.internal:8786"],
     )
     workers: int | None = Field(
-        default=None, ge=1, le=4096, description="Worker threads or local Dask workers."
+        default=None,
+        ge=1,
+        le=4096,
+        description="Worker threads (threads), or worker processes of a local Dask cluster.",
+    )
+    threads_per_worker: int | None = Field(
+        default=None,
+        ge=1,
+        le=256,
+        description="Threads in each local Dask worker process; omitted = concurrency / workers.",
     )
     tls: ExecutorTls | None = Field(default=None, description="TLS for the Dask connection.")
     allow_insecure: bool = Field(

@@ -6,6 +6,7 @@ next ones reuse it (boto3 clients and the other backends are thread-safe).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 
 from hdh_migrate.backends.base import Backend
@@ -15,8 +16,15 @@ from hdh_migrate.stages.items import Spec
 from hdh_migrate.stages.retry import RetryingBackend
 
 
+def spec_digest(spec: Spec) -> str:
+    """Names a spec's exact configuration (references, not secrets): a long-lived worker that
+    serves several plans never hands one plan's client to another with the same ident."""
+    text = repr((spec.kind, spec.ident, sorted(spec.config.items(), key=lambda kv: kv[0])))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 class Clients:
-    """Builds each backend or key provider once per ``Spec.ident``."""
+    """Builds each backend or key provider once per spec digest."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -24,20 +32,23 @@ class Clients:
         self._keys: dict[str, KeyProvider] = {}
 
     def backend(self, spec: Spec) -> Backend:
-        """The backend of ``spec``, wrapped in its retry policy when it carries one."""
+        """The backend of ``spec`` (cached by its digest), wrapped in its retry policy when it
+        carries one."""
+        digest = spec_digest(spec)
         with self._lock:
-            if spec.ident not in self._backends:
+            if digest not in self._backends:
                 backend = open_backend(spec.kind, spec.config)
                 if spec.retry is not None:
                     backend = RetryingBackend(backend, spec.retry)
-                self._backends[spec.ident] = backend
-            return self._backends[spec.ident]
+                self._backends[digest] = backend
+            return self._backends[digest]
 
     def key(self, spec: Spec) -> KeyProvider:
+        digest = spec_digest(spec)
         with self._lock:
-            if spec.ident not in self._keys:
-                self._keys[spec.ident] = open_key_provider(spec.kind, spec.config)
-            return self._keys[spec.ident]
+            if digest not in self._keys:
+                self._keys[digest] = open_key_provider(spec.kind, spec.config)
+            return self._keys[digest]
 
     def close(self) -> None:
         """Close every backend and key provider built (PKCS#11 sessions included)."""

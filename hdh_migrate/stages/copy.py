@@ -93,8 +93,9 @@ def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts) -> CopyResul
             size = encryptor.ciphertext_length
             written = target.write(item.target_key, sealed, size, options)  # type: ignore[arg-type]
     _cross_check_md5(item, plain, clients)
-    stored = written if confirmed_by_write(item, written) else target.stat(item.target_key)
-    stored = _confirm(item, stored, encryptor.ciphertext_length, clients)
+    stat = written if confirmed_by_write(item, written) else target.stat(item.target_key)
+    stored = _confirm(item, stat, encryptor.ciphertext_length, clients)
+    _same_writer(item, written, stored)  # a duplicate execution replaced it: write again
     if item.drop_sidecar:
         drop_stale_sidecar(target, item.target_key)  # a rotation's sidecar fits the old header
     result = _copied(item, plain, sealed, encryptor, stored, attempts.count)
@@ -130,6 +131,16 @@ def _confirm(item: CopyItem, stored: ObjectInfo, expected: int, clients: Clients
             f"target holds {stored.size} bytes, expected {expected}", key=item.target_key
         )
     return stored
+
+
+def _same_writer(item: CopyItem, written: ObjectInfo | None, stored: ObjectInfo) -> None:
+    """The object the HEAD sees is the one this attempt wrote: a duplicate execution of the
+    same work unit (Dask runs a task twice when a worker presumed dead still finishes) may
+    have replaced it in between; then our hashes do not describe it — write again."""
+    if written is not None and written.etag and stored.etag and written.etag != stored.etag:
+        raise RetryableError(
+            "another writer replaced the object right after our write", key=item.target_key
+        )
 
 
 def _restat(item: CopyItem, clients: Clients) -> CopyItem:

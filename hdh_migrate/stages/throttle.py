@@ -54,17 +54,33 @@ class LimitedReader:
         self._inner.close()
 
 
+WORKER_MIN_BURST = 64 << 10
+
 #: The limit every copy in this process shares; ``configure`` sets it (0 = unlimited).
 PROCESS_BANDWIDTH = Bandwidth(0)
 
 
-def configure(rate: int | None) -> None:
+def configure(rate: int | None, burst: int | None = None) -> None:
     """Set the process-wide limit in bytes per second (None or 0 = unlimited)."""
     global PROCESS_BANDWIDTH
-    PROCESS_BANDWIDTH = Bandwidth(rate or 0)
+    PROCESS_BANDWIDTH = Bandwidth(rate or 0, burst)
 
 
 def limited(stream: BinaryIO) -> BinaryIO:
     """``stream`` charged to the process-wide limit (itself when unlimited)."""
     bandwidth = PROCESS_BANDWIDTH
     return stream if bandwidth.rate <= 0 else LimitedReader(stream, bandwidth)  # type: ignore[return-value]
+
+
+def use_rate(rate: int) -> None:
+    """Set a worker process's share of the run's limit unless it already is ``rate`` (the
+    bucket keeps its state between the tasks a worker runs under the same share). Its burst
+    is a tenth of a second: N workers starting together overshoot the run's limit by at
+    most a tenth of a second's worth, not N seconds' worth."""
+    if PROCESS_BANDWIDTH.rate != max(rate, 0):
+        configure(rate, max(rate // 10, WORKER_MIN_BURST))
+
+
+def current_rate() -> int:
+    """The process-wide limit in bytes per second (0 = unlimited)."""
+    return PROCESS_BANDWIDTH.rate

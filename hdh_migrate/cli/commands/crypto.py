@@ -284,6 +284,9 @@ def keys_rotate(
     from_key: str = typer.Option(..., "--from", help="The plan key the data keys are under."),
     to_key: str = typer.Option(..., "--to", help="The plan key to rewrap them under."),
     dataset: str | None = typer.Option(None, "--dataset", help="Only this dataset."),
+    executor: str | None = typer.Option(
+        None, "--executor", help="serial, threads, dask or a Dask scheduler address."
+    ),
     as_json: bool = JSON,
 ) -> None:
     from contextlib import nullcontext
@@ -295,7 +298,7 @@ def keys_rotate(
     reporter = make_reporter(as_json)
     live = reporter if isinstance(reporter, RichReporter) else nullcontext()
     with live:
-        outcome = rotate_keys(plan, from_key, to_key, dataset, reporter)
+        outcome = rotate_keys(plan, from_key, to_key, dataset, reporter, executor_kind=executor)
     if not as_json:
         _rotation_summary(outcome)
     elif not isinstance(reporter, JsonLinesReporter):

@@ -71,6 +71,12 @@ PLAN_ARG = typer.Argument(..., metavar="PLAN", help="Path of the plan file (YAML
 JSON_OPT = typer.Option(False, "--json", help="JSON on stdout (events as JSON lines for run).")
 WAVE_OPT = typer.Option(None, "--wave", help="Only this wave.")
 DATASET_OPT = typer.Option(None, "--dataset", help="Only this dataset.")
+EXECUTOR_OPT = typer.Option(
+    None,
+    "--executor",
+    help="serial, threads, dask (a local cluster of processes) or a Dask scheduler "
+    "address tcp://HOST:PORT (loopback) | tls://HOST:PORT (certificates from the plan).",
+)
 OVERRIDE_OPT = typer.Option(
     None,
     "--override-policy",
@@ -97,7 +103,7 @@ def run(
     dataset: str | None = DATASET_OPT,
     concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="Parallel tasks."),
     bandwidth: str | None = typer.Option(None, "--bandwidth", help="Global limit, e.g. 100MiB/s."),
-    executor: str | None = typer.Option(None, "--executor", help="serial or threads."),
+    executor: str | None = EXECUTOR_OPT,
     as_json: bool = JSON_OPT,
     override_policy: str | None = OVERRIDE_OPT,
 ) -> None:
@@ -138,13 +144,15 @@ def verify(
     ),
     wave: str | None = WAVE_OPT,
     dataset: str | None = DATASET_OPT,
+    executor: str | None = EXECUTOR_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Verify again (see Examples)."""
     checks = verify_mode(mode)
+    settings = RunSettings(executor=executor)
     with (
         observed(as_json) as watch,
-        migration(plan, reporter=watch.reporter, command="verify") as job,
+        migration(plan, settings, watch.reporter, command="verify") as job,
     ):
         watch.bind(job.run_id)
         started = utc_now()

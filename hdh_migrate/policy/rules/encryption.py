@@ -89,16 +89,18 @@ def _source_transit(inp: PolicyInput, name: str, source: object) -> Iterator[Rai
 
 def _executor_transit(inp: PolicyInput) -> Iterator[Raised]:
     executor = inp.plan.executor
-    address = executor.address
+    address = executor.scheduler
     if executor.kind != "dask" or not address or address.startswith("tls://"):
         return
     host = urlsplit(address if "://" in address else f"//{address}").hostname or "?"
-    if not is_loopback(host) and executor.tls is None:
+    if not is_loopback(host):  # tcp:// stays plaintext even when executor.tls names certs
         yield Raised(
-            ("executor", "address"),
-            f"Dask scheduler {host} is reached without TLS: "
-            "plaintext and tasks cross the network in clear",
-            "use a tls:// address with executor.tls",
+            ("executor", "scheduler"),
+            f"Dask scheduler {host} is reached over tcp:// without TLS: "
+            "work units and results cross the network in clear, and anyone who reaches "
+            "the port runs code on the workers",
+            "use tls://HOST:PORT with executor.tls {ca_file, cert_file, key_file} "
+            "(distributed.security.Security certificates); tcp:// only on loopback",
             "executor",
         )
 

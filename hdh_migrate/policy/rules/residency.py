@@ -105,10 +105,10 @@ def transit_in_eea(inp: PolicyInput) -> Iterator[Raised]:
     for facts in inp.targets():
         yield from _endpoint_problems(inp, facts)
         yield from _proxy_notices(inp, facts)
-    address = inp.plan.executor.address
+    address = inp.plan.executor.scheduler
     if inp.plan.executor.kind == "dask" and address and not _loopback_address(address):
         yield Raised(
-            ("executor", "address"),
+            ("executor", "scheduler"),
             f"plaintext passes through Dask workers reached at {_host_of(address)}",
             "run the workers on EU hosts you control and say so in the runbook",
             "executor",
@@ -216,10 +216,10 @@ def technical_data(inp: PolicyInput) -> Iterator[Raised]:
             "confirm that storage is customer-controlled and in the EU",
             severity="warn",
         )
-    address = inp.plan.executor.address
+    address = inp.plan.executor.scheduler
     if inp.plan.executor.kind == "dask" and address and not _loopback_address(address):
         yield Raised(
-            ("executor", "address"),
+            ("executor", "scheduler"),
             "Dask workers receive credentials (as references they resolve) and plaintext",
             "run the workers on EU hosts you control",
             "executor",

@@ -58,3 +58,27 @@ def test_window_must_be_positive():
 def test_unknown_executor_kind_is_a_usage_error():
     with pytest.raises(UsageError):
         make_executor("mpi")
+
+
+def test_batched_window_packs_small_items_and_sends_large_ones_alone():
+    from hdh_migrate.execution import imap_batched
+
+    sent: list[list[int]] = []
+
+    def batch(items: list[int]) -> list[int]:
+        sent.append(items)
+        if 13 in items:
+            raise RuntimeError("task lost")
+        return [i * 2 for i in items]
+
+    sizes = {i: (10 if i != 5 else 1000) for i in range(20)}
+    out = {}
+    for item, future in imap_batched(
+        SerialExecutor(), batch, range(20), 2, sizes.__getitem__, max_items=4, max_weight=100
+    ):
+        out[item] = future.exception() or future.result()
+    assert [5] in sent and all(len(b) <= 4 for b in sent)
+    assert sorted(i for b in sent for i in b) == list(range(20))
+    failed = next(b for b in sent if 13 in b)
+    assert all(isinstance(out[i], RuntimeError) for i in failed)  # every item of a lost task
+    assert all(out[i] == i * 2 for i in range(20) if i not in failed)

@@ -114,12 +114,12 @@ def test_rehearsal_only_preset_warns_outside_rehearsal(minimal_text: str) -> Non
         ("    container: snds\n", "", "waves[0].datasets[0].container"),
         ("  - name: wave-1\n", "  - name: wave-1\n    depends_on: [wave-1]\n",
          "waves[0].depends_on[0]"),
-        ("name: unit-plan\n", "name: unit-plan\nexecutor: {address: 'tcp://127.0.0.1:8786'}\n",
-         "executor.address"),
-        ("name: unit-plan\n", "name: unit-plan\nexecutor: {kind: dask, address: 'tls://h:8786'}\n",
+        ("name: unit-plan\n", "name: unit-plan\nexecutor: {scheduler: 'tcp://127.0.0.1:8786'}\n",
+         "executor.scheduler"),
+        ("name: unit-plan\n", "name: unit-plan\nexecutor: {kind: dask, scheduler: 'tls://h:8786'}\n",
          "executor"),
-        ("name: unit-plan\n", "name: unit-plan\nexecutor: {kind: dask, address: 'http://h'}\n",
-         "executor.address"),
+        ("name: unit-plan\n", "name: unit-plan\nexecutor: {kind: dask, scheduler: 'http://h'}\n",
+         "executor.scheduler"),
     ],
 )  # fmt: skip
 def test_reference_and_combination_rules(minimal_text: str, old: str, new: str, path: str) -> None:
@@ -128,8 +128,8 @@ def test_reference_and_combination_rules(minimal_text: str, old: str, new: str, 
 
 
 def test_dask_without_tls_is_fine_on_loopback_or_when_allowed(minimal_text: str) -> None:
-    loopback = "executor: {kind: dask, address: 'tcp://127.0.0.1:8786'}\n"
-    allowed = "executor: {kind: dask, address: 'tcp://10.0.0.2:8786', allow_insecure: true}\n"
+    loopback = "executor: {kind: dask, scheduler: 'tcp://127.0.0.1:8786'}\n"
+    allowed = "executor: {kind: dask, scheduler: 'tcp://10.0.0.2:8786', allow_insecure: true}\n"
 
     assert paths_of(minimal_text + loopback) == []
     assert paths_of(minimal_text + allowed) == []

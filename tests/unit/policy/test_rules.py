@@ -175,3 +175,27 @@ def test_enforce_refuses_blocks_and_records_an_override(write_plan: Writer) -> N
     override = enforce(findings, "DPO approval, ticket SEC-42")
     assert override is not None and override.rules == ("SOV-07",)
     assert enforce(audit_file(write_plan()), None) is None
+
+
+@pytest.mark.parametrize(
+    ("scheduler", "tls", "blocked"),
+    [
+        ("tcp://10.4.0.7:8786", False, True),
+        ("tcp://10.4.0.7:8786", True, True),  # certificates named, but tcp:// ignores them
+        ("tcp://127.0.0.1:8786", False, False),  # loopback: rehearsals
+        ("tls://10.4.0.7:8786", True, False),
+    ],
+)
+def test_a_remote_dask_scheduler_over_tcp_blocks_sov07(
+    write_plan: Writer, scheduler: str, tls: bool, blocked: bool
+) -> None:
+    def dask(plan: dict[str, Any]) -> None:
+        plan["executor"] = {"kind": "dask", "scheduler": scheduler, "allow_insecure": True}
+        if tls:
+            plan["executor"]["tls"] = {"ca_file": "ca.pem", "cert_file": "c.pem", "key_file": "k"}
+
+    sov07 = [f for f in audit_file(write_plan(dask)) if f.rule == "SOV-07"]
+    hits = [f for f in sov07 if f.location.path == "executor.scheduler"]
+    assert bool(hits) == blocked
+    if blocked:
+        assert hits[0].severity == "block" and "tls://" in hits[0].fix
