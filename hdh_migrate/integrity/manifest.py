@@ -153,6 +153,15 @@ class ManifestWriter:
     def root(self) -> bytes:
         return self._tree.root()
 
+    @property
+    def public_key(self) -> bytes:
+        """The signer's raw public key."""
+        return self._key
+
+    def signed_heads(self) -> list[tuple[int, str]]:
+        """(tree size, hex root) of every signed checkpoint in the file, in order."""
+        return [(m.size, m.root.hex()) for m in scan(self.path, self._key).marks]
+
     def append(self, record: Mapping[str, Any]) -> int:
         """Check, encode and append one evidence record; return its leaf index.
 
