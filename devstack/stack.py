@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack import creds
-from devstack.config import HOST, HSM_KEK_LABEL, HSM_MODULE, HSM_TOKEN, SFTP_PORT
+from devstack.config import (
+    HOST,
+    HSM_KEK_LABEL,
+    HSM_MODULE,
+    HSM_SIGNING_LABEL,
+    HSM_TOKEN,
+    SFTP_PORT,
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,7 @@ class Stack:
             "HDH_HSM_TOKEN": self.hsm_token,
             "HDH_HSM_PIN": self.hsm_pin,
             "HDH_HSM_KEK_LABEL": self.hsm_kek_label,
+            "HDH_HSM_SIGNING_LABEL": HSM_SIGNING_LABEL,
         }
 
 

@@ -78,6 +78,12 @@ __all__ = [
 ]
 
 
+def signer_custody(signer: Signer) -> dict[str, Any] | None:
+    """What a signer says about where its key lives (an HSM signer's ``custody()``)."""
+    custody = getattr(signer, "custody", None)
+    return dict(custody()) if callable(custody) else None
+
+
 def public_key_path(manifest: str | Path) -> Path:
     """Where the public key is stored alongside a manifest: ``<name>.pub``."""
     return Path(manifest).with_suffix(".pub")
@@ -111,6 +117,7 @@ class ManifestWriter:
         self._signer, self._origin = signer, check_origin(origin)
         self._every, self._clock = checkpoint_every, clock
         self._key = signer.public_key_bytes()
+        self._custody = signer_custody(signer)
         self._claim_public_key()
         self.dropped_bytes = _drop_torn_tail(self.path)
         self._tree, self._signed_size, self._last_leaf = self._restore()
@@ -188,7 +195,7 @@ class ManifestWriter:
             full["prev"] = self._last_leaf.hex()
         if full.get("type") == "run":
             signer = {"key_id": self._signer.key_id, "fingerprint": fingerprint(self._key)}
-            full["signer"] = signer
+            full["signer"] = signer | ({"custody": self._custody} if self._custody else {})
         return full
 
     def checkpoint(self) -> SignedCheckpoint | None:

@@ -86,7 +86,7 @@ def test_run_rerun_verify_repair_and_manifest(world):
     assert world.cli("verify", str(world.plan), "--mode", "full").returncode == 0
 
     manifest = world.state / "manifest.jsonl"
-    assert world.cli("manifest", "verify", str(manifest)).returncode == 0
+    assert world.cli("manifest", "verify", str(manifest), "--trust-adjacent-key").returncode == 0
     forged = world.state / "forged.jsonl"
     lines = manifest.read_text().splitlines(keepends=True)
     index = next(i for i, line in enumerate(lines) if '"one.bin"' in line or "one.bin" in line)
