@@ -76,9 +76,10 @@ def judge(path: str, options: AuditOptions | None = None) -> PolicyView:
     source = read_plan(path)
     plan = source.plan
     states: dict[str, str] = {}
+    gone: dict[str, str] = {}
     with JournalView.open(plan.state_path / "journal.sqlite") as journal:
         if journal is not None:
-            states = journal.dataset_states()
+            states, gone = journal.dataset_states(), journal.decommissioned()
     inp = PolicyInput(
         plan,
         source.file,
@@ -87,6 +88,7 @@ def judge(path: str, options: AuditOptions | None = None) -> PolicyView:
         _probes(plan),
         states,
         dict(os.environ if options.environ is None else options.environ),
+        gone,
     )
     return PolicyView(source, evaluate(inp), inp)
 

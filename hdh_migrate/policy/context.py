@@ -19,7 +19,8 @@ from hdh_migrate.policy.targets import TargetFacts, target_facts
 @dataclass(frozen=True)
 class PolicyInput:
     """The inputs of one evaluation. ``probes`` maps target name → cached probe (None =
-    never probed); ``dataset_states`` maps dataset → journal state (empty = nothing ran)."""
+    never probed); ``dataset_states`` maps dataset → journal state (empty = nothing ran);
+    ``decommissioned`` maps dataset → how its source was decommissioned (deleted, attested)."""
 
     plan: Plan
     file: str
@@ -28,6 +29,7 @@ class PolicyInput:
     probes: Mapping[str, ProbeResult | None] = field(default_factory=dict)
     dataset_states: Mapping[str, str] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=dict)
+    decommissioned: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def profile(self) -> Profile:

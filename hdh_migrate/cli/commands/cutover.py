@@ -151,6 +151,11 @@ def _confirmer(yes: bool) -> Callable[[str], bool]:
     return lambda question: yes or _ask(question)
 
 
+def render_report(engine: WaveCutover, action: Callable[[], Report], as_json: bool) -> None:
+    """Run ``action`` (saying where its report is on failure) and render its report."""
+    _render(_reported(engine, action), as_json)
+
+
 def _render(report: Report, as_json: bool) -> None:
     if as_json:
         emit_json(report.to_dict() | {"report_files": report.paths})

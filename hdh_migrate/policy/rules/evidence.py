@@ -150,16 +150,19 @@ def reversible(inp: PolicyInput) -> Iterator[Raised]:
     "SOV-15",
     "source decommissioning proof",
     "warn",
-    "a finalized dataset has deletion or key-destruction evidence recorded (this build "
-    "records none yet: every finalized dataset is reported)",
+    "a finalized dataset has decommissioning evidence recorded: its source deleted and "
+    "listed empty, or an operator's attestation (`hdh-migrate decommission`)",
 )
 def decommissioned(inp: PolicyInput) -> Iterator[Raised]:
     for eff, path in inp.datasets():
+        if eff.name in inp.decommissioned:
+            continue
         if inp.dataset_states.get(eff.name) in POST_FINALIZE:
             yield Raised(
                 path,
                 f"dataset {eff.name!r} is finalized but no deletion or "
                 "key-destruction evidence of its source is recorded",
-                "delete the source (or destroy its keys) and keep the proof",
+                f"`hdh-migrate decommission PLAN --wave {eff.wave.name}` (deletes the verified "
+                "source objects, or records an attestation, signed into the manifest)",
                 eff.name,
             )
