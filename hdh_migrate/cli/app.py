@@ -54,6 +54,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "crypto",
     "providers",
     "manifest",
+    "evidence",
 )
 
 for _name in COMMAND_MODULES:
