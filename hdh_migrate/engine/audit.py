@@ -36,6 +36,8 @@ from hdh_migrate.policy import (
     severity_of,
     worst,
 )
+from hdh_migrate.providers import load_registry
+from hdh_migrate.providers.overlay import load_overlay, overlay_files
 from hdh_migrate.reports.estimates import Pricing, estimate
 from hdh_migrate.reports.model import (
     AuditReport,
@@ -89,6 +91,7 @@ def judge(path: str, options: AuditOptions | None = None) -> PolicyView:
         states,
         dict(os.environ if options.environ is None else options.environ),
         gone,
+        load_overlay(overlay_files(path), load_registry().presets),
     )
     return PolicyView(source, evaluate(inp), inp)
 

@@ -14,6 +14,7 @@ from hdh_migrate.plan.loader import DataPath, Locations
 from hdh_migrate.policy.findings import Location
 from hdh_migrate.policy.profiles import Profile, profile
 from hdh_migrate.policy.targets import TargetFacts, target_facts
+from hdh_migrate.providers.overlay import Overlay
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class PolicyInput:
     dataset_states: Mapping[str, str] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=dict)
     decommissioned: Mapping[str, str] = field(default_factory=dict)
+    overlay: Overlay = field(default_factory=Overlay.empty)
 
     @property
     def profile(self) -> Profile:
@@ -46,7 +48,7 @@ class PolicyInput:
         return self.profile.local_targets and self.plan.policy.rehearsal
 
     def target(self, name: str) -> TargetFacts:
-        return target_facts(name, self.plan.targets[name])
+        return target_facts(name, self.plan.targets[name], self.overlay, self.today)
 
     def targets(self) -> list[TargetFacts]:
         return [self.target(name) for name in self.plan.targets]
