@@ -37,6 +37,7 @@ pass, ``cutover_base`` holds the shared bookkeeping, ``cutover_report`` the repo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -49,8 +50,9 @@ from hdh_migrate.engine.cutover_base import CutoverError, S, refuse
 from hdh_migrate.engine.cutover_delta import DeltaSteps
 from hdh_migrate.engine.cutover_freeze import LEASE_BATCH, FreezeSteps
 from hdh_migrate.engine.cutover_report import Report, markdown, one_line, utc_now
+from hdh_migrate.engine.evidence_report import write_html
 from hdh_migrate.engine.gates import GateInputs, GateResult, enforce, evaluate
-from hdh_migrate.errors import GateRefusedError, UsageError
+from hdh_migrate.errors import GateRefusedError, HdhError, UsageError
 from hdh_migrate.journal import DatasetState
 from hdh_migrate.plan import Wave
 from hdh_migrate.plan.cutover import Cutover
@@ -137,7 +139,18 @@ class WaveCutover(FreezeSteps, DeltaSteps):
             self.report.datasets = {d.name: str(self._state(d.name)) for d in wave.datasets}
             self.report.ended = utc_now()
             self.report.write(self.plan.state_path)
+            self._write_html(command)
         return self.report
+
+    def _write_html(self, command: str) -> None:
+        """The HTML report beside the JSON and Markdown; a plan or overlay that can no
+        longer be read leaves those two (the error being reported is the command's own)."""
+        html = Path(self.report.paths[0]).with_suffix(".html")
+        kind = command.removesuffix("-dry-run")
+        with contextlib.suppress(HdhError):
+            self.job.manifest.checkpoint()  # the report shows the signed root
+            write_html(self.plan, html, kind, self.report.to_dict(), self.plan_file)
+            self.report.paths.append(str(html))
 
     def _wave(self, name: str) -> Wave:
         try:

@@ -121,7 +121,9 @@ def finalize(
 @contextmanager
 def wave_engine(plan: str, yes: bool) -> Iterator[WaveCutover]:
     with migration(plan) as job:
-        yield WaveCutover(job, operator=operator(), confirm=_confirmer(yes))
+        engine = WaveCutover(job, operator=operator(), confirm=_confirmer(yes))
+        engine.plan_file = plan
+        yield engine
 
 
 def _reported(engine: WaveCutover, action: Callable[[], Report]) -> Report:

@@ -54,4 +54,6 @@ def decommission(
 @contextmanager
 def _engine(plan: str) -> Iterator[WaveDecommission]:
     with migration(plan) as job:
-        yield WaveDecommission(job, operator=operator())
+        engine = WaveDecommission(job, operator=operator())
+        engine.plan_file = plan
+        yield engine

@@ -13,6 +13,7 @@ from rich.table import Table
 from hdh_migrate.cli.progress import JsonLinesReporter, RichReporter, make_reporter
 from hdh_migrate.cli.render import emit_json, ok, stderr, stdout
 from hdh_migrate.engine.audit import policy_gate, record_policy_override
+from hdh_migrate.engine.evidence_report import write_html
 from hdh_migrate.engine.run_report import RunReport, utc_now, write_run_report
 from hdh_migrate.engine.runner import DatasetOutcome, Migration
 from hdh_migrate.engine.session import RunSettings, migration, restore, status
@@ -102,7 +103,7 @@ def run(
             record_policy_override(job, override)  # signed manifest record, before any copy
         started = utc_now()
         outcomes = job.run(wave, dataset)
-        _report_files(job, "run", started, outcomes, as_json)
+        _report_files(job, "run", started, outcomes, as_json, plan)
     _conclude(outcomes, as_json, "run")
 
 
@@ -117,7 +118,7 @@ def verify(
     with migration(plan) as job:
         started = utc_now()
         outcomes = job.reverify(mode, wave, dataset)
-        _report_files(job, "verify", started, outcomes, as_json)
+        _report_files(job, "verify", started, outcomes, as_json, plan)
     _conclude(outcomes, as_json, "verify")
 
 
@@ -169,7 +170,12 @@ def show_status(plan: str = PLAN_ARG, as_json: bool = JSON_OPT) -> None:
 
 
 def _report_files(
-    job: Migration, command: str, started: Any, outcomes: list[DatasetOutcome], quiet: bool
+    job: Migration,
+    command: str,
+    started: Any,
+    outcomes: list[DatasetOutcome],
+    quiet: bool,
+    plan_file: str | None = None,
 ) -> None:
     report = RunReport(
         command,
@@ -181,6 +187,8 @@ def _report_files(
         tuple(outcomes),
     )
     as_json, as_md = write_run_report(job.plan.state_path, report)
+    job.manifest.checkpoint()  # the HTML report shows the signed root of this run
+    write_html(job.plan, as_json.with_suffix(".html"), command, report.to_dict(), plan_file)
     if not quiet:
         stdout.print(f"report: {as_md} (and {as_json.name})", highlight=False, markup=False)
 
