@@ -33,6 +33,7 @@ from hdh_migrate.integrity import bundle as layout
 from hdh_migrate.integrity.canonical import encode_canonical
 from hdh_migrate.integrity.manifest import public_key_path
 from hdh_migrate.plan import Plan, load_plan
+from hdh_migrate.plan.types import resolve_text
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@-]+")
 
@@ -109,7 +110,7 @@ def _latest_checkpoint(manifest: Path) -> Iterator[tuple[str, bytes]]:
 def _allowed_signers(plan: Plan) -> Iterator[tuple[str, bytes]]:
     for wave in plan.waves:
         if wave.cutover is not None and wave.cutover.gates.allowed_signers is not None:
-            path = Path(wave.cutover.gates.allowed_signers).expanduser()
+            path = Path(resolve_text(wave.cutover.gates.allowed_signers)).expanduser()
             yield f"keys/allowed_signers/{_safe(wave.name)}", path.read_bytes()
 
 

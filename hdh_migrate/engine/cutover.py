@@ -56,6 +56,7 @@ from hdh_migrate.errors import GateRefusedError, HdhError, UsageError
 from hdh_migrate.journal import DatasetState
 from hdh_migrate.plan import Wave
 from hdh_migrate.plan.cutover import Cutover
+from hdh_migrate.plan.types import resolve_text
 
 __all__ = [
     "LEASE_BATCH",
@@ -280,7 +281,7 @@ class WaveCutover(FreezeSteps, DeltaSteps):
                 f"wave {wave.name} names no allowed_signers: signed approvals cannot be checked",
                 hint="add waves[].cutover.gates.allowed_signers (OpenSSH format)",
             )
-        signers = signed_approvals.load_signers(gates.allowed_signers)
+        signers = signed_approvals.load_signers(resolve_text(gates.allowed_signers))
         expected = signed_approvals.Expected(
             self.plan.name,
             self.job.plan_digest,

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hdh_migrate.errors import AuthError
 from hdh_migrate.integrity import Ed25519FileSigner, Signer, fingerprint
 from hdh_migrate.plan import Plan
+from hdh_migrate.plan.types import resolve_text
 from hdh_migrate.secrets import SecretRef
 
 
@@ -58,7 +59,14 @@ def manifest_signer(plan: Plan, paths: StatePaths) -> Signer:
         return Ed25519FileSigner.from_file(paths.signing_key, key_id=f"{plan.name}-state")
     signer: Signer
     if signing.kind == "pkcs11":
-        signer = hsm_signer(signing.module, signing.token, signing.label, signing.pin, signing.slot)
+        signer = hsm_signer(
+            resolve_text(signing.module),
+            resolve_text(signing.token),
+            resolve_text(signing.label),
+            signing.pin,
+            signing.slot,
+            shown=(signing.module, f"pkcs11:token={signing.token};label={signing.label}"),
+        )
     else:
         signer = Ed25519FileSigner.from_reference(signing.private_key)
     found = fingerprint(signer.public_key_bytes())
@@ -71,13 +79,23 @@ def manifest_signer(plan: Plan, paths: StatePaths) -> Signer:
 
 
 def hsm_signer(
-    module: str, token: str, label: str, pin: SecretRef | str, slot: int | None = None
+    module: str,
+    token: str,
+    label: str,
+    pin: SecretRef | str,
+    slot: int | None = None,
+    shown: tuple[str, str] | None = None,
 ) -> Signer:
     """An Ed25519 signer whose private key stays in the HSM (PKCS#11, e.g. SoftHSM2); its
-    custody attributes go into every run record. Needs the ``hsm`` extra."""
+    custody attributes go into every run record. ``shown`` = (module, reference) as the
+    plan writes them, recorded instead of values resolved from references. Needs the
+    ``hsm`` extra."""
     from hdh_migrate.keys.pkcs11 import Pkcs11Ed25519Signer
 
-    return Pkcs11Ed25519Signer(module, token, label, pin, slot)
+    signer = Pkcs11Ed25519Signer(module, token, label, pin, slot)
+    if shown is not None:
+        signer.shown_module, signer.shown_ref = shown
+    return signer
 
 
 def _generate_signing_key(path: Path) -> None:

@@ -292,7 +292,12 @@ ED25519_OID = "1.3.101.112"
 class Pkcs11Ed25519Signer(_TokenSession):
     """Signs manifest checkpoints with an Ed25519 private key that never leaves the HSM
     (CKK_EC_EDWARDS, CKM_EDDSA). Implements ``hdh_migrate.integrity.Signer``; ``custody()``
-    gives the token and key attributes that the manifest's run record carries."""
+    gives the token and key attributes that the manifest's run record carries.
+    ``shown_module``/``shown_ref`` (the plan's own text, when it used references) replace
+    the resolved values in ``key_id`` and the custody record."""
+
+    shown_module: str | None = None
+    shown_ref: str | None = None
 
     def _find_keys(self) -> None:
         p11 = self._p11
@@ -314,7 +319,7 @@ class Pkcs11Ed25519Signer(_TokenSession):
 
     @property
     def key_id(self) -> str:
-        return self.ref
+        return self.shown_ref or self.ref
 
     def public_key_bytes(self) -> bytes:
         return self._public
@@ -339,9 +344,8 @@ class Pkcs11Ed25519Signer(_TokenSession):
         )
         return {
             "provider": "pkcs11",
-            "reference": self.ref,
-            "module": self.module,
-            "key_label": self.key_label,
+            "reference": self.key_id,
+            "module": self.shown_module or self.module,
             "algorithm": "Ed25519",
             "attributes": attrs,
             "device": self.token_info(),

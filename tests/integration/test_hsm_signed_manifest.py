@@ -39,7 +39,7 @@ def test_run_signed_by_hsm_key_verifies_with_the_pinned_fingerprint(
 
     state = tmp_path / "state"
     signing = (
-        f"signing:\n  kind: pkcs11\n  module: {stack.hsm_module}\n  token: {stack.hsm_token}\n"
+        f"signing:\n  kind: pkcs11\n  module: ${{env:HDH_HSM_MODULE}}\n  token: {stack.hsm_token}\n"
         f"  label: {unique_name}\n  pin: ${{env:HDH_HSM_PIN}}\n  fingerprint: {pinned}\n"
     )
     head = plan_head(
@@ -72,7 +72,9 @@ def test_run_signed_by_hsm_key_verifies_with_the_pinned_fingerprint(
         first = json.loads(manifest.read_text().splitlines()[0])
         custody = first["signer"]["custody"]
         assert first["signer"]["fingerprint"] == pinned
-        assert custody["provider"] == "pkcs11" and custody["key_label"] == unique_name
+        assert custody["provider"] == "pkcs11"
+        assert custody["reference"] == f"pkcs11:token={stack.hsm_token};label={unique_name}"
+        assert custody["module"] == "${env:HDH_HSM_MODULE}"  # as written: resolved at use
         attrs = custody["attributes"]
         assert attrs["local"] and attrs["never_extractable"] and attrs["always_sensitive"]
         assert not attrs["extractable"] and custody["device"]["serial"]
