@@ -100,7 +100,13 @@ class WaveCutover(FreezeSteps, DeltaSteps):
         so the statement names a signed checkpoint)."""
         wave = self._wave(wave_name)
         self.job.manifest.checkpoint()
-        size, root = self.job.manifest.signed_heads()[-1]
+        heads = self.job.manifest.signed_heads()
+        if not heads:
+            raise UsageError(
+                f"nothing to approve yet: the manifest of plan {self.plan.name!r} is empty",
+                hint="run `hdh-migrate run PLAN` first; approvers approve the evidence it signs",
+            )
+        size, root = heads[-1]
         return Statement(
             self.plan.name,
             self.job.plan_digest,
