@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from hdh_migrate.engine.approvals import Statement, sign_statement
-from hdh_migrate.errors import GateRefusedError
+from hdh_migrate.errors import GateRefusedError, UsageError
 from hdh_migrate.integrity import sshsig
 from hdh_migrate.journal import DatasetState
 from tests.unit.cutover.test_engine_hooks import World, _plan, env  # noqa: F401 — fixture
@@ -92,3 +92,9 @@ def test_a_statement_for_something_else_is_refused(
     sig = _sign(world, key, **change)
     with pytest.raises(GateRefusedError, match=message):
         world.do("cutover", "w1", (), [sig], clock=lambda: T0)
+
+
+def test_nothing_to_approve_before_a_run(env: dict[str, Any]) -> None:  # noqa: F811
+    world, _ = _world(env, "1h")
+    with pytest.raises(UsageError, match="nothing to approve yet"):
+        world.do("statement", "w1")
