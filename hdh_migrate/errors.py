@@ -11,6 +11,7 @@
     ├── AuthError           (7)   credentials, key file, HSM PIN or KEK refused
     │   └── IntegrityAuthError    an HDH1 object failed authentication (tampered, wrong key)
     ├── UnreachableError    (8)   an endpoint does not answer
+    ├── RunInterrupted (130/143)  Ctrl-C or SIGTERM: stopped cleanly, run again to continue
     └── StorageError        (1)   raised by backends at their boundary; SDK errors never escape
         ├── NotFoundError                  the key does not exist (never retried)
         ├── PreconditionFailedError        the source changed (ETag no longer matches)
@@ -101,6 +102,16 @@ class IntegrityAuthError(AuthError):
 
 class UnreachableError(HdhError):
     exit_code = 8
+
+
+class RunInterrupted(HdhError):
+    """A run stopped on a signal after finishing what was in flight; 128 + the signal."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, *, signum: int = 2, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = 128 + signum
 
 
 class StorageError(HdhError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import typer
 
@@ -22,6 +23,18 @@ app = typer.Typer(
 )
 
 
+def _seconds(text: str) -> float:
+    """``60``, ``30s``, ``2m``, ``1h`` → seconds; ``0`` disables."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    text = text.strip().lower()
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: use seconds, or 30s, 2m, 1h (0 disables)") from None
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"hdh-migrate {__version__}")
@@ -30,14 +43,62 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    debug: bool = typer.Option(False, "--debug", help="Print tracebacks on errors."),
+    debug: bool = typer.Option(
+        False, "--debug", envvar="HDH_MIGRATE_DEBUG", help="Print tracebacks on errors."
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    verbose: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        envvar="HDH_MIGRATE_VERBOSE",
+        help="Every per-object event (e.g. object.not_carried), not per-dataset summaries.",
+    ),
+    log_file: Path | None = typer.Option(  # noqa: B008
+        None,
+        "--log-file",
+        envvar="HDH_MIGRATE_LOG_FILE",
+        help="Append a record per object state change, retry, phase change (0600 file).",
+    ),
+    log_level: str = typer.Option(
+        "info", "--log-level", envvar="HDH_MIGRATE_LOG_LEVEL", help="debug, info, warning, error."
+    ),
+    log_format: str = typer.Option(
+        "json", "--log-format", envvar="HDH_MIGRATE_LOG_FORMAT", help="json (lines) or text."
+    ),
+    stats: str = typer.Option(
+        "60s",
+        "--stats",
+        envvar="HDH_MIGRATE_STATS",
+        help="Interval of the stats line (stderr, off a terminal) and of the progress "
+        "heartbeat events; 0 disables.",
+    ),
+    metrics_port: int | None = typer.Option(
+        None,
+        "--metrics-port",
+        envvar="HDH_MIGRATE_METRICS_PORT",
+        help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics during run and verify.",
+    ),
+    metrics_file: Path | None = typer.Option(  # noqa: B008
+        None,
+        "--metrics-file",
+        envvar="HDH_MIGRATE_METRICS_FILE",
+        help="Write Prometheus metrics to this textfile (node_exporter) at each interval.",
+    ),
 ) -> None:
-    """Root options shared by every command."""
+    """Root options shared by every command (each also read from its HDH_MIGRATE_* variable)."""
     if debug:
         STATE.debug = True
+    if log_level not in ("debug", "info", "warning", "error"):
+        raise typer.BadParameter(f"--log-level {log_level!r}: use debug, info, warning or error")
+    if log_format not in ("json", "text"):
+        raise typer.BadParameter(f"--log-format {log_format!r}: use json or text")
+    STATE.verbose, STATE.log_file = verbose, log_file
+    STATE.log_level, STATE.log_format = log_level, log_format
+    STATE.stats_seconds = _seconds(stats)
+    STATE.metrics_port, STATE.metrics_file = metrics_port, metrics_file
 
 
 # Each module in hdh_migrate/cli/commands defines ``register(app)``; the order here is the

@@ -220,13 +220,14 @@ class WaveCutover(FreezeSteps, DeltaSteps):
         return evaluate(cut.gates, self._gate_inputs(wave, switching), switching)
 
     def _gate_inputs(self, wave: Wave, switching: bool) -> GateInputs:
-        pct, residual, held, detail = 100.0, 0, True, ""
+        pct, full, residual, held, detail = 100.0, 100.0, 0, True, ""
         unverified: dict[str, int] = {}
         if switching:
             for ds in wave.datasets:
                 final = self._detail(ds.name, S.FINAL_VERIFIED)
                 frozen = self._detail(ds.name, S.FROZEN)
                 pct = min(pct, self._verified(ds.name)[0])
+                full = min(full, self._full_readback(ds.name))
                 for state, n in self._verified(ds.name)[1].items():
                     unverified[state] = unverified.get(state, 0) + n
                 residual += int(final.get("residual", {}).get("total", 0))
@@ -242,6 +243,7 @@ class WaveCutover(FreezeSteps, DeltaSteps):
             self.clock(),
             detail,
             unverified,
+            full,
             [principals for _, principals in self._counted(wave)],
         )
 

@@ -110,6 +110,14 @@ class DeltaSteps(CutoverBase):
         unverified = {str(s): n for s, n in counts.items() if s is not ItemState.VERIFIED}
         return (100.0 if total == 0 else 100.0 * verified / total), unverified
 
+    def _full_readback(self, dataset: str) -> float:
+        """Share of the dataset's objects (deleted ones excepted) verified by full read-back."""
+        counts = {c.state: c.count for c in self.journal.counts(dataset)}
+        counts.pop(ItemState.SKIPPED, None)
+        total = sum(counts.values())
+        full = self.journal.verified_modes(dataset).get("full", 0)
+        return 100.0 if total == 0 else 100.0 * full / total
+
 
 def _is_deleted(item: Item) -> bool:
     return item.state is ItemState.SKIPPED and item.reason == deltas.DELETED_REASON

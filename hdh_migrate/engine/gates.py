@@ -13,6 +13,9 @@ it); ``enforce`` raises GateRefusedError (exit 6) naming the first refused gate.
   verified SSH-signed ones, see approvals.py);
 - ``roles``: every role of ``gates.roles`` signed by at least one of its principals;
 - ``two_person``: at least two distinct approvers, none of them the operator;
+- ``full_readback`` (``require_full_readback: true``): every object verified by a full
+  read-back, not a sample or the target's checksum (the ``verified`` gate states the share
+  in any case);
 - ``window``: now is inside the window, e.g. ``Sat 22:00-Sun 06:00 Europe/Paris``
   (days optional: ``22:00-06:00 Europe/Paris`` is every night).
 """
@@ -63,6 +66,7 @@ class GateInputs:
     now: datetime
     freeze_detail: str = ""
     unverified: dict[str, int] = field(default_factory=dict)
+    full_readback_pct: float = 100.0  # share of the objects verified by full read-back
     principals: Sequence[Sequence[str]] = ()
 
 
@@ -77,8 +81,12 @@ def evaluate(gates: Gates, inputs: GateInputs, switching: bool = True) -> list[G
     if gates.window:
         results.append(window_gate(gates.window, inputs.now))
     if switching:
+        if gates.require_full_readback:
+            results.insert(0, full_readback_gate(inputs.full_readback_pct))
         results = [
-            verified_gate(gates.verified, inputs.verified_pct, inputs.unverified),
+            verified_gate(
+                gates.verified, inputs.verified_pct, inputs.unverified, inputs.full_readback_pct
+            ),
             freeze_gate(inputs.freeze_held, inputs.freeze_detail),
             residual_gate(gates.max_delta_objects, inputs.residual),
             *results,
@@ -99,11 +107,21 @@ def enforce(results: Sequence[GateResult]) -> None:
     )
 
 
-def verified_gate(required: float, measured: float, unverified: dict[str, int]) -> GateResult:
+def verified_gate(
+    required: float, measured: float, unverified: dict[str, int], full: float = 100.0
+) -> GateResult:
     detail = ", ".join(f"{state} {n}" for state, n in sorted(unverified.items()) if n)
-    text = f"{measured:.3f}% verified, {required:g}% required" + (f" ({detail})" if detail else "")
+    text = f"{measured:.3f}% verified ({full:.3f}% by full read-back), {required:g}% required" + (
+        f" ({detail})" if detail else ""
+    )
     fix = "run `hdh-migrate run` (then `status`) until every object is verified"
     return GateResult("verified", measured + 1e-9 >= required, text, fix)
+
+
+def full_readback_gate(full: float) -> GateResult:
+    text = f"{full:.3f}% of the objects verified by full read-back, 100% required"
+    fix = "run `hdh-migrate verify PLAN --mode full`, then the cutover again"
+    return GateResult("full_readback", full + 1e-9 >= 100.0, text, fix)
 
 
 def freeze_gate(held: bool, detail: str) -> GateResult:

@@ -41,6 +41,7 @@ class RunReport:
             "copied": copied,
             "bytes_copied": moved,
             "verified": sum(o.verified for o in self.outcomes),
+            "verified_by": _verified_by(self.outcomes),
             "failed": sum(len(o.failed) for o in self.outcomes),
             "flagged": sum(o.flagged for o in self.outcomes),
             "seconds": round(self.seconds, 3),
@@ -73,7 +74,8 @@ class RunReport:
             "",
             f"**{t['copied']}** objects copied ({human_size(t['bytes_copied'])}, "
             f"{t['mib_per_s']} MiB/s, {t['objects_per_s']} objects/s), **{t['verified']}** "
-            f"verified, **{t['failed']}** failed, {t['flagged']} flagged.",
+            f"verified{_how(t['verified_by'])}, **{t['failed']}** failed, "
+            f"{t['flagged']} flagged.",
             "",
             "| wave | dataset | listed | new | changed | flagged | copied | bytes | verified "
             "| failed |",
@@ -85,6 +87,21 @@ class RunReport:
             lines += ["", "## Failed objects", ""]
             lines += [f"- `{d}` `{k}`: {r}" for d, k, r in failures]
         return "\n".join(lines) + "\n"
+
+
+def _verified_by(outcomes: tuple[DatasetOutcome, ...]) -> dict[str, int]:
+    merged: dict[str, int] = {}
+    for o in outcomes:
+        for how, n in o.verified_by.items():
+            merged[how] = merged.get(how, 0) + n
+    return merged
+
+
+def _how(by: dict[str, int]) -> str:
+    """`` (8 by full read-back, 2 sampled)``: how the verified objects were checked."""
+    words = {"full": "by full read-back", "sampled": "sampled (header + final segment)"}
+    parts = [f"{n} {words.get(how, how)}" for how, n in sorted(by.items()) if n]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _row(o: DatasetOutcome) -> str:

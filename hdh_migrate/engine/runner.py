@@ -10,6 +10,7 @@ a finished plan re-run lists the source, finds nothing to do and writes nothing.
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import Executor
@@ -51,11 +52,45 @@ class DatasetOutcome:
     verified: int = 0
     not_carried: int = 0  # objects with metadata or properties the target could not hold
     failed: list[tuple[str, str]] = field(default_factory=list)
+    #: How the verified objects were verified: ``full`` (read back, decrypted, hashed),
+    #: ``sampled`` (header + final segment), ``metadata`` (target-validated checksum).
+    verified_by: dict[str, int] = field(default_factory=dict)
+
+    def count_verified(self, mode: str) -> None:
+        self.verified += 1
+        how = verified_how(mode)
+        self.verified_by[how] = self.verified_by.get(how, 0) + 1
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         data["failed"] = [{"key": k, "reason": r} for k, r in self.failed]
+        data["verified_by"] = dict(self.verified_by)
         return data
+
+
+#: A concrete verification mode → how an auditor should read it.
+VERIFIED_HOW = {"full": "full", "header": "sampled", "metadata": "metadata", "none": "none"}
+
+
+def verified_how(mode: str | None) -> str:
+    """``full`` | ``sampled`` | ``metadata`` | ``none`` for a concrete mode."""
+    return VERIFIED_HOW.get(mode or "", mode or "unknown")
+
+
+def _totals(outcomes: list[DatasetOutcome]) -> dict[str, Any]:
+    verified_by: dict[str, int] = {}
+    for o in outcomes:
+        for how, n in o.verified_by.items():
+            verified_by[how] = verified_by.get(how, 0) + n
+    return {
+        "datasets": len(outcomes),
+        "listed": sum(o.listed for o in outcomes),
+        "copied": sum(o.copied for o in outcomes),
+        "bytes_copied": sum(o.bytes_copied for o in outcomes),
+        "verified": sum(o.verified for o in outcomes),
+        "verified_by": verified_by,
+        "failed": sum(len(o.failed) for o in outcomes),
+    }
 
 
 @dataclass(frozen=True)
@@ -95,12 +130,50 @@ class Migration:
         self._run_notes: dict[str, Any] = {}
         self._contexts: dict[str, Context] = {}
         self._opened_size = manifest.size  # leaves past this were lost with a crash
+        self._stop = threading.Event()
 
     # ------------------------------------------------------------------ the run
 
     def run(self, wave: str | None = None, dataset: str | None = None) -> list[DatasetOutcome]:
-        """Run the selected waves and datasets in plan order; return per-dataset outcomes."""
-        return [self.run_dataset(name) for name in self.selected(wave, dataset)]
+        """Run the selected waves and datasets in plan order; return per-dataset outcomes.
+        After ``interrupt()`` it takes no new object, lets in-flight ones finish and
+        returns what was done (``interrupted`` tells)."""
+        names = self.selected(wave, dataset)
+        self.reporter.event("run.started", **self._run_facts(names))
+        outcomes = []
+        for name in names:
+            if self.interrupted:
+                break
+            outcomes.append(self.run_dataset(name))
+        self.reporter.event("run.finished", interrupted=self.interrupted, **_totals(outcomes))
+        return outcomes
+
+    def interrupt(self) -> None:
+        """Stop taking new work (thread- and signal-safe); in-flight objects finish and are
+        journaled, the rest stays pending for the next run."""
+        self._stop.set()
+
+    @property
+    def interrupted(self) -> bool:
+        return self._stop.is_set()
+
+    def _run_facts(self, names: list[str]) -> dict[str, Any]:
+        """What ``run.started`` tells: plan, digest, executor and each endpoint by ident."""
+        contexts = [self.context(name) for name in names]
+        return {
+            "plan": self.plan.name,
+            "plan_digest": self.plan_digest,
+            "executor": self.plan.executor.kind,
+            "datasets": names,
+            "sources": sorted({ctx.source.ident for ctx in contexts}),
+            "targets": sorted({ctx.target.ident for ctx in contexts}),
+        }
+
+    def _until_stopped(self, items: Iterator[Item]) -> Iterator[Item]:
+        for item in items:
+            if self.interrupted:
+                return
+            yield item
 
     def selected(self, wave: str | None, dataset: str | None) -> list[str]:
         return [
@@ -118,7 +191,8 @@ class Migration:
         self._inventory(ctx, outcome)
         self._reconcile(ctx)
         self._copy(ctx, outcome)
-        self._verify(ctx, outcome, ctx.verify)
+        if not self.interrupted:
+            self._verify(ctx, outcome, ctx.verify)
         self._settle(ctx, outcome)
         self.reporter.event("dataset.done", **outcome.to_dict())
         return outcome
@@ -248,7 +322,7 @@ class Migration:
         return copy_object(item, self.clients)
 
     def _copy_items(self, ctx: Context) -> Iterator[CopyItem]:
-        for item in self.journal.pending(ctx.eff.name):
+        for item in self._until_stopped(self.journal.pending(ctx.eff.name)):
             self.journal.mark_copying(item.item_id)
             yield self._copy_item(ctx, item)
 
@@ -275,6 +349,14 @@ class Migration:
 
     def _record_copy(self, result: CopyResult, outcome: DatasetOutcome) -> None:
         item_id = _item_id(result.dataset, result.key)
+        if result.attempts > 1:
+            self.reporter.event(
+                "object.retry",
+                dataset=result.dataset,
+                key=result.key,
+                attempts=result.attempts - 1,
+                phase="copy",
+            )
         if result.state != "copied":
             reason = result.error or "copy failed"
             self.journal.mark_failed(item_id, reason, result.error_kind)
@@ -322,7 +404,8 @@ class Migration:
     ) -> None:
         self._announce(ctx, "verify.start", state)
         items = (
-            self._verify_item(ctx, item, mode) for item in self.journal.items(state, ctx.eff.name)
+            self._verify_item(ctx, item, mode)
+            for item in self._until_stopped(self.journal.items(state, ctx.eff.name))
         )
         record = self._record_verify if state == ItemState.COPIED else self._record_recheck
         for _, future in imap_unordered(self.executor, self._verify_task, items, self.window):
@@ -330,9 +413,13 @@ class Migration:
 
     def _record_recheck(self, ctx: Context, result: VerifyResult, outcome: DatasetOutcome) -> None:
         if result.ok:
-            outcome.verified += 1
+            outcome.count_verified(result.mode)
             self.reporter.event(
-                "object.verified", dataset=result.dataset, key=result.key, mode=result.mode
+                "object.verified",
+                dataset=result.dataset,
+                key=result.key,
+                mode=result.mode,
+                how=verified_how(result.mode),
             )
             return
         self._record_verify(ctx, result, outcome)
@@ -364,16 +451,24 @@ class Migration:
             self.journal.mark_failed(item_id, reason, None, verify_mode=result.mode)
             outcome.failed.append((result.key, reason))
             self.reporter.event(
-                "object.failed", dataset=result.dataset, key=result.key, reason=reason
+                "object.failed",
+                dataset=result.dataset,
+                key=result.key,
+                reason=reason,
+                phase="verify",
             )
             return
         self.journal.mark_verified(item_id, result.mode)
         item = self.journal.get_by_id(item_id)
         if item is not None:
             self._record_object(ctx, item)
-        outcome.verified += 1
+        outcome.count_verified(result.mode)
         self.reporter.event(
-            "object.verified", dataset=result.dataset, key=result.key, mode=result.mode
+            "object.verified",
+            dataset=result.dataset,
+            key=result.key,
+            mode=result.mode,
+            how=verified_how(result.mode),
         )
 
     def _record_object(self, ctx: Context, item: Item) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from hdh_migrate.engine.evidence import StatePaths, manifest_signer, state_paths
 from hdh_migrate.engine.restore import RestoreOutcome, restore_all, restore_items
-from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.engine.runner import Migration, plan_digest, verified_how
 from hdh_migrate.engine.specs import key_spec, target_spec
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
@@ -99,7 +99,12 @@ def status(path: str | Path) -> dict[str, Any]:
                 for i in journal.failures(ds.name, limit=20)
             ]
             state = journal.dataset_state(ds.name)
-            entry = {"state": str(state) if state else "new", "items": counts, "failures": failures}
+            entry = {
+                "state": str(state) if state else "new",
+                "items": counts,
+                "verified_by": verified_by(journal.verified_modes(ds.name)),
+                "failures": failures,
+            }
             waves.setdefault(wave.name, {})[ds.name] = entry
         runs = [r.to_dict() for r in journal.runs()[-5:]]
     return {
@@ -108,6 +113,15 @@ def status(path: str | Path) -> dict[str, Any]:
         "waves": waves,
         "runs": runs,
     }
+
+
+def verified_by(modes: dict[str, int]) -> dict[str, int]:
+    """Journal verify modes → ``full`` / ``sampled`` / ``metadata`` counts."""
+    out: dict[str, int] = {}
+    for mode, n in modes.items():
+        how = verified_how(mode)
+        out[how] = out.get(how, 0) + n
+    return out
 
 
 def restore(path: str | Path, dataset: str, to: Path, only: str = "") -> RestoreOutcome:

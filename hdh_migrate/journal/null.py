@@ -104,6 +104,9 @@ class NullJournal:
     def counts(self, dataset: str | None = None) -> list[StateCount]:
         return []
 
+    def verified_modes(self, dataset: str | None = None) -> dict[str, int]:
+        return {}
+
     def record_upload(self, item_id: str, upload_id: str, bucket: str, key: str) -> None:
         return None
 

@@ -315,6 +315,17 @@ class Journal:
         )
         return [StateCount.from_dict(dict(row)) for row in rows]
 
+    def verified_modes(self, dataset: str | None = None) -> dict[str, int]:
+        """Verified objects per verification mode (``full``, ``header``, ``metadata``…):
+        how each was checked, for honest accounting in status, reports and gates."""
+        where, params = _filters(ItemState.VERIFIED, dataset)
+        rows = self._conn.execute(
+            "SELECT COALESCE(verify_mode, '') AS mode, COUNT(*) AS count "  # noqa: S608
+            f"FROM items WHERE 1 = 1{where} GROUP BY mode ORDER BY mode",
+            params,
+        )
+        return {str(row["mode"]): int(row["count"]) for row in rows}
+
     # ------------------------------------------------------------------ multipart uploads
 
     def record_upload(self, item_id: str, upload_id: str, bucket: str, key: str) -> None:

@@ -134,6 +134,12 @@ class Gates(StrictModel):
     two_person: bool = Field(
         default=False, description="Require two distinct approvers other than the operator."
     )
+    require_full_readback: bool = Field(
+        default=False,
+        description="Refuse the switch until every object was verified by a full read-back "
+        "(a sampled or metadata-only verification does not count): run "
+        "`hdh-migrate verify PLAN --mode full` first.",
+    )
     window: Window | None = Field(
         default=None,
         description="Time window in which the switch may happen: '[Day ]HH:MM-[Day ]HH:MM Zone'.",

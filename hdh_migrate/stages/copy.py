@@ -28,6 +28,7 @@ from hdh_migrate.stages.clients import PROCESS_CLIENTS, Clients
 from hdh_migrate.stages.envelopes import drop_stale_sidecar
 from hdh_migrate.stages.items import CopyItem, CopyResult
 from hdh_migrate.stages.metadata import not_carried, target_metadata
+from hdh_migrate.stages.meter import metered
 from hdh_migrate.stages.retry import RetryPolicy
 from hdh_migrate.stages.throttle import limited
 
@@ -84,7 +85,7 @@ def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts) -> CopyResul
         source.open_read(item.key, if_match=item.etag) as raw,
     ):
         algorithms = ("sha256", "md5") if item.content_md5 else ("sha256",)
-        plain = HashingReader(limited(raw), algorithms)
+        plain = HashingReader(metered(limited(raw), item.dataset, "copy"), algorithms)
         sealed = HashingReader(encryptor.reader(plain))  # type: ignore[arg-type]
         target.write(item.target_key, sealed, encryptor.ciphertext_length, options)  # type: ignore[arg-type]
     _cross_check_md5(item, plain, clients)

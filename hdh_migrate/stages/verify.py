@@ -31,6 +31,7 @@ from hdh_migrate.keys import KeyProvider
 from hdh_migrate.stages.clients import PROCESS_CLIENTS, Clients
 from hdh_migrate.stages.envelopes import RotatedKeyError, current_envelope, open_plaintext
 from hdh_migrate.stages.items import VerifyItem, VerifyResult
+from hdh_migrate.stages.meter import metered
 
 CHUNK = 1 << 20
 
@@ -67,7 +68,7 @@ def _full(item: VerifyItem, target: Backend, clients: Clients) -> tuple[str | No
     if size_problem:
         return size_problem, 0
     with open_plaintext(target, item.target_key, clients.key(item.kek), item.object_id) as reader:
-        plain = HashingReader(reader)  # type: ignore[arg-type]
+        plain = HashingReader(metered(reader, item.dataset, "verify"))  # type: ignore[arg-type]
         while plain.read(CHUNK):
             pass
     if plain.bytes_read != item.plaintext_size:

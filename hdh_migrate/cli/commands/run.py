@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +10,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from hdh_migrate.cli.progress import JsonLinesReporter, RichReporter, make_reporter
+from hdh_migrate.cli.interrupt import interruptible
+from hdh_migrate.cli.observing import Observed, observed
 from hdh_migrate.cli.render import emit_json, ok, stderr, stdout
 from hdh_migrate.engine.audit import policy_gate, record_policy_override
 from hdh_migrate.engine.evidence_report import write_html
 from hdh_migrate.engine.run_report import RunReport, utc_now, write_run_report
 from hdh_migrate.engine.runner import DatasetOutcome, Migration
 from hdh_migrate.engine.session import RunSettings, migration, restore, status
-from hdh_migrate.errors import ObjectsFailedError, VerificationError
+from hdh_migrate.errors import ObjectsFailedError, RunInterrupted, VerificationError
 from hdh_migrate.units import human_size, parse_rate
 
 RUN_HELP = """Run the plan: each dataset of each wave, in order, through inventory → copy
@@ -96,15 +97,17 @@ def run(
         stderr.print(f"[bold white on red] {escape(override.line())} [/]", highlight=False)
     # --- end of policy gate ---
     settings = RunSettings(concurrency, parse_rate(bandwidth) if bandwidth else None, executor)
-    reporter = make_reporter(as_json)
-    live = reporter if isinstance(reporter, RichReporter) else nullcontext()
-    with live, migration(plan, settings, reporter) as job:
+    with observed(as_json) as watch, migration(plan, settings, watch.reporter) as job:
+        watch.bind(job.run_id)
         if override is not None:
             record_policy_override(job, override)  # signed manifest record, before any copy
         started = utc_now()
-        outcomes = job.run(wave, dataset)
+        with interruptible(job) as signals:
+            outcomes = job.run(wave, dataset)
         _report_files(job, "run", started, outcomes, as_json, plan)
-    _conclude(outcomes, as_json, "run")
+        if signals:
+            _interrupted(job, watch, outcomes, signals[0])
+    _conclude(outcomes, as_json, "run", watch)
 
 
 def verify(
@@ -115,11 +118,15 @@ def verify(
     as_json: bool = JSON_OPT,
 ) -> None:
     """Verify again (see Examples)."""
-    with migration(plan) as job:
+    with observed(as_json) as watch, migration(plan, reporter=watch.reporter) as job:
+        watch.bind(job.run_id)
         started = utc_now()
-        outcomes = job.reverify(mode, wave, dataset)
+        with interruptible(job) as signals:
+            outcomes = job.reverify(mode, wave, dataset)
         _report_files(job, "verify", started, outcomes, as_json, plan)
-    _conclude(outcomes, as_json, "verify")
+        if signals:
+            _interrupted(job, watch, outcomes, signals[0])
+    _conclude(outcomes, as_json, "verify", watch)
 
 
 def restore_command(
@@ -150,23 +157,65 @@ def restore_command(
         )
 
 
-def show_status(plan: str = PLAN_ARG, as_json: bool = JSON_OPT) -> None:
+def show_status(
+    plan: str = PLAN_ARG,
+    as_json: bool = JSON_OPT,
+    watch: float = typer.Option(
+        0,
+        "--watch",
+        min=0,
+        metavar="SECONDS",
+        help="Refresh every SECONDS from the journal (while another process runs); Ctrl-C ends.",
+    ),
+) -> None:
     """Show the journal's view of the plan."""
-    data = status(plan)
+    if watch <= 0:
+        _print_status(status(plan), as_json)
+        return
+    from rich.live import Live
+
+    try:
+        with Live(_status_table(status(plan)), console=stdout, auto_refresh=False) as live:
+            while True:
+                time.sleep(watch)
+                live.update(_status_table(status(plan)), refresh=True)
+    except KeyboardInterrupt:
+        return
+
+
+def _print_status(data: dict[str, Any], as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
-    table = Table("wave", "dataset", "state", "objects by state", "failures", title=data["plan"])
+    stdout.print(_status_table(data))
+
+
+def _status_table(data: dict[str, Any]) -> Table:
+    table = Table(
+        "wave",
+        "dataset",
+        "state",
+        "objects by state",
+        "verified by",
+        "failures",
+        title=escape(data["plan"]),
+    )
     for wave, datasets in data["waves"].items():
         for name, entry in datasets.items():
             items = ", ".join(
                 f"{s} {v['objects']} ({human_size(v['bytes'])})"
                 for s, v in sorted(entry["items"].items())
             )
+            how = ", ".join(f"{k} {n}" for k, n in sorted(entry.get("verified_by", {}).items()))
             table.add_row(
-                wave, name, entry["state"], escape(items) or "—", str(len(entry["failures"]))
+                escape(wave),
+                escape(name),
+                entry["state"],
+                escape(items) or "—",
+                how or "—",
+                str(len(entry["failures"])),
             )
-    stdout.print(table)
+    return table
 
 
 def _report_files(
@@ -193,10 +242,31 @@ def _report_files(
         stdout.print(f"report: {as_md} (and {as_json.name})", highlight=False, markup=False)
 
 
-def _conclude(outcomes: list[DatasetOutcome], as_json: bool, verb: str) -> None:
+def _interrupted(
+    job: Migration, watch: Observed, outcomes: list[DatasetOutcome], signum: int
+) -> None:
+    """After a signal: the run report is written (partial); say what is left, exit 128+N."""
+    copied = sum(o.copied for o in outcomes)
+    pending = sum(
+        c.count
+        for name in job.selected(None, None)
+        for c in job.journal.counts(name)
+        if str(c.state) in ("pending", "copying", "copied")
+    )
+    watch.reporter.event(
+        "run.interrupted", signal=signum, copied=copied, abandoned=0, pending=pending
+    )
+    raise RunInterrupted(
+        f"interrupted: {copied} copied, 0 in flight abandoned, {pending} pending",
+        signum=signum,
+        hint="run again to continue",
+    )
+
+
+def _conclude(outcomes: list[DatasetOutcome], as_json: bool, verb: str, watch: Observed) -> None:
     failed = [(o.dataset, key, reason) for o in outcomes for key, reason in o.failed]
     if as_json and verb == "run":  # the end of the JSON-lines event stream
-        JsonLinesReporter().event("run.done", datasets=[o.to_dict() for o in outcomes])
+        watch.reporter.event("run.done", datasets=[o.to_dict() for o in outcomes])
     elif as_json:
         emit_json({"command": verb, "datasets": [o.to_dict() for o in outcomes]})
     else:
@@ -239,4 +309,15 @@ def _print_outcomes(outcomes: list[DatasetOutcome], verb: str) -> None:
         table.add_row(*(str(v) for v in row))
     stdout.print(table)
     if not any(o.failed for o in outcomes):
-        ok(f"{verb}: {sum(o.verified for o in outcomes)} object(s) verified")
+        ok(f"{verb}: {sum(o.verified for o in outcomes)} object(s) verified{_how(outcomes)}")
+
+
+def _how(outcomes: list[DatasetOutcome]) -> str:
+    """`` (30 full read-back, 2 sampled)``: how the verified objects were checked."""
+    merged: dict[str, int] = {}
+    for o in outcomes:
+        for how, n in o.verified_by.items():
+            merged[how] = merged.get(how, 0) + n
+    words = {"full": "full read-back", "sampled": "sampled (header + last segment)"}
+    parts = [f"{n} {words.get(how, how)}" for how, n in sorted(merged.items()) if n]
+    return f" ({', '.join(parts)})" if parts else ""

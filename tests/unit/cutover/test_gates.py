@@ -98,3 +98,20 @@ def test_window_gate_in_evaluate() -> None:
     enforce(evaluate(gates, _inputs([], now=SAT_23H_PARIS), switching=False))
     with pytest.raises(GateRefusedError, match="gate window refused: now is Sun 2026-11-29 07:00"):
         enforce(evaluate(gates, _inputs([], now=SUN_07H_PARIS), switching=False))
+
+
+def test_verified_gate_states_the_share_fully_read_back() -> None:
+    results = evaluate(Gates(), _inputs([], full_readback_pct=12.5))
+    (verified,) = [r for r in results if r.name == "verified"]
+    assert verified.passed and "(12.500% by full read-back)" in verified.measured
+    assert "full_readback" not in [r.name for r in results]  # not required by default
+
+
+def test_require_full_readback_refuses_a_sampled_wave_until_a_full_verify() -> None:
+    gates = Gates(require_full_readback=True)
+    with pytest.raises(GateRefusedError, match=r"gate full_readback refused: 12\.500%") as raised:
+        enforce(evaluate(gates, _inputs([], full_readback_pct=12.5)))
+    assert "verify PLAN --mode full" in (raised.value.hint or "")
+    enforce(evaluate(gates, _inputs([], full_readback_pct=100.0)))
+    # before the freeze the measured gates are not evaluated
+    enforce(evaluate(gates, _inputs([], full_readback_pct=0.0), switching=False))

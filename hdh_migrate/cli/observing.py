@@ -1,0 +1,86 @@
+"""What watches a long command: the screen (bars or JSON lines), the stats line off a
+terminal, progress heartbeats, the log file and the metrics — assembled from the root
+options (``cli/state.py``) into one reporter for the engine."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from hdh_migrate.cli.progress import JsonLinesReporter, RichReporter
+from hdh_migrate.cli.render import stderr
+from hdh_migrate.cli.state import STATE
+from hdh_migrate.events import NullReporter, Reporter
+from hdh_migrate.observe import Envelope, Fanout, RunStats
+from hdh_migrate.observe.folding import Folding
+from hdh_migrate.observe.logfile import LogFile
+from hdh_migrate.observe.ticker import Ticker
+
+
+@dataclass
+class Observed:
+    """The engine's reporter, and what the command may read back."""
+
+    reporter: Reporter
+    envelope: Envelope
+    stats: RunStats
+
+    def bind(self, run_id: str) -> None:
+        """Stamp every later event with the run's id."""
+        self.envelope.run_id = run_id
+
+
+@contextmanager
+def observed(as_json: bool) -> Iterator[Observed]:
+    """Screen + stats + heartbeats + log file + metrics, started and stopped together."""
+    envelope, stats = Envelope(), RunStats()
+    with ExitStack() as stack:
+        sinks: list[Reporter] = [stats, _screen(as_json, envelope, stack)]
+        if STATE.log_file is not None:
+            log = LogFile(STATE.log_file, STATE.log_level, STATE.log_format, envelope)
+            stack.callback(log.close)
+            sinks.append(log)
+        sinks += _metrics(stack)
+        fanout = Fanout(sinks)
+        reporter: Reporter = fanout if STATE.verbose else Folding(fanout)
+        stack.enter_context(Ticker(STATE.stats_seconds, _tick(reporter, stats), final=False))
+        yield Observed(reporter, envelope, stats)
+
+
+def _screen(as_json: bool, envelope: Envelope, stack: ExitStack) -> Reporter:
+    if as_json:
+        return JsonLinesReporter(envelope)
+    if stderr.is_terminal:
+        return stack.enter_context(RichReporter())
+    return NullReporter()
+
+
+def _tick(reporter: Reporter, stats: RunStats) -> Any:
+    """Every interval: a ``progress`` heartbeat event, and the stats line on stderr when
+    stderr is not a terminal (nohup, systemd, CI: the bars are not drawn there)."""
+
+    def tick() -> None:
+        reporter.event("progress", **stats.snapshot().to_dict())
+        if not stderr.is_terminal:
+            sys.stderr.write(f"stats: {stats.line()}\n")
+            sys.stderr.flush()
+
+    return tick
+
+
+def _metrics(stack: ExitStack) -> list[Reporter]:
+    if STATE.metrics_port is None and STATE.metrics_file is None:
+        return []
+    from hdh_migrate.observe.metrics import Metrics
+
+    metrics = Metrics()
+    if STATE.metrics_port is not None:
+        port = metrics.serve(STATE.metrics_port)
+        sys.stderr.write(f"metrics: http://127.0.0.1:{port}/metrics\n")
+    if STATE.metrics_file is not None:
+        path = STATE.metrics_file
+        stack.enter_context(Ticker(max(STATE.stats_seconds, 1.0), lambda: metrics.write(path)))
+    return [metrics]

@@ -1,0 +1,62 @@
+"""Bytes read so far, per dataset and phase, in this process: what lets a progress bar
+move inside a multi-GB object instead of jumping when it finishes.
+
+Work units wrap their source stream in ``metered``; the CLI polls ``PROCESS_METER``. On an
+executor whose tasks run in other processes (Dask) the meter stays at zero here and the
+bars advance per finished object, as before. Retried reads count again: the bar shows
+bytes moved, capped at the phase's total by the reader of the meter.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import BinaryIO
+
+
+class ByteMeter:
+    """Thread-safe counters keyed by ``(dataset, phase)``."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, dataset: str, phase: str, n: int) -> None:
+        if n > 0:
+            with self._lock:
+                key = (dataset, phase)
+                self._counts[key] = self._counts.get(key, 0) + n
+
+    def get(self, dataset: str, phase: str) -> int:
+        with self._lock:
+            return self._counts.get((dataset, phase), 0)
+
+    def reset(self, dataset: str, phase: str) -> None:
+        with self._lock:
+            self._counts.pop((dataset, phase), None)
+
+
+PROCESS_METER = ByteMeter()
+
+
+class MeteredReader:
+    """A read-only stream that counts what it returns into a ``ByteMeter``."""
+
+    def __init__(self, inner: BinaryIO, meter: ByteMeter, dataset: str, phase: str) -> None:
+        self._inner, self._meter = inner, meter
+        self._dataset, self._phase = dataset, phase
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._inner.read(n)
+        self._meter.add(self._dataset, self._phase, len(data))
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def metered(stream: BinaryIO, dataset: str, phase: str) -> BinaryIO:
+    """``stream`` counted into ``PROCESS_METER`` under ``(dataset, phase)``."""
+    return MeteredReader(stream, PROCESS_METER, dataset, phase)  # type: ignore[return-value]

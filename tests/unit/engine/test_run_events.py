@@ -1,0 +1,158 @@
+"""The run's events: versioned envelope valid against docs/events.schema.json, run.started
+and run.finished, verification split by how, and a clean stop on interrupt()."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from hdh_migrate.backends.memory import drop_store
+from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.events import ListReporter
+from hdh_migrate.execution import SerialExecutor
+from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter
+from hdh_migrate.journal import ItemState, Journal
+from hdh_migrate.observe import Envelope
+from tests.offline_plan import MemoryTargetClients, parse_offline_plan
+
+SCHEMA = json.loads((Path(__file__).parents[3] / "docs" / "events.schema.json").read_text())
+
+REST = """\
+keys:
+  k: {{kind: file, path: "{key}", create: true}}
+defaults: {{key: k, verify: "{verify}"}}
+state_dir: "{state}"
+waves:
+  - name: w1
+    datasets:
+      - name: ds
+        source: disk
+        prefix: data/
+        target: mem
+        target_prefix: enc/
+"""
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Any:
+    src = tmp_path / "src" / "data"
+    src.mkdir(parents=True)
+    for i in range(40):
+        (src / f"o{i:02d}.bin").write_bytes(os.urandom(100 + i))
+    store = f"t-{uuid.uuid4().hex}"
+    signer = Ed25519FileSigner.generate("u")
+    yield {"tmp": tmp_path, "src": tmp_path / "src", "store": store, "signer": signer}
+    drop_store(store)
+
+
+class Stamped(ListReporter):
+    """What --json prints: every event in the envelope."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.envelope = Envelope("run-1")
+        self.records: list[dict[str, Any]] = []
+
+    def event(self, name: str, /, **fields: Any) -> None:
+        super().event(name, **fields)
+        self.records.append(json.loads(json.dumps(self.envelope.wrap(name, fields))))
+
+
+def migrate(env: Any, verify: str, reporter: Any, clients: Any) -> tuple[Migration, list[Any]]:
+    rest = REST.format(key=env["tmp"] / "k.key", state=env["tmp"] / "st", verify=verify)
+    plan = parse_offline_plan("ev", env["src"], rest)
+    (env["tmp"] / "st").mkdir(exist_ok=True)
+    with (
+        Journal(env["tmp"] / "st" / "journal.sqlite") as journal,
+        ManifestWriter(env["tmp"] / "st" / "m.jsonl", env["signer"], "hdh-migrate/ev") as manifest,
+    ):
+        job = Migration(
+            plan,
+            plan_digest(b"p"),
+            journal=journal,
+            manifest=manifest,
+            executor=SerialExecutor(),
+            clients=clients,
+            reporter=reporter,
+            window=2,
+        )
+        reporter.job = job
+        outcomes = job.run()
+        reporter.counts = {c.state: c.count for c in journal.counts("ds")}
+    return job, outcomes
+
+
+def test_every_event_of_a_run_validates_against_the_published_schema(env: Any) -> None:
+    reporter = Stamped()
+    _, outcomes = migrate(env, "sample:25%", reporter, MemoryTargetClients(env["store"]))
+    for record in reporter.records:
+        jsonschema.validate(record, SCHEMA)
+    names = [r["event"] for r in reporter.records]
+    assert names[0] == "run.started" and names[-1] == "run.finished"
+    started = reporter.records[0]
+    assert started["datasets"] == ["ds"] and started["plan_digest"].startswith("sha256:")
+    assert started["targets"] and started["sources"], started
+    finished = reporter.records[-1]
+    by = finished["verified_by"]
+    assert sum(by.values()) == finished["verified"] == 40
+    assert by.get("full", 0) > 0 and by.get("sampled", 0) > 0  # a sample is not a full check
+    assert outcomes[0].verified_by == by
+    assert [r["seq"] for r in reporter.records] == list(range(1, len(reporter.records) + 1))
+
+
+def test_a_bad_event_fails_the_schema() -> None:
+    bad = Envelope("r").wrap("object.verified", {"dataset": "d", "key": "k", "mode": "x"})
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, SCHEMA)  # no "how"
+
+
+class StopAfter(ListReporter):
+    """Interrupts the run (as the SIGINT handler does) after ``n`` copies."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n, self.copied = n, 0
+
+    def event(self, name: str, /, **fields: Any) -> None:
+        super().event(name, **fields)
+        if name == "object.copied":
+            self.copied += 1
+            if self.copied == self.n:
+                self.job.interrupt()
+
+
+def test_interrupt_takes_no_new_work_then_a_rerun_finishes_without_reuploads(env: Any) -> None:
+    clients = MemoryTargetClients(env["store"])
+    reporter = StopAfter(5)
+    job, outcomes = migrate(env, "full", reporter, clients)
+    assert job.interrupted
+    copied = outcomes[0].copied
+    assert 5 <= copied <= 5 + 2  # what was in flight (the window) finished, nothing more
+    assert outcomes[0].verified == 0
+    assert reporter.counts == {ItemState.COPIED: copied, ItemState.PENDING: 40 - copied}
+    finished = [f for n, f in reporter.events if n == "run.finished"]
+    assert finished and finished[0]["interrupted"] is True
+    assert clients.puts == copied
+    again = ListReporter()
+    _, outcomes = migrate(env, "full", again, clients)
+    assert outcomes[0].copied == 40 - copied and outcomes[0].verified == 40
+    assert clients.puts == 40  # what was copied before the interrupt was not sent again
+
+
+def test_the_run_report_says_how_objects_were_verified(env: Any) -> None:
+    from datetime import UTC, datetime
+
+    from hdh_migrate.engine.run_report import RunReport
+
+    _, outcomes = migrate(env, "sample:25%", ListReporter(), MemoryTargetClients(env["store"]))
+    now = datetime.now(UTC)
+    report = RunReport("run", "ev", "r", now, now, True, tuple(outcomes))
+    by = report.to_dict()["totals"]["verified_by"]
+    assert by == outcomes[0].verified_by and by["sampled"] > 0
+    assert f"{by['full']} by full read-back, {by['sampled']} sampled" in report.markdown()
