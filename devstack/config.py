@@ -27,6 +27,7 @@ AZURITE_VERSION = "3.35.0"
 HSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 HSM_TOKEN = "hdh-test"
 HSM_KEK_LABEL = "kek-test"
+HSM_SIGNING_LABEL = "manifest-test"  # Ed25519, non-extractable: signs rehearsal manifests
 SFTP_USER_ROOT = "hdhsftp"
 
 # Azurite's development account: the key is public, documented by Microsoft.

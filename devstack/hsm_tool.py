@@ -2,8 +2,9 @@
 
 A child process keeps the caller free of a PKCS#11 library initialised against the wrong
 SOFTHSM2_CONF. Arguments come from the environment: SOFTHSM2_CONF, HDH_HSM_MODULE,
-HDH_HSM_TOKEN, HDH_HSM_PIN, HDH_HSM_KEK_LABEL. Commands (run in order): ``kek`` (create the
-KEK if absent), ``check`` (wrap/unwrap round trip).
+HDH_HSM_TOKEN, HDH_HSM_PIN, HDH_HSM_KEK_LABEL, HDH_HSM_SIGNING_LABEL. Commands (run in
+order): ``kek`` (create the KEK if absent), ``signing`` (create the Ed25519 manifest signing
+key if absent), ``check`` (wrap/unwrap round trip).
 """
 
 from __future__ import annotations
@@ -53,6 +54,37 @@ def ensure_kek() -> None:
         )
 
 
+def ensure_signing_key() -> None:
+    """Create the Ed25519 manifest signing key pair (token objects, sensitive,
+    non-extractable) if absent: what a rehearsal signs its manifest with."""
+    from pkcs11.util.ec import encode_named_curve_parameters
+
+    label = os.environ.get("HDH_HSM_SIGNING_LABEL", "manifest-test")
+    with _session() as session:
+        if list(
+            session.get_objects({Attribute.LABEL: label, Attribute.KEY_TYPE: KeyType.EC_EDWARDS})
+        ):
+            return
+        session.generate_keypair(
+            KeyType.EC_EDWARDS,
+            mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
+            public_template={
+                Attribute.EC_PARAMS: encode_named_curve_parameters("1.3.101.112"),
+                Attribute.TOKEN: True,
+                Attribute.VERIFY: True,
+                Attribute.LABEL: label,
+            },
+            private_template={
+                Attribute.TOKEN: True,
+                Attribute.SIGN: True,
+                Attribute.SENSITIVE: True,
+                Attribute.EXTRACTABLE: False,
+                Attribute.PRIVATE: True,
+                Attribute.LABEL: label,
+            },
+        )
+
+
 def check() -> None:
     """Wrap a random 32-byte session key with the KEK, unwrap it, compare the bytes."""
     plain = secrets.token_bytes(32)
@@ -86,4 +118,4 @@ def check() -> None:
 
 if __name__ == "__main__":
     for command in sys.argv[1:]:
-        {"kek": ensure_kek, "check": check}[command]()
+        {"kek": ensure_kek, "signing": ensure_signing_key, "check": check}[command]()

@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack import creds
-from devstack.config import HOST, HSM_KEK_LABEL, HSM_MODULE, HSM_TOKEN, SFTP_PORT
+from devstack.config import (
+    HOST,
+    HSM_KEK_LABEL,
+    HSM_MODULE,
+    HSM_SIGNING_LABEL,
+    HSM_TOKEN,
+    SFTP_PORT,
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,7 @@ class Stack:
             "HDH_HSM_PIN": self.hsm_pin,
             "HDH_HSM_KEK_LABEL": self.hsm_kek_label,
             **self._optional_env(),
+            "HDH_HSM_SIGNING_LABEL": HSM_SIGNING_LABEL,
         }
 
     def _optional_env(self) -> dict[str, str]:

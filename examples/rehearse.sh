@@ -43,7 +43,7 @@ step "verify again at the target (full read-back)"
 "$HDH" verify "$PLAN" --mode full
 
 step "check the signed manifest"
-"$HDH" manifest verify "$STATE/manifest.jsonl"
+"$HDH" manifest verify "$STATE/manifest.jsonl" --trust-adjacent-key
 
 step "restore a sample, decrypt it, compare it byte for byte with the source"
 rm -rf "$STATE-restored"
@@ -83,7 +83,7 @@ step "rollback: readers back to the source, leases released, source writable aga
 grep -qx "azure" "$READERS"
 echo "readers now point to: $(cat "$READERS")"
 source_write accepted
-"$HDH" manifest verify "$STATE/manifest.jsonl"
+"$HDH" manifest verify "$STATE/manifest.jsonl" --trust-adjacent-key
 "$HDH" status "$PLAN"
 
 echo

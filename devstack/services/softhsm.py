@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from devstack import creds
-from devstack.config import HSM_KEK_LABEL, HSM_MODULE, HSM_TOKEN
+from devstack.config import HSM_KEK_LABEL, HSM_MODULE, HSM_SIGNING_LABEL, HSM_TOKEN
 from devstack.services.base import Service
 
 _DIGITS = "0123456789"
@@ -36,6 +36,7 @@ class SoftHsm(Service):
             "HDH_HSM_TOKEN": HSM_TOKEN,
             "HDH_HSM_PIN": creds.read(self.ctx.cred("hsm_pin")),
             "HDH_HSM_KEK_LABEL": HSM_KEK_LABEL,
+            "HDH_HSM_SIGNING_LABEL": HSM_SIGNING_LABEL,
             "PYTHONPATH": os.pathsep.join([_REPO, os.environ.get("PYTHONPATH", "")]),
         }
 
@@ -60,7 +61,7 @@ class SoftHsm(Service):
 
     def health(self) -> None:
         """Wrap/unwrap round trip; after configure() also creates the KEK if absent."""
-        steps = ["kek", "check"] if self._create_kek else ["check"]
+        steps = ["kek", "signing", "check"] if self._create_kek else ["check"]
         self._run([sys.executable, "-m", "devstack.hsm_tool", *steps])
 
     def endpoint(self) -> str:

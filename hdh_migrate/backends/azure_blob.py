@@ -405,6 +405,46 @@ class AzureBlobBackend:
     def close(self) -> None:
         self._container.close()
 
+    # -- decommissioning evidence ---------------------------------------------------------------
+
+    def retention_settings(self, prefix: str = "") -> dict[str, Any]:
+        """What could keep copies of deleted blobs, for a decommissioning record: blob soft
+        delete (a service property), the container's immutability policy and legal hold, and
+        the soft-deleted blobs and older versions still listed under ``prefix``. Blob
+        versioning itself is an account setting the data plane cannot read: the versions
+        listed show its effect. A value the service does not give is ``unknown: <why>``."""
+        return {
+            "blob_soft_delete": _answer(self._soft_delete),
+            "container": _answer(self._container_flags),
+            "remaining_under_prefix": _answer(lambda: self._remnants(prefix)),
+            "versioning": "account setting not readable through the data plane; "
+            "versions still listed are counted under remaining_under_prefix",
+        }
+
+    def _soft_delete(self) -> dict[str, Any]:
+        account_url = self._container.primary_endpoint.rsplit("/", 1)[0]
+        service = BlobServiceClient(account_url, credential=self._container.credential)
+        with service:
+            policy = service.get_service_properties()["delete_retention_policy"]
+        return {"enabled": bool(policy.enabled), "days": policy.days}
+
+    def _container_flags(self) -> dict[str, Any]:
+        props = self._container.get_container_properties()
+        return {
+            "immutability_policy": bool(props.has_immutability_policy),
+            "legal_hold": bool(props.has_legal_hold),
+            "deleted_retention_days": getattr(props, "deleted_retention_days", None),
+        }
+
+    def _remnants(self, prefix: str) -> dict[str, int]:
+        deleted = versions = 0
+        for props in self._container.list_blobs(
+            name_starts_with=prefix or None, include=["deleted", "versions"]
+        ):
+            deleted += bool(props.deleted)
+            versions += props.is_current_version is False
+        return {"soft_deleted": deleted, "older_versions": versions}
+
     # -- container (tests, rehearsals) ---------------------------------------------------------
 
     def ensure_container(self) -> None:
@@ -438,6 +478,14 @@ class AzureBlobBackend:
         """Break any lease on ``key`` at once (needs no id)."""
         with self._errors("break lease", key):
             BlobLeaseClient(self._container.get_blob_client(key)).break_lease(lease_break_period=0)
+
+
+def _answer(ask: Any) -> Any:
+    """``ask()``, or ``unknown: <error class>`` when the service does not answer."""
+    try:
+        return ask()
+    except (AzureError, ValueError, KeyError, AttributeError) as exc:
+        return f"unknown: {type(exc).__name__}"
 
 
 # -- client construction ---------------------------------------------------------------------

@@ -112,10 +112,13 @@ COMMAND_MODULES: tuple[str, ...] = (
     "run",
     "cutover",
     "rehearse",
+    "approve",
+    "decommission",
     "crypto",
     "providers",
     "manifest",
     "state",
+    "evidence",
 )
 
 for _name in COMMAND_MODULES:
@@ -136,6 +139,8 @@ SHORT_HELP = {
     "rollback": "Undo a cutover that is not finalized: readers back, source writable.",
     "finalize": "Finalize a switched wave: the point of no return.",
     "rehearse": "Rehearse any plan end to end on stand-in servers; JUnit + summary.",
+    "approve": "Sign a wave's approval statement with your SSH key (SSHSIG).",
+    "decommission": "After finalize: delete the verified source objects, prove it, sign it.",
     "encrypt": "Encrypt a local file into an HDH1 object.",
     "decrypt": "Decrypt an HDH1 object (a local file or s3://… of a plan target).",
     "restore": "Download, decrypt and check a dataset's objects against the evidence.",

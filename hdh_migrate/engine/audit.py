@@ -37,6 +37,8 @@ from hdh_migrate.policy import (
     severity_of,
     worst,
 )
+from hdh_migrate.providers import load_registry
+from hdh_migrate.providers.overlay import load_overlay, overlay_files
 from hdh_migrate.reports.estimates import Pricing, estimate
 from hdh_migrate.reports.model import (
     AuditReport,
@@ -77,9 +79,10 @@ def judge(path: str, options: AuditOptions | None = None) -> PolicyView:
     source = read_plan(path)
     plan = source.plan
     states: dict[str, str] = {}
+    gone: dict[str, str] = {}
     with JournalView.open(plan.state_path / "journal.sqlite") as journal:
         if journal is not None:
-            states = journal.dataset_states()
+            states, gone = journal.dataset_states(), journal.decommissioned()
     inp = PolicyInput(
         plan,
         source.file,
@@ -88,6 +91,8 @@ def judge(path: str, options: AuditOptions | None = None) -> PolicyView:
         _probes(plan),
         states,
         dict(os.environ if options.environ is None else options.environ),
+        gone,
+        load_overlay(overlay_files(path), load_registry().presets),
     )
     return PolicyView(source, evaluate(inp), inp)
 

@@ -4,6 +4,7 @@ A missing journal is ``None``: nothing has run, and nothing is created."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,16 @@ from hdh_migrate.errors import UsageError
 from hdh_migrate.journal.integrity import check_file, named
 
 DONE_STATES = frozenset({"copied", "verified"})
+DECOMMISSIONED = "decommissioned"
+
+
+def decommissioned(detail: str | None) -> dict[str, object] | None:
+    """The decommissioning note in a journal transition's detail, or None."""
+    try:
+        value = json.loads(detail or "")
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) and value.get("event") == DECOMMISSIONED else None
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,18 @@ class JournalView:
     def dataset_states(self) -> dict[str, str]:
         rows = self._conn.execute("SELECT dataset, state FROM datasets")
         return {str(dataset): str(state) for dataset, state in rows}
+
+    def decommissioned(self) -> dict[str, str]:
+        """Dataset → method (deleted, attested) of the decommissioning notes."""
+        rows = self._conn.execute(
+            "SELECT dataset, detail FROM transitions WHERE from_state = to_state ORDER BY id"
+        )
+        found: dict[str, str] = {}
+        for dataset, detail in rows:
+            note = decommissioned(detail)
+            if note is not None:
+                found[str(dataset)] = str(note.get("method", ""))
+        return found
 
     def item(self, dataset: str, key: str) -> JournalItem | None:
         row = self._conn.execute(

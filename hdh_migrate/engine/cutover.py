@@ -37,19 +37,26 @@ pass, ``cutover_base`` holds the shared bookkeeping, ``cutover_report`` the repo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
+from hdh_migrate.engine import approvals as signed_approvals
+from hdh_migrate.engine.approvals import Statement
 from hdh_migrate.engine.cutover_base import CutoverError, S, refuse
 from hdh_migrate.engine.cutover_delta import DeltaSteps
 from hdh_migrate.engine.cutover_freeze import LEASE_BATCH, FreezeSteps
 from hdh_migrate.engine.cutover_report import Report, markdown, one_line, utc_now
+from hdh_migrate.engine.evidence_report import write_html
 from hdh_migrate.engine.gates import GateInputs, GateResult, enforce, evaluate
-from hdh_migrate.errors import GateRefusedError, UsageError
+from hdh_migrate.errors import GateRefusedError, HdhError, UsageError
 from hdh_migrate.journal import DatasetState
 from hdh_migrate.plan import Wave
 from hdh_migrate.plan.cutover import Cutover
+from hdh_migrate.plan.types import resolve_text
 
 __all__ = [
     "LEASE_BATCH",
@@ -80,9 +87,35 @@ class WaveCutover(FreezeSteps, DeltaSteps):
 
     # ================================================================== commands
 
-    def cutover(self, wave_name: str, approvals: Sequence[str] = ()) -> Report:
-        """Freeze → delta → final pass → gates → switch, resuming where the journal says."""
-        return self._command("cutover", wave_name, lambda w: self._cutover(w, approvals))
+    def cutover(
+        self, wave_name: str, approvals: Sequence[str] = (), signed: Sequence[Path] = ()
+    ) -> Report:
+        """Freeze → delta → final pass → gates → switch, resuming where the journal says.
+        ``approvals`` are names (profile rehearsal, no allowed_signers); ``signed`` are
+        SSHSIG files (FILE.sig with the statement FILE beside it)."""
+        return self._command("cutover", wave_name, lambda w: self._cutover(w, approvals, signed))
+
+    def statement(self, wave_name: str) -> Statement:
+        """The statement an approver of ``wave_name`` signs now (seals the manifest first,
+        so the statement names a signed checkpoint)."""
+        wave = self._wave(wave_name)
+        self.job.manifest.checkpoint()
+        heads = self.job.manifest.signed_heads()
+        if not heads:
+            raise UsageError(
+                f"nothing to approve yet: the manifest of plan {self.plan.name!r} is empty",
+                hint="run `hdh-migrate run PLAN` first; approvers approve the evidence it signs",
+            )
+        size, root = heads[-1]
+        return Statement(
+            self.plan.name,
+            self.job.plan_digest,
+            wave.name,
+            self._wave_epoch(wave),
+            size,
+            root,
+            self.clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
 
     def rollback(self, wave_name: str) -> Report:
         """Readers back to the source, source writable, datasets rolled_back."""
@@ -113,7 +146,18 @@ class WaveCutover(FreezeSteps, DeltaSteps):
             self.report.datasets = {d.name: str(self._state(d.name)) for d in wave.datasets}
             self.report.ended = utc_now()
             self.report.write(self.plan.state_path)
+            self._write_html(command)
         return self.report
+
+    def _write_html(self, command: str) -> None:
+        """The HTML report beside the JSON and Markdown; a plan or overlay that can no
+        longer be read leaves those two (the error being reported is the command's own)."""
+        html = Path(self.report.paths[0]).with_suffix(".html")
+        kind = command.removesuffix("-dry-run")
+        with contextlib.suppress(HdhError):
+            self.job.manifest.checkpoint()  # the report shows the signed root
+            write_html(self.plan, html, kind, self.report.to_dict(), self.plan_file)
+            self.report.paths.append(str(html))
 
     def _wave(self, name: str) -> Wave:
         try:
@@ -132,10 +176,11 @@ class WaveCutover(FreezeSteps, DeltaSteps):
 
     # ================================================================== cutover
 
-    def _cutover(self, wave: Wave, approvals: Sequence[str]) -> str:
+    def _cutover(self, wave: Wave, approvals: Sequence[str], signed: Sequence[Path]) -> str:
         cut = _cut(wave)
         self._check_dependencies(wave)
         self._approve(wave, approvals)
+        self._approve_signed(wave, signed)
         states = self._states(wave)
         if all(s in (S.SWITCHED, S.FINALIZED) for s in states.values()):
             return f"wave {wave.name} is already {_summary(states)}"
@@ -199,39 +244,91 @@ class WaveCutover(FreezeSteps, DeltaSteps):
             detail,
             unverified,
             full,
+            [principals for _, principals in self._counted(wave)],
         )
 
     def _approval_key(self, wave: Wave) -> str:
         """Approvals are kept per wave and freeze epoch (``w``, then ``w#1`` after the first
         rollback …): a rollback makes earlier approvals lapse; the same people may approve
         again."""
-        epoch = max(self._epoch(d.name) for d in wave.datasets)
+        epoch = self._wave_epoch(wave)
         return wave.name if epoch == 0 else f"{wave.name}#{epoch}"
 
+    def _wave_epoch(self, wave: Wave) -> int:
+        return max(self._epoch(d.name) for d in wave.datasets)
+
     def _approve(self, wave: Wave, names: Sequence[str]) -> None:
-        """Record new approvals in the journal and, for each dataset, in the manifest."""
+        """Record new named approvals in the journal and, per dataset, in the manifest.
+        Refused when the wave takes signed approvals, and under profile ``hdh``."""
+        if not names:
+            return
+        if _cut(wave).gates.allowed_signers is not None:
+            raise UsageError(
+                f"wave {wave.name} takes signed approvals only (gates.allowed_signers)",
+                hint="pass --approval FILE.sig (`hdh-migrate approve PLAN --wave W --key KEY`)",
+            )
+        if self.plan.policy.profile == "hdh":
+            raise UsageError(
+                "--approve NAME is a typed name, refused under profile hdh",
+                hint="set gates.allowed_signers and pass --approval FILE.sig",
+            )
         key = self._approval_key(wave)
         known = {a.name for a in self.journal.approvals(key)}
         for name in dict.fromkeys(names):
-            if name in known:
-                continue
-            for ds, state in self._states(wave).items():
-                self.job.manifest.append(
-                    {
-                        "type": "cutover",
-                        "dataset": ds,
-                        "wave": wave.name,
-                        "from_state": str(state),
-                        "to_state": str(state),
-                        "event": "approval",
-                        "approver": name,
-                        "operator": self.operator,
-                    }
-                )
-            self.journal.add_approval(key, name, f"given by {self.operator}")
+            if name not in known:
+                self._record_approval(wave, {"approver": name})
+                self.journal.add_approval(key, name, f"given by {self.operator}")
+
+    def _approve_signed(self, wave: Wave, files: Sequence[Path]) -> None:
+        """Verify each SSH-signed approval (exit 6 when one is refused), then record it."""
+        if not files:
+            return
+        gates = _cut(wave).gates
+        if gates.allowed_signers is None:
+            raise UsageError(
+                f"wave {wave.name} names no allowed_signers: signed approvals cannot be checked",
+                hint="add waves[].cutover.gates.allowed_signers (OpenSSH format)",
+            )
+        signers = signed_approvals.load_signers(resolve_text(gates.allowed_signers))
+        expected = signed_approvals.Expected(
+            self.plan.name,
+            self.job.plan_digest,
+            wave.name,
+            self._wave_epoch(wave),
+            set(self.job.manifest.signed_heads()),
+            self.clock(),
+            gates.approval_max_age,
+        )
+        checked = [signed_approvals.check(Path(f), signers, expected) for f in dict.fromkeys(files)]
+        key = self._approval_key(wave)
+        known = {a.name for a in self.journal.approvals(key)}
+        for approval in checked:
+            if approval.principal not in known:
+                known.add(approval.principal)
+                extra: dict[str, object] = {"approver": approval.principal}
+                extra["signature"] = approval.record()
+                self._record_approval(wave, extra)
+                self.journal.add_approval(key, approval.principal, approval.journal_detail())
+
+    def _record_approval(self, wave: Wave, extra: dict[str, object]) -> None:
+        for ds, state in self._states(wave).items():
+            record = {"type": "cutover", "dataset": ds, "wave": wave.name}
+            record |= {"from_state": str(state), "to_state": str(state), "event": "approval"}
+            self.job.manifest.append(record | extra | {"operator": self.operator})
+
+    def _counted(self, wave: Wave) -> list[tuple[str, list[str]]]:
+        """(approver, principals) of the approvals that count: with allowed_signers only
+        the verified signed ones."""
+        signed_only = _cut(wave).gates.allowed_signers is not None
+        counted = []
+        for a in self.journal.approvals(self._approval_key(wave)):
+            detail = _signed_detail(a.detail)
+            if detail is not None or not signed_only:
+                counted.append((a.name, detail.get("principals", [a.name]) if detail else [a.name]))
+        return counted
 
     def _approvers(self, wave: Wave) -> list[str]:
-        return [a.name for a in self.journal.approvals(self._approval_key(wave))]
+        return [name for name, _ in self._counted(wave)]
 
     def _switch(self, wave: Wave, cut: Cutover, gates: list[GateResult]) -> None:
         states = self._states(wave)
@@ -310,6 +407,14 @@ _ROLLBACK = (S.FROZEN, S.DELTA_SYNCED, S.FINAL_VERIFIED, S.SWITCHED)
 def _cut(wave: Wave) -> Cutover:
     assert wave.cutover is not None
     return wave.cutover
+
+
+def _signed_detail(detail: str | None) -> dict[str, Any] | None:
+    try:
+        value = json.loads(detail or "")
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) and value.get("kind") == "sshsig" else None
 
 
 def _summary(states: Mapping[str, DatasetState]) -> str:

@@ -53,6 +53,7 @@ class CutoverBase:
         self.operator, self.hooks = operator, hooks or HookRunner()
         self.confirm, self.clock, self.lease_workers = confirm, clock, lease_workers
         self.report = Report("none", self.plan.name, "", operator)
+        self.plan_file: str | None = None  # for the policy findings of the HTML report
 
     def _timed(self, name: str, step: Callable[[], None]) -> None:
         started = time.monotonic()

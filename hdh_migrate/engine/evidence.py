@@ -15,9 +15,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hdh_migrate import private_files
-from hdh_migrate.errors import UsageError
-from hdh_migrate.integrity import Ed25519FileSigner, Signer
+from hdh_migrate.errors import AuthError, UsageError
+from hdh_migrate.integrity import Ed25519FileSigner, Signer, fingerprint
 from hdh_migrate.plan import Plan
+from hdh_migrate.plan.types import resolve_text
+from hdh_migrate.secrets import SecretRef
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,45 @@ def manifest_signer(plan: Plan, paths: StatePaths) -> Signer:
         if not paths.signing_key.exists():
             _generate_signing_key(paths.signing_key)
         return Ed25519FileSigner.from_file(paths.signing_key, key_id=f"{plan.name}-state")
-    if signing.kind != "file":
-        raise UsageError(
-            "manifest signing through PKCS#11 is not available in this build",
-            hint="use signing: {kind: file, private_key: ${file:/path/to/ed25519.pem}}",
+    signer: Signer
+    if signing.kind == "pkcs11":
+        signer = hsm_signer(
+            resolve_text(signing.module),
+            resolve_text(signing.token),
+            resolve_text(signing.label),
+            signing.pin,
+            signing.slot,
+            shown=(signing.module, f"pkcs11:token={signing.token};label={signing.label}"),
         )
-    return Ed25519FileSigner.from_reference(signing.private_key)
+    else:
+        signer = Ed25519FileSigner.from_reference(signing.private_key)
+    found = fingerprint(signer.public_key_bytes())
+    if signing.fingerprint is not None and found != signing.fingerprint:
+        raise AuthError(
+            f"the signing key {signer.key_id} is {found}, not the pinned {signing.fingerprint}",
+            hint="use the key the plan pins (signing.fingerprint), or update the pin",
+        )
+    return signer
+
+
+def hsm_signer(
+    module: str,
+    token: str,
+    label: str,
+    pin: SecretRef | str,
+    slot: int | None = None,
+    shown: tuple[str, str] | None = None,
+) -> Signer:
+    """An Ed25519 signer whose private key stays in the HSM (PKCS#11, e.g. SoftHSM2); its
+    custody attributes go into every run record. ``shown`` = (module, reference) as the
+    plan writes them, recorded instead of values resolved from references. Needs the
+    ``hsm`` extra."""
+    from hdh_migrate.keys.pkcs11 import Pkcs11Ed25519Signer
+
+    signer = Pkcs11Ed25519Signer(module, token, label, pin, slot)
+    if shown is not None:
+        signer.shown_module, signer.shown_ref = shown
+    return signer
 
 
 def _generate_signing_key(path: Path) -> None:
@@ -75,3 +110,10 @@ def _generate_signing_key(path: Path) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)
+
+
+def create_hsm_signing_key(module: str, token: str, label: str, pin: SecretRef | str) -> bytes:
+    """Create a non-extractable Ed25519 key pair in the HSM; its raw public key."""
+    from hdh_migrate.keys.pkcs11 import generate_ed25519_signing_key
+
+    return generate_ed25519_signing_key(module, token, label, pin)

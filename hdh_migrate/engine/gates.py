@@ -9,7 +9,9 @@ it); ``enforce`` raises GateRefusedError (exit 6) naming the first refused gate.
 - ``freeze``: every dataset's freeze probe was refused by the source;
 - ``max_delta_objects``: the residual delta (objects still changing after the delta sync,
   i.e. while frozen) is at most this;
-- ``approvals``: named approvals recorded since the last rollback;
+- ``approvals``: approvals recorded since the last rollback (with ``allowed_signers``: only
+  verified SSH-signed ones, see approvals.py);
+- ``roles``: every role of ``gates.roles`` signed by at least one of its principals;
 - ``two_person``: at least two distinct approvers, none of them the operator;
 - ``full_readback`` (``require_full_readback: true``): every object verified by a full
   read-back, not a sample or the target's checksum (the ``verified`` gate states the share
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from hdh_migrate.engine.approvals import roles_met
 from hdh_migrate.errors import GateRefusedError
 from hdh_migrate.plan.cutover import WINDOW_PATTERN, Gates
 
@@ -64,12 +67,15 @@ class GateInputs:
     freeze_detail: str = ""
     unverified: dict[str, int] = field(default_factory=dict)
     full_readback_pct: float = 100.0  # share of the objects verified by full read-back
+    principals: Sequence[Sequence[str]] = ()
 
 
 def evaluate(gates: Gates, inputs: GateInputs, switching: bool = True) -> list[GateResult]:
     """Every gate of ``gates``; measured gates (verified, freeze, residual) only when
     ``switching`` (before the freeze they are not known yet)."""
     results = [approvals_gate(gates, inputs.approvers)]
+    if gates.roles:
+        results.append(roles_gate(gates.roles, inputs.principals))
     if gates.two_person:
         results.append(two_person_gate(inputs.approvers, inputs.operator))
     if gates.window:
@@ -133,7 +139,16 @@ def approvals_gate(gates: Gates, approvers: Sequence[str]) -> GateResult:
     names = ", ".join(approvers) or "none"
     text = f"{len(approvers)} of {gates.approvals} approval(s) recorded ({names})"
     fix = "add --approve NAME (once per approver; approvals are kept in the journal)"
+    if gates.allowed_signers is not None:
+        fix = "add --approval FILE.sig signed by an allowed signer (`hdh-migrate approve`)"
     return GateResult("approvals", len(approvers) >= gates.approvals, text, fix)
+
+
+def roles_gate(roles: dict[str, list[str]], principals: Sequence[Sequence[str]]) -> GateResult:
+    covered, missing = roles_met(roles, principals)
+    text = f"roles signed: {', '.join(covered) or 'none'}; missing: {', '.join(missing) or 'none'}"
+    fix = f"a holder of each role ({', '.join(missing)}) signs an approval (--approval FILE.sig)"
+    return GateResult("roles", not missing, text, fix)
 
 
 def two_person_gate(approvers: Sequence[str], operator: str) -> GateResult:

@@ -79,6 +79,12 @@ __all__ = [
 ]
 
 
+def signer_custody(signer: Signer) -> dict[str, Any] | None:
+    """What a signer says about where its key lives (an HSM signer's ``custody()``)."""
+    custody = getattr(signer, "custody", None)
+    return dict(custody()) if callable(custody) else None
+
+
 def public_key_path(manifest: str | Path) -> Path:
     """Where the public key is stored alongside a manifest: ``<name>.pub``."""
     return Path(manifest).with_suffix(".pub")
@@ -112,6 +118,7 @@ class ManifestWriter:
         self._signer, self._origin = signer, check_origin(origin)
         self._every, self._clock = checkpoint_every, clock
         self._key = signer.public_key_bytes()
+        self._custody = signer_custody(signer)
         self._claim_public_key()
         self.dropped_bytes = _drop_torn_tail(self.path)
         self._tree, self._signed_size, self._last_leaf = self._restore()
@@ -154,6 +161,15 @@ class ManifestWriter:
     def root(self) -> bytes:
         return self._tree.root()
 
+    @property
+    def public_key(self) -> bytes:
+        """The signer's raw public key."""
+        return self._key
+
+    def signed_heads(self) -> list[tuple[int, str]]:
+        """(tree size, hex root) of every signed checkpoint in the file, in order."""
+        return [(m.size, m.root.hex()) for m in scan(self.path, self._key).marks]
+
     def append(self, record: Mapping[str, Any]) -> int:
         """Check, encode and append one evidence record; return its leaf index.
 
@@ -180,7 +196,7 @@ class ManifestWriter:
             full["prev"] = self._last_leaf.hex()
         if full.get("type") == "run":
             signer = {"key_id": self._signer.key_id, "fingerprint": fingerprint(self._key)}
-            full["signer"] = signer
+            full["signer"] = signer | ({"custody": self._custody} if self._custody else {})
         return full
 
     def checkpoint(self) -> SignedCheckpoint | None:

@@ -17,7 +17,7 @@ from hdh_migrate.integrity.canonical import CanonicalError, encode_canonical
 from hdh_migrate.secrets import SecretRef
 
 SCHEMA_VERSION = 1
-LEAF_TYPES = ("run", "object", "rewrap", "cutover", "rollback")
+LEAF_TYPES = ("run", "object", "rewrap", "cutover", "rollback", "decommission")
 CHECKPOINT = "checkpoint"
 
 _Spec = Mapping[str, Any]
@@ -51,6 +51,7 @@ RECORD_FIELDS: dict[str, _Spec] = {
     },
     "cutover": {"dataset": _STR, "wave": _STR, "from_state": _STR, "to_state": _STR, "ts": _STR},
     "rollback": {"dataset": _STR, "wave": _STR, "from_state": _STR, "ts": _STR},
+    "decommission": {"dataset": _STR, "wave": _STR, "method": _STR, "ts": _STR},
     CHECKPOINT: {"note": _STR},
 }
 

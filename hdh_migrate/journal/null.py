@@ -130,6 +130,9 @@ class NullJournal:
     def transitions(self, dataset: str) -> list[Transition]:
         return []
 
+    def note_dataset(self, dataset: str, detail: str) -> Transition:
+        return Transition(dataset, DatasetState.NEW, DatasetState.NEW, _EPOCH, detail)
+
     def record_leases(self, dataset: str, leases: Iterable[tuple[str, str]]) -> int:
         return 0
 

@@ -449,6 +449,19 @@ class Journal:
             )
         return Transition(dataset, current, target, now, detail)
 
+    def note_dataset(self, dataset: str, detail: str) -> Transition:
+        """Record an event that does not change the dataset's state (e.g. the source was
+        decommissioned after finalize) as a transition from its state to itself (FULL)."""
+        with self._txn(FULL) as conn:
+            current = self._dataset_in(conn, dataset)
+            now = self._clock()
+            conn.execute(
+                "INSERT INTO transitions (dataset, from_state, to_state, at, detail)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (dataset, current.value, current.value, now, detail),
+            )
+        return Transition(dataset, current, current, now, detail)
+
     @staticmethod
     def _dataset_in(conn: sqlite3.Connection, dataset: str) -> DatasetState:
         row = conn.execute("SELECT state FROM datasets WHERE dataset = ?", (dataset,)).fetchone()

@@ -18,17 +18,17 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from hdh_migrate.errors import AuthError, IntegrityAuthError, UsageError
-from hdh_migrate.secrets import SecretRef, is_reference, reveal_private
+from hdh_migrate.secrets import SecretRef, is_reference
 
 _T = TypeVar("_T")
 _LIBS: dict[str, Any] = {}
 _LIBS_LOCK = threading.Lock()
+_SESSIONS = [0]  # sessions this process opened and has not closed (open_sessions())
 # PKCS#11 login state is per process and token: a second session on a logged-in token
 # cannot C_Login again. Remember a keyed digest of the PIN that logged in, so a later
 # provider with a different PIN is still refused.
 _PIN_KEY = os.urandom(32)
 _LOGINS: dict[tuple[str, str], bytes] = {}
-_SESSIONS = [0]  # sessions this process opened and has not closed (open_sessions())
 KEK_ATTRIBUTES = (
     "LOCAL",
     "NEVER_EXTRACTABLE",
@@ -76,21 +76,16 @@ def reload_library(module: str) -> None:
 
 
 def _pin_value(pin: SecretRef | str) -> str:
-    if not isinstance(pin, SecretRef):
-        if not is_reference(pin):
-            return pin
-        pin = SecretRef.parse(pin)
-    return reveal_private(pin).decode("utf-8").strip()
+    if isinstance(pin, SecretRef):
+        return pin.reveal()
+    return SecretRef.parse(pin).reveal() if is_reference(pin) else pin
 
 
-class Pkcs11KeyProvider:
-    """RFC 3394 wrap/unwrap by an HSM-resident AES KEK found by token and key label.
-
-    One logged-in session per provider, serialized by a lock (PKCS#11 sessions are not
+class _TokenSession:
+    """One logged-in session on a token, serialized by a lock (PKCS#11 sessions are not
     safe for concurrent use). A session that went stale (library re-initialized, HSM
     restarted) is reopened once, with the PIN reference resolved again. ``close()`` ends
-    the session.
-    """
+    the session. Subclasses find their key objects in ``_find_keys``."""
 
     def __init__(
         self, module: str, token: str, label: str, pin: SecretRef | str, slot: int | None = None
@@ -113,17 +108,20 @@ class Pkcs11KeyProvider:
         try:
             self._connect()
         except BaseException:
-            self.close()  # logged in but no KEK: the session is not left open
+            self.close()  # logged in but no key: the session is not left open
             raise
 
     def _connect(self) -> None:
-        replacing = self._session is not None  # a stale session the library dropped
         self._token = self._find_token(load_library(self.module))
+        replacing = self._session is not None  # a stale session the library dropped
         self._session = self._login(_pin_value(self._pin))
         if not replacing:
             with _LIBS_LOCK:
                 _SESSIONS[0] += 1
-        self._kek = self._find_kek()
+        self._find_keys()
+
+    def _find_keys(self) -> None:
+        raise NotImplementedError
 
     def _run(self, operation: Callable[[], _T]) -> _T:
         """Run ``operation`` under the lock, reconnecting once if the session went stale."""
@@ -137,7 +135,7 @@ class Pkcs11KeyProvider:
                 return operation()
 
     def __repr__(self) -> str:
-        return f"Pkcs11KeyProvider({self.ref})"
+        return f"{type(self).__name__}({self.ref})"
 
     def _find_token(self, lib: Any) -> Any:
         try:
@@ -180,6 +178,31 @@ class Pkcs11KeyProvider:
                     hint="it differs from the PIN this process logged in with",
                 ) from None
             return self._token.open()
+
+    def token_info(self) -> dict[str, Any]:
+        """Label, serial, manufacturer and model of the token (for custody records)."""
+        return {
+            "label": self._token.label,
+            "serial": _text(self._token.serial),
+            "manufacturer": self._token.manufacturer_id,
+            "model": self._token.model,
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            session, self._session = self._session, None
+            if session is not None:
+                with _LIBS_LOCK:
+                    _SESSIONS[0] -= 1
+                with contextlib.suppress(self._p11.PKCS11Error):
+                    session.close()
+
+
+class Pkcs11KeyProvider(_TokenSession):
+    """RFC 3394 wrap/unwrap by an HSM-resident AES KEK found by token and key label."""
+
+    def _find_keys(self) -> None:
+        self._kek = self._find_kek()
 
     def _find_kek(self) -> Any:
         p11 = self._p11
@@ -254,22 +277,139 @@ class Pkcs11KeyProvider:
             "key_label": self.key_label,
             "key_length_bits": int(self._kek.key_length),
             "attributes": attrs,
-            "token": {
-                "label": self._token.label,
-                "serial": _text(self._token.serial),
-                "manufacturer": self._token.manufacturer_id,
-                "model": self._token.model,
-            },
+            "token": self.token_info(),
         }
 
-    def close(self) -> None:
-        with self._lock:
-            session, self._session = self._session, None
-            if session is not None:
-                with _LIBS_LOCK:
-                    _SESSIONS[0] -= 1
-                with contextlib.suppress(self._p11.PKCS11Error):
-                    session.close()
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace").strip()
+    return str(value).strip()
+
+
+# record name -> PKCS#11 attribute (manifest field names may not contain "token").
+SIGNING_ATTRIBUTES = {
+    "local": "LOCAL",
+    "never_extractable": "NEVER_EXTRACTABLE",
+    "always_sensitive": "ALWAYS_SENSITIVE",
+    "extractable": "EXTRACTABLE",
+    "sensitive": "SENSITIVE",
+    "sign": "SIGN",
+    "persistent": "TOKEN",
+}
+ED25519_OID = "1.3.101.112"
+
+
+class Pkcs11Ed25519Signer(_TokenSession):
+    """Signs manifest checkpoints with an Ed25519 private key that never leaves the HSM
+    (CKK_EC_EDWARDS, CKM_EDDSA). Implements ``hdh_migrate.integrity.Signer``; ``custody()``
+    gives the token and key attributes that the manifest's run record carries.
+    ``shown_module``/``shown_ref`` (the plan's own text, when it used references) replace
+    the resolved values in ``key_id`` and the custody record."""
+
+    shown_module: str | None = None
+    shown_ref: str | None = None
+
+    def _find_keys(self) -> None:
+        p11 = self._p11
+        a = p11.Attribute
+        found = []
+        for cls in (p11.ObjectClass.PRIVATE_KEY, p11.ObjectClass.PUBLIC_KEY):
+            template = {a.CLASS: cls, a.KEY_TYPE: p11.KeyType.EC_EDWARDS, a.LABEL: self.key_label}
+            objects = list(self._session.get_objects(template))
+            if len(objects) != 1:
+                self._session.close()
+                raise AuthError(
+                    f"no unique Ed25519 {cls.name.lower().replace('_', ' ')} labelled "
+                    f"{self.key_label!r} on token {self.token_label!r}",
+                    hint="create it in the HSM (`hdh-migrate manifest keygen --pkcs11 …`)",
+                )
+            found.append(objects[0])
+        self._private, public = found
+        self._public = _ec_point(bytes(public[a.EC_POINT]))
+
+    @property
+    def key_id(self) -> str:
+        return self.shown_ref or self.ref
+
+    def public_key_bytes(self) -> bytes:
+        return self._public
+
+    def sign(self, message: bytes) -> bytes:
+        p11 = self._p11
+        try:
+            return self._run(
+                lambda: bytes(self._private.sign(message, mechanism=p11.Mechanism.EDDSA))
+            )
+        except p11.PKCS11Error as exc:
+            raise AuthError(f"{self.ref} refused to sign: {type(exc).__name__}") from None
+
+    def custody(self) -> dict[str, Any]:
+        """Token serial and label, key label, and the private key's custody attributes."""
+        a = self._p11.Attribute
+        attrs = self._run(
+            lambda: {
+                name: bool(self._private[getattr(a, attr)])
+                for name, attr in SIGNING_ATTRIBUTES.items()
+            }
+        )
+        return {
+            "provider": "pkcs11",
+            "reference": self.key_id,
+            "module": self.shown_module or self.module,
+            "algorithm": "Ed25519",
+            "attributes": attrs,
+            "device": self.token_info(),
+        }
+
+
+def _ec_point(value: bytes) -> bytes:
+    """The raw 32-byte key from CKA_EC_POINT (a DER OCTET STRING, or raw on some tokens)."""
+    if len(value) == 34 and value[:2] == b"\x04\x20":
+        return value[2:]
+    if len(value) == 32:
+        return value
+    raise AuthError("the HSM returned an Ed25519 public key in an unknown encoding")
+
+
+def generate_ed25519_signing_key(
+    module: str, token: str, label: str, pin: SecretRef | str
+) -> bytes:
+    """Create a non-extractable, sensitive Ed25519 key pair on the token (token objects,
+    generated inside the HSM, so LOCAL and NEVER_EXTRACTABLE hold); return the raw public
+    key. UsageError when a key with that label exists."""
+    p11 = _pkcs11()
+    from pkcs11.util.ec import encode_named_curve_parameters
+
+    a = p11.Attribute
+    lib = load_library(module)
+    try:
+        with lib.get_token(token_label=token).open(user_pin=_pin_value(pin), rw=True) as session:
+            if list(session.get_objects({a.LABEL: label, a.KEY_TYPE: p11.KeyType.EC_EDWARDS})):
+                raise UsageError(f"token {token!r} already holds an Ed25519 key {label!r}")
+            public, _ = session.generate_keypair(
+                p11.KeyType.EC_EDWARDS,
+                mechanism=p11.Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
+                public_template={
+                    a.EC_PARAMS: encode_named_curve_parameters(ED25519_OID),
+                    a.TOKEN: True,
+                    a.VERIFY: True,
+                    a.LABEL: label,
+                },
+                private_template={
+                    a.TOKEN: True,
+                    a.SIGN: True,
+                    a.SENSITIVE: True,
+                    a.EXTRACTABLE: False,
+                    a.PRIVATE: True,
+                    a.LABEL: label,
+                },
+            )
+            return _ec_point(bytes(public[a.EC_POINT]))
+    except p11.PKCS11Error as exc:
+        raise AuthError(
+            f"cannot create the Ed25519 key on {token!r}: {type(exc).__name__}"
+        ) from None
 
 
 def open_sessions() -> int:
@@ -277,9 +417,3 @@ def open_sessions() -> int:
     long-lived process (or a test running a plan many times) watches return to its start."""
     with _LIBS_LOCK:
         return _SESSIONS[0]
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("ascii", "replace").strip()
-    return str(value).strip()

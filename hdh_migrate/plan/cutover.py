@@ -7,7 +7,7 @@ import re
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from hdh_migrate.plan.types import Duration, Percent, Port, Secret, StrictModel, Text
@@ -107,7 +107,29 @@ class Gates(StrictModel):
         description="Largest residual delta (objects changed after freeze) accepted.",
     )
     approvals: int = Field(
-        default=0, ge=0, description="Named approvals required (--approve NAME)."
+        default=0,
+        ge=0,
+        description="Approvals required (quorum). With allowed_signers: distinct keys whose SSH "
+        "signatures verify (--approval FILE.sig); without: names given with --approve NAME "
+        "(profile rehearsal only).",
+    )
+    allowed_signers: Text | None = Field(
+        default=None,
+        description="OpenSSH allowed_signers file (ssh-keygen ALLOWED SIGNERS format) naming "
+        "who may approve this wave; then only signed approvals count. Relative paths resolve "
+        "against the working directory.",
+        examples=["/etc/hdh/approvers/allowed_signers"],
+    )
+    roles: dict[Text, list[Text]] = Field(
+        default_factory=dict,
+        description="Roles that must each sign at least once: role -> principals (patterns "
+        "as in allowed_signers) holding it. Needs allowed_signers.",
+        examples=[{"rssi": ["alice@hdh.example"], "dpo": ["bob@hdh.example"]}],
+    )
+    approval_max_age: Duration = Field(
+        default=7 * 86400,
+        description="Oldest signed approval statement accepted (its timestamp).",
+        examples=["72h"],
     )
     two_person: bool = Field(
         default=False, description="Require two distinct approvers other than the operator."
@@ -123,6 +145,14 @@ class Gates(StrictModel):
         description="Time window in which the switch may happen: '[Day ]HH:MM-[Day ]HH:MM Zone'.",
         examples=["Sat 22:00-Sun 06:00 Europe/Paris"],
     )
+
+    @model_validator(mode="after")
+    def _roles_need_signers(self) -> Gates:
+        if self.roles and self.allowed_signers is None:
+            raise PydanticCustomError(
+                "roles_without_signers", "roles need allowed_signers (who holds which key)"
+            )
+        return self
 
 
 class Cutover(StrictModel):

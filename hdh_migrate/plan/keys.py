@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from hdh_migrate.plan.types import Secret, StrictModel, Text
 
@@ -47,6 +47,9 @@ class Pkcs11Key(StrictModel):
     )
 
 
+Fingerprint = Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
+"""A public key fingerprint as records name it: ``sha256:`` and 64 hex digits."""
+
 Key = Annotated[FileKey | Pkcs11Key, Field(discriminator="kind")]
 """One key-encryption key, selected by its ``kind``."""
 
@@ -58,6 +61,12 @@ class FileSigningKey(StrictModel):
     private_key: Secret = Field(
         description="Reference to the PEM private key.",
         examples=["${file:/etc/hdh/manifest-ed25519.pem}"],
+    )
+    fingerprint: Fingerprint | None = Field(
+        default=None,
+        description="The signer's public key fingerprint (sha256:<hex of the raw key>), pinned: "
+        "the run refuses another key, and `manifest verify --plan` trusts only this one.",
+        examples=["sha256:3b5f0c…"],
     )
 
 
@@ -73,6 +82,12 @@ class Pkcs11SigningKey(StrictModel):
     pin: Secret = Field(description="Reference to the user PIN.", examples=["${env:HSM_PIN}"])
     slot: int | None = Field(
         default=None, ge=0, description="Slot number, when the label is ambiguous."
+    )
+    fingerprint: Fingerprint | None = Field(
+        default=None,
+        description="The signer's public key fingerprint (sha256:<hex of the raw key>), pinned: "
+        "the run refuses another key, and `manifest verify --plan` trusts only this one.",
+        examples=["sha256:3b5f0c…"],
     )
 
 

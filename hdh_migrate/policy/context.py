@@ -14,12 +14,14 @@ from hdh_migrate.plan.loader import DataPath, Locations
 from hdh_migrate.policy.findings import Location
 from hdh_migrate.policy.profiles import Profile, profile
 from hdh_migrate.policy.targets import TargetFacts, target_facts
+from hdh_migrate.providers.overlay import Overlay
 
 
 @dataclass(frozen=True)
 class PolicyInput:
     """The inputs of one evaluation. ``probes`` maps target name → cached probe (None =
-    never probed); ``dataset_states`` maps dataset → journal state (empty = nothing ran)."""
+    never probed); ``dataset_states`` maps dataset → journal state (empty = nothing ran);
+    ``decommissioned`` maps dataset → how its source was decommissioned (deleted, attested)."""
 
     plan: Plan
     file: str
@@ -28,6 +30,8 @@ class PolicyInput:
     probes: Mapping[str, ProbeResult | None] = field(default_factory=dict)
     dataset_states: Mapping[str, str] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=dict)
+    decommissioned: Mapping[str, str] = field(default_factory=dict)
+    overlay: Overlay = field(default_factory=Overlay.empty)
 
     @property
     def profile(self) -> Profile:
@@ -44,7 +48,7 @@ class PolicyInput:
         return self.profile.local_targets and self.plan.policy.rehearsal
 
     def target(self, name: str) -> TargetFacts:
-        return target_facts(name, self.plan.targets[name])
+        return target_facts(name, self.plan.targets[name], self.overlay, self.today)
 
     def targets(self) -> list[TargetFacts]:
         return [self.target(name) for name in self.plan.targets]

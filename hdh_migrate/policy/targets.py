@@ -7,12 +7,14 @@ Built defensively: a preset or region the registry does not know leaves ``preset
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from urllib.parse import urlsplit
 
 from hdh_migrate.errors import HdhError
 from hdh_migrate.plan import S3Target
 from hdh_migrate.plan.types import is_loopback
 from hdh_migrate.providers import Offering, Preset, Region, bare_host, get_preset
+from hdh_migrate.providers.overlay import Overlay
 
 
 @dataclass(frozen=True)
@@ -39,9 +41,14 @@ class TargetFacts:
         return self.target.endpoint is not None
 
 
-def target_facts(name: str, target: S3Target) -> TargetFacts:
-    """The facts of ``target``; never raises for unknown presets or regions."""
+def target_facts(
+    name: str, target: S3Target, overlay: Overlay | None = None, today: date | None = None
+) -> TargetFacts:
+    """The facts of ``target`` (with the evidence overlay applied to its preset); never
+    raises for unknown presets or regions."""
     preset = _preset(target.provider)
+    if preset is not None and overlay is not None:
+        preset = overlay.apply(preset, today or date.today())
     region = _region(preset, target.region)
     offering = preset.offering_for(target.region) if preset else None
     url = _url(preset, target)

@@ -52,6 +52,19 @@ def waves_svg(chart_id: str, title: str, waves: list[WaveBar]) -> str:
     return _svg(chart_id, title, bars, [w.name for w in waves], max_label=human_size(top), top=top)
 
 
+def bars_svg(
+    chart_id: str, title: str, values: list[tuple[str, int]], colour: str, unit: str = ""
+) -> str:
+    """One bar per (label, value); ``unit`` ``bytes`` shows sizes, else counts + unit."""
+
+    def describe(value: int) -> str:
+        return human_size(value) if unit == "bytes" else f"{value} {unit}".strip()
+
+    top = max((v for _, v in values), default=0)
+    bars = _bars(values, colour, describe)
+    return _svg(chart_id, title, bars, [label for label, _ in values], describe(top), top)
+
+
 def _bars(
     values: list[tuple[str, int]],
     colour: str,

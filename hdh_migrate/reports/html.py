@@ -27,11 +27,13 @@ figure{margin:0}figcaption{font-size:13px;color:#333}code{font-size:12px}
 
 def render_html(report: AuditReport) -> str:
     """The complete page."""
+    blocked = report.verdict == "block"  # a blocked plan: what to fix comes first
     body = [
         _banner(report),
         _header(report),
+        _findings(report) if blocked else "",
         _charts(report),
-        _findings(report),
+        "" if blocked else _findings(report),
         _datasets(report),
         _estimates(report),
         _notes(report),
@@ -69,18 +71,24 @@ def _header(report: AuditReport) -> str:
 
 
 def _charts(report: AuditReport) -> str:
+    """The charts that have data; none at all (e.g. a policy-only audit) draws nothing."""
     figures = []
     for i, ds in enumerate(report.datasets):
         buckets = ds.inventory.histogram if ds.inventory else []
+        if not any(b.count for b in buckets):
+            continue
         svg = histogram_svg(f"chart-sizes-{i}", f"Size distribution of {ds.name}", buckets)
         figures.append(_figure(svg, f"Objects per size bucket — {ds.name}"))
     waves = _wave_bars(report)
-    figures.append(
-        _figure(
-            waves_svg("chart-waves", "Bytes per wave", waves),
-            "Bytes per wave: all selected (orange), to move (dark red)",
+    if any(w.bytes for w in waves):
+        figures.append(
+            _figure(
+                waves_svg("chart-waves", "Bytes per wave", waves),
+                "Bytes per wave: all selected (orange), to move (dark red)",
+            )
         )
-    )
+    if not figures:
+        return ""
     return f'<h2>Charts</h2><div class="charts">{"".join(figures)}</div>'
 
 

@@ -86,14 +86,14 @@ def test_run_rerun_verify_repair_and_manifest(world):
     assert world.cli("verify", str(world.plan), "--mode", "full").returncode == 0
 
     manifest = world.state / "manifest.jsonl"
-    assert world.cli("manifest", "verify", str(manifest)).returncode == 0
+    assert world.cli("manifest", "verify", str(manifest), "--trust-adjacent-key").returncode == 0
     forged = world.state / "forged.jsonl"
     lines = manifest.read_text().splitlines(keepends=True)
     index = next(i for i, line in enumerate(lines) if '"one.bin"' in line or "one.bin" in line)
     lines[index] = lines[index].replace('"size":1,', '"size":2,', 1)
     forged.write_text("".join(lines))
     shutil.copy(world.state / "manifest.pub", world.state / "forged.pub")
-    tampered = world.cli("manifest", "verify", str(forged))
+    tampered = world.cli("manifest", "verify", str(forged), "--trust-adjacent-key")
     assert tampered.returncode == 4, tampered.stderr
 
 
@@ -141,7 +141,8 @@ def test_kill_9_at_random_moments_then_resume_loses_nothing(world):
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         states = dict(db.execute("SELECT state, count(*) FROM items GROUP BY state").fetchall())
     assert states == {"verified": len(data)}
-    assert world.cli("manifest", "verify", str(world.state / "manifest.jsonl")).returncode == 0
+    manifest = world.state / "manifest.jsonl"
+    assert world.cli("manifest", "verify", str(manifest), "--trust-adjacent-key").returncode == 0
 
 
 def check_no_reupload(world, journaled: dict[str, str]) -> None:

@@ -84,6 +84,27 @@ def dump_dom(binary: str, page: Path) -> str:
     return done.stdout
 
 
+def print_pdf(binary: str, page: Path, out: Path) -> None:
+    """Print ``page`` to PDF ``out`` with Chromium's print-to-PDF (the page's print CSS)."""
+    done = _run(
+        binary, [f"--print-to-pdf={out}", "--no-pdf-header-footer", page.absolute().as_uri()]
+    )
+    if not out.exists() or out.stat().st_size == 0:
+        raise RuntimeError(f"chromium wrote no PDF (rc {done.returncode}): {done.stderr[-800:]}")
+
+
+def ensure_pdftoppm() -> str:
+    """pdftoppm (poppler-utils), installed with apt-get when missing (as root)."""
+    found = shutil.which("pdftoppm")
+    if found:
+        return found
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "--no-install-recommends", "poppler-utils"]
+    if os.geteuid() != 0 or subprocess.run(install, env=env, capture_output=True).returncode:
+        raise RuntimeError("pdftoppm is missing: apt-get install poppler-utils")
+    return shutil.which("pdftoppm") or "pdftoppm"
+
+
 if __name__ == "__main__":
     try:
         print(ensure_chromium())

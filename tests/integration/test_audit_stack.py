@@ -150,7 +150,9 @@ def test_run_override_is_printed_and_recorded(world: World, tmp_path: Path) -> N
     assert json.loads(lines[0])["type"] == "run"
     assert first["policy_override"]["reason"] == reason
     assert "SOV-02" in first["policy_override"]["rules"]
-    check = world.cli("manifest", "verify", str(world.state / "manifest.jsonl"))
+    check = world.cli(
+        "manifest", "verify", str(world.state / "manifest.jsonl"), "--trust-adjacent-key"
+    )
     assert check.returncode == 0, check.stderr
 
 

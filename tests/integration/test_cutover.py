@@ -232,7 +232,9 @@ def test_delta_freeze_switch_over_ssh_then_rollback(world: World) -> None:
     with world.journal() as journal:
         assert list(journal.leases("ds")) == []
     assert _manifest_records(world)[-2]["type"] in ("rollback", "checkpoint")
-    _ok(world.cli("manifest", "verify", str(world.state / "manifest.jsonl")))
+    _ok(
+        world.cli("manifest", "verify", str(world.state / "manifest.jsonl"), "--trust-adjacent-key")
+    )
 
     # a rolled-back wave cannot be finalized; approvals given before a rollback lapse
     result = world.cli("finalize", str(world.plan), "--wave", "w1", "--yes")
@@ -252,7 +254,9 @@ def test_delta_freeze_switch_over_ssh_then_rollback(world: World) -> None:
     assert world.state_of() is DatasetState.FINALIZED
     result = world.cli("rollback", str(world.plan), "--wave", "w1")
     assert result.returncode == 2 and "point of no return" in result.stderr, result.stderr
-    _ok(world.cli("manifest", "verify", str(world.state / "manifest.jsonl")))
+    _ok(
+        world.cli("manifest", "verify", str(world.state / "manifest.jsonl"), "--trust-adjacent-key")
+    )
 
 
 def _window_closed_now() -> str:
@@ -372,7 +376,11 @@ def test_kill_9_while_leasing_then_rerun_ends_consistent(
             leases = list(journal.leases("ds"))
         assert len(leases) == count and len({lease.key for lease in leases}) == count
         assert set(world.leased().values()) == {"leased"}
-        _ok(world.cli("manifest", "verify", str(world.state / "manifest.jsonl")))
+        _ok(
+            world.cli(
+                "manifest", "verify", str(world.state / "manifest.jsonl"), "--trust-adjacent-key"
+            )
+        )
 
         # kill -9 the rollback too, once it has released some leases, then re-run it
         process = world.spawn("rollback", str(world.plan), "--wave", "w1")
@@ -396,7 +404,11 @@ def test_kill_9_while_leasing_then_rerun_ends_consistent(
         assert len(released) == count and all(lease.released_at for lease in released)
         assert set(world.leased().values()) == {"available"}
         world.put("data/f0000.bin", b"writable again")
-        _ok(world.cli("manifest", "verify", str(world.state / "manifest.jsonl")))
+        _ok(
+            world.cli(
+                "manifest", "verify", str(world.state / "manifest.jsonl"), "--trust-adjacent-key"
+            )
+        )
         print(
             f"\nkill -9 test: {count} blobs, {recorded} leases journaled at the kill, "
             f"re-run cutover {rerun:.2f} s"
@@ -431,7 +443,11 @@ def test_kill_9_during_a_slow_switch_hook_then_rerun(
         _ok(world.cli("rollback", str(world.plan), "--wave", "w1"))
         assert world.state_of() is DatasetState.ROLLED_BACK
         assert world.effect.read_text() == "azure\n"
-        _ok(world.cli("manifest", "verify", str(world.state / "manifest.jsonl")))
+        _ok(
+            world.cli(
+                "manifest", "verify", str(world.state / "manifest.jsonl"), "--trust-adjacent-key"
+            )
+        )
     finally:
         _teardown(world)
 

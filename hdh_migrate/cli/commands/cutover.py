@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 from rich.table import Table
@@ -23,9 +24,15 @@ approvals, two-person rule, time window, waves depended on), then the switch hoo
 Journaled: re-run it after any interruption. A report (JSON + Markdown) is written under
 the state directory's reports/.
 
-Exit 6 when a gate refuses (the message names it and what would satisfy it).
+Approvals: with gates.allowed_signers, each approver signs the wave's statement with their
+SSH key (`hdh-migrate approve PLAN --wave W --key ~/.ssh/id_ed25519`, or `ssh-keygen -Y sign
+-n hdh-migrate-approval` on the statement `approve --statement-only` writes) and the
+operator passes every FILE.sig with --approval. Exit 6 when a gate refuses (the message
+names it and what would satisfy it): a forged, replayed or unlisted signature is refused.
 
 Examples:
+
+  hdh-migrate cutover plan.yaml --wave wave-2 --approval alice.json.sig --approval bob.json.sig
 
   hdh-migrate cutover plans/rehearsal.yaml --wave wave-1-rehearsal --approve alice
 
@@ -65,21 +72,32 @@ def cutover(
     plan: str = PLAN_ARG,
     wave: str = WAVE_OPT,
     approve: list[str] = typer.Option(  # noqa: B008 — typer's declaration style
-        [], "--approve", metavar="NAME", help="Record NAME's approval (repeatable)."
+        [],
+        "--approve",
+        metavar="NAME",
+        help="Record NAME's approval (repeatable). Profile rehearsal, waves without "
+        "allowed_signers only: a typed name proves nothing.",
+    ),
+    approval: list[Path] = typer.Option(  # noqa: B008 — typer's declaration style
+        [],
+        "--approval",
+        metavar="FILE.sig",
+        help="An SSH-signed approval (ssh-keygen -Y sign / hdh-migrate approve), the signed "
+        "statement FILE beside it (repeatable).",
     ),
     yes: bool = YES_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Cut a wave over (see Examples)."""
-    with _engine(plan, yes) as engine:
-        _render(_reported(engine, lambda: engine.cutover(wave, approve)), as_json)
+    with wave_engine(plan, yes) as engine:
+        _render(_reported(engine, lambda: engine.cutover(wave, approve, approval)), as_json)
 
 
 def rollback(
     plan: str = PLAN_ARG, wave: str = WAVE_OPT, yes: bool = YES_OPT, as_json: bool = JSON_OPT
 ) -> None:
     """Roll a wave back (see Examples)."""
-    with _engine(plan, yes) as engine:
+    with wave_engine(plan, yes) as engine:
         _render(_reported(engine, lambda: engine.rollback(wave)), as_json)
 
 
@@ -95,14 +113,16 @@ def finalize(
             "finalize is the point of no return and needs a confirmation",
             hint="pass --yes (no terminal to ask on)",
         )
-    with _engine(plan, yes) as engine:
+    with wave_engine(plan, yes) as engine:
         _render(_reported(engine, lambda: engine.finalize(wave, confirmed)), as_json)
 
 
 @contextmanager
-def _engine(plan: str, yes: bool) -> Iterator[WaveCutover]:
+def wave_engine(plan: str, yes: bool) -> Iterator[WaveCutover]:
     with migration(plan, command="cutover") as job:
-        yield WaveCutover(job, operator=operator(), confirm=_confirmer(yes))
+        engine = WaveCutover(job, operator=operator(), confirm=_confirmer(yes))
+        engine.plan_file = plan
+        yield engine
 
 
 def _reported(engine: WaveCutover, action: Callable[[], Report]) -> Report:
@@ -130,6 +150,11 @@ def _ask(question: str) -> bool:
 
 def _confirmer(yes: bool) -> Callable[[str], bool]:
     return lambda question: yes or _ask(question)
+
+
+def render_report(engine: WaveCutover, action: Callable[[], Report], as_json: bool) -> None:
+    """Run ``action`` (saying where its report is on failure) and render its report."""
+    _render(_reported(engine, action), as_json)
 
 
 def _render(report: Report, as_json: bool) -> None:

@@ -14,6 +14,7 @@ from hdh_migrate.cli.interrupt import interruptible
 from hdh_migrate.cli.observing import Observed, observed
 from hdh_migrate.cli.render import emit_json, ok, stderr, stdout, term
 from hdh_migrate.engine.audit import policy_gate, record_policy_override
+from hdh_migrate.engine.evidence_report import write_html
 from hdh_migrate.engine.run_report import RunReport, utc_now, write_run_report
 from hdh_migrate.engine.runner import DatasetOutcome, Migration
 from hdh_migrate.engine.session import (
@@ -123,7 +124,7 @@ def run(
         started = utc_now()
         with interruptible(job) as signals:
             outcomes = job.run(wave, dataset)
-        _report_files(job, "run", started, outcomes, as_json)
+        _report_files(job, "run", started, outcomes, as_json, plan)
         if signals:
             _interrupted(job, watch, outcomes, signals[0])
     _conclude(outcomes, as_json, "run", watch)
@@ -158,7 +159,7 @@ def verify(
         started = utc_now()
         with interruptible(job) as signals:
             outcomes = job.reverify(checks, wave, dataset)
-        _report_files(job, "verify", started, outcomes, as_json)
+        _report_files(job, "verify", started, outcomes, as_json, plan)
         if signals:
             _interrupted(job, watch, outcomes, signals[0])
     _conclude(outcomes, as_json, "verify", watch)
@@ -259,7 +260,12 @@ def _status_table(data: dict[str, Any]) -> Table:
 
 
 def _report_files(
-    job: Migration, command: str, started: Any, outcomes: list[DatasetOutcome], quiet: bool
+    job: Migration,
+    command: str,
+    started: Any,
+    outcomes: list[DatasetOutcome],
+    quiet: bool,
+    plan_file: str | None = None,
 ) -> None:
     report = RunReport(
         command,
@@ -271,6 +277,8 @@ def _report_files(
         tuple(outcomes),
     )
     as_json, as_md = write_run_report(job.plan.state_path, report)
+    job.manifest.checkpoint()  # the HTML report shows the signed root of this run
+    write_html(job.plan, as_json.with_suffix(".html"), command, report.to_dict(), plan_file)
     if not quiet:
         stdout.print(term(f"report: {as_md} (and {as_json.name})"), highlight=False)
 

@@ -17,33 +17,45 @@ POST_FINALIZE = frozenset({"finalized"})
     "SOV-10",
     "audit trail of every operation",
     "block",
-    "the run keeps a journal and a signed manifest in the state directory; the signing key "
-    "must be usable (a file key) and should be named by the plan (warn otherwise)",
+    "the run keeps a journal and a signed manifest; the signing key is the organisation's "
+    "(a file key outside the state directory, or an Ed25519 key in an HSM through PKCS#11); "
+    "under profile hdh a signing key in the state directory blocks",
 )
 def audit_trail(inp: PolicyInput) -> Iterator[Raised]:
     signing = inp.plan.signing
+    production = inp.plan.policy.profile == "hdh"
     if signing is None:
         yield Raised(
             ("name",),
-            "manifest checkpoints would be signed by a key generated in "
-            "the state directory, not by a key the organisation holds",
-            "name a customer-held Ed25519 key under signing:",
-            severity="info" if inp.rehearsal else "warn",
+            "manifest checkpoints would be signed by a key generated in the state "
+            "directory, beside the journal: not a key the organisation holds",
+            "name an HSM key (signing: {kind: pkcs11, …}) or a customer-held Ed25519 file key",
+            severity="block" if production else "info" if inp.rehearsal else "warn",
         )
         return
-    if signing.kind != "file":
-        yield Raised(
-            ("signing", "kind"),
-            "manifest signing through PKCS#11 is not available "
-            "in this build: the run could not sign its evidence",
-            "use signing: {kind: file, private_key: ${file:/path}}",
-        )
-    elif signing.private_key.scheme != "file":
+    if signing.kind == "pkcs11":
+        return
+    if signing.private_key.scheme != "file":
         yield Raised(
             ("signing", "private_key"),
             "the signing key must be a ${file:…} reference: the run could not sign its evidence",
             "use ${file:/path/to/ed25519.pem}",
         )
+    elif _inside(Path(signing.private_key.name), inp.plan.state_path):
+        yield Raised(
+            ("signing", "private_key"),
+            "the signing key lives in the state directory, beside the evidence it signs",
+            "keep it outside the state directory, or in an HSM (signing: {kind: pkcs11, …})",
+            severity="block" if production else "warn",
+        )
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    try:
+        path.expanduser().resolve().relative_to(directory.expanduser().resolve())
+    except ValueError:
+        return False
+    return True
 
 
 @rule(
@@ -138,16 +150,19 @@ def reversible(inp: PolicyInput) -> Iterator[Raised]:
     "SOV-15",
     "source decommissioning proof",
     "warn",
-    "a finalized dataset has deletion or key-destruction evidence recorded (this build "
-    "records none yet: every finalized dataset is reported)",
+    "a finalized dataset has decommissioning evidence recorded: its source deleted and "
+    "listed empty, or an operator's attestation (`hdh-migrate decommission`)",
 )
 def decommissioned(inp: PolicyInput) -> Iterator[Raised]:
     for eff, path in inp.datasets():
+        if eff.name in inp.decommissioned:
+            continue
         if inp.dataset_states.get(eff.name) in POST_FINALIZE:
             yield Raised(
                 path,
                 f"dataset {eff.name!r} is finalized but no deletion or "
                 "key-destruction evidence of its source is recorded",
-                "delete the source (or destroy its keys) and keep the proof",
+                f"`hdh-migrate decommission PLAN --wave {eff.wave.name}` (deletes the verified "
+                "source objects, or records an attestation, signed into the manifest)",
                 eff.name,
             )

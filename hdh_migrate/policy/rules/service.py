@@ -29,8 +29,39 @@ REHEARSAL_FIX = "nothing to do for a rehearsal; a production plan needs a qualif
 )
 def qualified(inp: PolicyInput) -> Iterator[Raised]:
     for facts in inp.targets():
+        yield from _overlaid(inp, facts)
         yield from qualification_problems(inp, facts, _service_path(facts))
         yield from _expiry_notice(inp, facts)
+
+
+def _overlaid(inp: PolicyInput, facts: TargetFacts) -> Iterator[Raised]:
+    """Say which facts came from an evidence overlay (info), or that it expired (block)."""
+    if facts.preset is None or facts.offering is None:
+        return
+    fact = inp.overlay.fact(facts.preset.name, facts.offering.name)
+    if fact is None:
+        return
+    entry = fact.entry
+    origin = (
+        f"qualification of offering {entry.offering!r} from the evidence overlay {fact.file}: "
+        f"{entry.status}, {entry.evidence} ({entry.evidence_date}), recorded by "
+        f"{entry.recorded_by} on {entry.recorded_on}; sources: {', '.join(entry.sources)}"
+    )
+    if fact.expired(inp.today):
+        yield Raised(
+            ("targets", facts.name, "region"),
+            f"{origin} — expired on {entry.expires}",
+            f"check the evidence again and record it with a new date in {fact.file}",
+            facts.name,
+        )
+        return
+    yield Raised(
+        ("targets", facts.name, "region"),
+        origin,
+        "keep the overlay current; it counts only while dated within the policy",
+        facts.name,
+        severity="info",
+    )
 
 
 def _service_path(facts: TargetFacts) -> DataPath:

@@ -199,3 +199,36 @@ def test_a_remote_dask_scheduler_over_tcp_blocks_sov07(
     assert bool(hits) == blocked
     if blocked:
         assert hits[0].severity == "block" and "tls://" in hits[0].fix
+
+
+def test_signing_key_in_the_state_directory_blocks_sov10_under_hdh(write_plan: Writer) -> None:
+    def unnamed(plan: dict[str, Any]) -> None:
+        plan.pop("signing", None)
+
+    sov10 = [f for f in audit_file(write_plan(unnamed)) if f.rule == "SOV-10"]
+    assert [f.severity for f in sov10] == ["block"] and "state directory" in sov10[0].why
+
+    def in_state(plan: dict[str, Any]) -> None:
+        key = f"{plan['state_dir']}/manifest.pem"
+        plan["signing"] = {"kind": "file", "private_key": "${file:" + key + "}"}
+
+    sov10 = [f for f in audit_file(write_plan(in_state)) if f.rule == "SOV-10"]
+    assert [f.severity for f in sov10] == ["block"]
+    assert sov10[0].location.path == "signing.private_key"
+
+    def hsm(plan: dict[str, Any]) -> None:
+        plan["signing"] = {
+            "kind": "pkcs11",
+            "module": "/usr/lib/softhsm/libsofthsm2.so",
+            "token": "hdh-prod",
+            "label": "manifest-2026",
+            "pin": "${env:HSM_PIN}",
+        }
+
+    assert "SOV-10" not in rules_of(audit_file(write_plan(hsm)))
+
+    def rehearsal(plan: dict[str, Any]) -> None:
+        unnamed(plan)
+        plan["policy"]["profile"] = "rehearsal"
+
+    assert "SOV-10" not in rules_of(audit_file(write_plan(rehearsal)), "block")
