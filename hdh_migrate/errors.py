@@ -111,6 +111,8 @@ class IntegrityAuthError(AuthError):
 class CertificateError(AuthError):
     """A server's TLS certificate failed verification (unknown CA, expired, wrong host
     name). Never retried, never answered by turning verification off."""
+
+
 class WrongKeyError(IntegrityAuthError):
     """The key given is not the key an object was written with (its header or sidecar names
     another KEK). A configuration error, not a damaged object: commands that go over many

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hdh_migrate import private_files
-from hdh_migrate.errors import AuthError, UsageError
+from hdh_migrate.errors import AuthError
 from hdh_migrate.integrity import Ed25519FileSigner, Signer, fingerprint
 from hdh_migrate.plan import Plan
 from hdh_migrate.plan.types import resolve_text

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hdh_migrate.engine.restore_fs import RestoreDir, Unsafe, key_segments
-from hdh_migrate.errors import HdhError, UsageError, WrongKeyError
+from hdh_migrate.errors import HdhError, WrongKeyError
 from hdh_migrate.execution import imap_unordered
 from hdh_migrate.integrity.hashing import HashingReader
 from hdh_migrate.journal import Item, ItemState

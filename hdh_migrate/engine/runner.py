@@ -21,12 +21,12 @@ from typing import Any, cast
 from hdh_migrate import __version__
 from hdh_migrate.backends.base import Backend, OpenUploads
 from hdh_migrate.backends.probe import ProbeResult, load_probe
-from hdh_migrate.engine.credential_window import check_window
 from hdh_migrate.circuit import CIRCUITS
 from hdh_migrate.engine.circuit_guard import observe, stop_if_open, until_open
-from hdh_migrate.engine.names import refuse_name
-from hdh_migrate.engine.group_commit import GROUP_SIZE, GroupCommit
+from hdh_migrate.engine.credential_window import check_window
 from hdh_migrate.engine.dispatch import map_units
+from hdh_migrate.engine.group_commit import GROUP_SIZE, GroupCommit
+from hdh_migrate.engine.names import refuse_name
 from hdh_migrate.engine.specs import key_spec, selection_for, source_spec, target_spec
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
@@ -47,8 +47,8 @@ from hdh_migrate.stages.items import (
     VerifyResult,
 )
 from hdh_migrate.stages.metadata import as_pairs
-from hdh_migrate.stages.retry import DEFAULT_RETRY, RetryPolicy
 from hdh_migrate.stages.names import NAME_PROBLEM
+from hdh_migrate.stages.retry import DEFAULT_RETRY, RetryPolicy
 from hdh_migrate.stages.verify import sample_drawn, verify_object
 
 

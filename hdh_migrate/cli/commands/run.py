@@ -27,7 +27,7 @@ from hdh_migrate.engine.session import (
     verify_mode,
 )
 from hdh_migrate.engine.verdict import verdict
-from hdh_migrate.errors import RunInterrupted, VerificationError
+from hdh_migrate.errors import ObjectsFailedError, RunInterrupted, VerificationError
 from hdh_migrate.units import human_size, parse_rate
 
 RUN_HELP = """Run the plan: each dataset of each wave, in order, through inventory → copy

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from hdh_migrate.cli.render import emit_json, ok, stdout, styled, term, warn
+from hdh_migrate.cli.render import emit_json, ok, stderr, stdout, styled, term, warn
 from hdh_migrate.errors import PlanError, UsageError
 from hdh_migrate.plan import InvalidPlan, check_plan
 from hdh_migrate.plan.summary import summarize
@@ -67,7 +67,7 @@ def validate(
 def _print_errors(errors: list[PlanError]) -> None:
     """Every error (up to MAX_LISTED), one line each: file:line:column: path: what — fix."""
     for plan_error in errors[:MAX_LISTED]:
-        stderr.print(f"[red]error:[/] {escape(plan_error.one_line())}", highlight=False)
+        stderr.print(f"[red]error:[/] {term(plan_error.one_line())}", highlight=False)
     if len(errors) > MAX_LISTED:
         stderr.print(f"… and {len(errors) - MAX_LISTED} more (validate --json lists them)")
 
