@@ -36,7 +36,7 @@ from hdh_migrate.engine.rehearsal.synthetic import (
     shaped,
 )
 from hdh_migrate.engine.runner import DatasetOutcome
-from hdh_migrate.engine.session import migration, restore
+from hdh_migrate.engine.session import migration, restore, verify_mode
 from hdh_migrate.engine.specs import source_spec, target_spec
 from hdh_migrate.errors import HdhError
 from hdh_migrate.events import NullReporter, Reporter
@@ -303,8 +303,8 @@ class Rehearsal:
                 )
 
     def _verify(self) -> str:
-        with migration(self.plan_file) as job:
-            outcomes = job.reverify("full")
+        with migration(self.plan_file, command="verify") as job:
+            outcomes = job.reverify(verify_mode("full"))
         _no_failures(outcomes)
         return f"{sum(o.verified for o in outcomes)} object(s) read back, decrypted, compared"
 
