@@ -123,7 +123,6 @@ class Context:
     verify: VerifyMode
     segment_size: int = 1 << 20
     retry: RetryPolicy = DEFAULT_RETRY
-    sidecars: bool = True  # the target holds rotation sidecars under the dataset's prefix
     trust_write: bool = False  # the probe saw the target validate Content-MD5
 
 
@@ -155,6 +154,7 @@ class Migration:
         self._contexts: dict[str, Context] = {}
         self._opened_size = manifest.size  # leaves past this were lost with a crash
         self._stop = threading.Event()
+        self._sidecars: dict[str, bool] = {}
 
     # ------------------------------------------------------------------ the run
 
@@ -287,7 +287,6 @@ class Migration:
             key_spec(eff.key_name, eff.key),
             verify,
             retry=RetryPolicy.from_plan(eff.retries),
-            sidecars=has_sidecars(self.clients.backend(target), eff.dataset.target_prefix),
             trust_write=probed is not None and probed.trustworthy and "md5" in validated,
         )
 
@@ -396,6 +395,16 @@ class Migration:
             self.journal.mark_copying(item.item_id)
             yield self._copy_item(ctx, item)
 
+    def _has_sidecars(self, ctx: Context) -> bool:
+        """Whether the target holds rotation sidecars under the dataset's prefix: listed
+        once per dataset and run, when its first object is about to be copied (a dataset
+        with nothing to copy never asks the target)."""
+        name = ctx.eff.name
+        if name not in self._sidecars:
+            target = self.clients.backend(ctx.target)
+            self._sidecars[name] = has_sidecars(target, ctx.eff.dataset.target_prefix)
+        return self._sidecars[name]
+
     def _copy_item(self, ctx: Context, item: Item) -> CopyItem:
         ds = ctx.eff.dataset
         relative = item.key[len(ds.prefix) :]
@@ -416,7 +425,7 @@ class Migration:
             segment_size=ctx.segment_size,
             min_part_size=max(ctx.eff.part_size, 5 << 20),
             retry=ctx.retry,
-            drop_sidecar=ctx.sidecars,
+            drop_sidecar=self._has_sidecars(ctx),
             trust_write=ctx.trust_write,
         )
 

@@ -63,23 +63,24 @@ class _Connection(sqlite3.Connection):
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         try:
             return super().execute(sql, parameters)
+        except sqlite3.IntegrityError:
+            raise  # a constraint: the caller's business, not a damaged file
         except sqlite3.Error as exc:
             raise state_error(self.path, exc) from None
 
     def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
         try:
             return super().executemany(sql, parameters)
+        except sqlite3.IntegrityError:
+            raise
         except sqlite3.Error as exc:
             raise state_error(self.path, exc) from None
 
 
 def state_error(path: Path, exc: sqlite3.Error) -> StateError:
-    """What a failed SQLite call on the journal at ``path`` is reported as."""
-    return StateError(
-        f"journal {path}: {exc}",
-        hint="free disk space if it is full; a damaged journal is restored from a copy "
-        "(the target's manifest records hold what was verified)",
-    )
+    """What a failed SQLite call on the journal at ``path`` is reported as (a full disk,
+    a damaged file: ``integrity.as_state_error`` names it and the recovery command)."""
+    return integrity.as_state_error(path, exc)
 
 
 class Journal:
@@ -143,6 +144,9 @@ class Journal:
             conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+        except StateError:
+            self._rollback()  # the connection already named the file and the cause
+            raise
         except sqlite3.Error as exc:
             self._rollback()
             if isinstance(exc, sqlite3.IntegrityError):
@@ -155,7 +159,7 @@ class Journal:
             conn.execute("COMMIT")
 
     def _rollback(self) -> None:
-        with suppress(sqlite3.Error):  # a failed COMMIT or a full disk may have ended it
+        with suppress(sqlite3.Error, StateError):  # a failed COMMIT or a full disk ended it
             self._conn.execute("ROLLBACK")
 
     # ------------------------------------------------------------------ runs

@@ -119,7 +119,7 @@ def test_terminal_and_json_output_stay_well_formed(key):
     assert Text.from_markup(render.term(key), emoji=False).plain == printable(
         key
     )  # table cells, titles
-    events = [json.loads(line) for line in text.splitlines() if line.startswith('{"event"')]
+    events = [json.loads(line) for line in text.splitlines() if line.startswith('{"schema"')]
     assert events and events[-1]["key"] == key and events[-1]["reason"] == key
 
 

@@ -109,7 +109,6 @@ def run(
     override_policy: str | None = OVERRIDE_OPT,
 ) -> None:
     """Run the plan (see Examples)."""
-    show_endpoints(plan)
     # --- policy gate (owned by the audit: hdh_migrate/engine/audit.py, docs/audit.md) ---
     override = policy_gate(plan, override_policy)  # PolicyError, exit 3, on a blocking finding
     if override is not None:
@@ -117,6 +116,7 @@ def run(
     # --- end of policy gate ---
     settings = RunSettings(concurrency, parse_rate(bandwidth) if bandwidth else None, executor)
     with observed(as_json) as watch, migration(plan, settings, watch.reporter) as job:
+        show_endpoints(plan)  # once the plan's state is ours, before anything connects
         watch.bind(job.run_id)
         _announce_journal(job, watch.reporter, as_json)  # before the run record is added
         if override is not None:

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+import hdh_migrate.engine.runner as runner_module
 from hdh_migrate.backends.memory import drop_store
 from hdh_migrate.engine.runner import Migration
 from hdh_migrate.engine.session import RunSettings, migration
@@ -15,6 +16,7 @@ from hdh_migrate.engine.specs import source_spec, target_spec
 from hdh_migrate.execution import make_executor
 from hdh_migrate.journal import Journal
 from hdh_migrate.stages import throttle
+from hdh_migrate.stages.copy import copy_object
 from hdh_migrate.units import MIB
 from tests.offline_plan import (
     MemoryTargetClients,
@@ -64,26 +66,28 @@ def run(env, plan, clients, job_class=Migration, workers=4):
 
 
 class Watched(Migration):
-    """Counts the copy tasks running at once."""
+    """Counts the copy tasks running at once (``watch`` wraps the copy work unit)."""
 
     running = 0
     most = 0
     lock = threading.Lock()
 
-    def _copy_task(self, item):
-        with self.lock:
+    @staticmethod
+    def watch(item, clients):
+        with Watched.lock:
             Watched.running += 1
             Watched.most = max(Watched.most, Watched.running)
         time.sleep(0.05)
         try:
-            return super()._copy_task(item)
+            return copy_object(item, clients)
         finally:
-            with self.lock:
+            with Watched.lock:
                 Watched.running -= 1
 
 
 @pytest.mark.parametrize("concurrency", [1, 3])
-def test_a_datasets_concurrency_bounds_its_tasks_in_flight(env, concurrency):
+def test_a_datasets_concurrency_bounds_its_tasks_in_flight(env, concurrency, monkeypatch):
+    monkeypatch.setattr(runner_module, "copy_object", Watched.watch)
     for n in range(9):
         (env["tmp"] / "src" / "data" / f"f{n}").write_bytes(os.urandom(100))
     plan = plan_for(env, dataset=f"\n        concurrency: {concurrency}")

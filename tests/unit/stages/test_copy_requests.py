@@ -16,7 +16,7 @@ import pytest
 from hdh_migrate.backends.base import ObjectInfo, WriteOptions
 from hdh_migrate.backends.memory import MemoryBackend, drop_store
 from hdh_migrate.keys import generate_key_file
-from hdh_migrate.stages.clients import Clients
+from hdh_migrate.stages.clients import Clients, spec_digest
 from hdh_migrate.stages.copy import copy_object
 from hdh_migrate.stages.envelopes import has_sidecars, sidecar_key
 from hdh_migrate.stages.items import CopyItem, Spec
@@ -76,7 +76,12 @@ def run(world: Any, *, read_info: bool, md5_sent: bool, **item: Any) -> tuple[Co
     data = b"small object " * 100
     info = source.inner.write("a/k", io.BytesIO(data), len(data))
     clients = Clients()
-    clients._backends = {"src": source, "dst": target}  # type: ignore[dict-item]
+    source_spec = Spec("memory", {"store": names[0]}, "src")
+    target_spec = Spec("memory", {"store": names[1]}, "dst")
+    clients._backends = {  # type: ignore[dict-item]
+        spec_digest(source_spec): source,
+        spec_digest(target_spec): target,
+    }
     result = copy_object(
         CopyItem(
             dataset="ds",
@@ -85,8 +90,8 @@ def run(world: Any, *, read_info: bool, md5_sent: bool, **item: Any) -> tuple[Co
             etag=info.etag,
             object_id="ds/a/k",
             target_key="enc/a/k",
-            source=Spec("memory", {"store": names[0]}, "src"),
-            target=Spec("memory", {"store": names[1]}, "dst"),
+            source=source_spec,
+            target=target_spec,
             kek=kek,
             segment_size=1024,
             min_part_size=4096,
