@@ -5,6 +5,7 @@ log file and --json events validate against the published schema."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -218,5 +219,5 @@ def test_in_a_terminal_the_bar_of_one_large_object_moves_every_second(world: Any
     assert process.wait(timeout=120) == 0
     moving = [t for t, v in seen if not v.startswith("0.0/") and not v.startswith(f"{mib}.0/")]
     assert len(moving) >= 4, seen
-    gaps = [b - a for a, b in zip(moving, moving[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(moving)]
     assert max(gaps) <= 1.5, (gaps, seen)
