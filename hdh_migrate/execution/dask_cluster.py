@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
@@ -34,6 +35,7 @@ from hdh_migrate.execution.executors import DaskSettings
 
 T = TypeVar("T")
 
+IDLE_TIMEOUT = 300.0  # seconds to wait for a previous coordinator's tasks to end
 CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler (and to reconnect after a loss)
 _LOST = "lost the connection to the Dask scheduler at {address} mid-run"
 _LOST_HINT = "check the scheduler, then re-run: the journal resumes where the run stopped"
@@ -91,6 +93,20 @@ class DaskExecutor(Executor):
             raise self._lost() from exc
         return max(1, len(info.get("workers", {})))
 
+    def wait_idle(self, timeout: float = IDLE_TIMEOUT) -> None:
+        """Wait until no worker still executes a task: a coordinator killed mid-run leaves
+        its running tasks on the workers (Dask cannot interrupt them); their late writes
+        would replace objects this run copies and verifies. Gives up after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                busy = self._client.run(_executing)
+            except (OSError, RuntimeError) as exc:
+                raise self._lost() from exc
+            if not any(busy.values()):
+                return
+            time.sleep(0.5)
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
             pending = list(self._live.values())
@@ -120,7 +136,9 @@ def open_dask(settings: DaskSettings) -> DaskExecutor:
             f"no Dask scheduler answers at {settings.scheduler}",
             hint="start it (`dask scheduler`) or fix executor.scheduler in the plan",
         ) from exc
-    return DaskExecutor(client)
+    executor = DaskExecutor(client)
+    executor.wait_idle()
+    return executor
 
 
 def _quiet() -> None:
@@ -157,6 +175,11 @@ def _local(settings: DaskSettings) -> DaskExecutor:
         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # its HTTP server: any port
     )
     return DaskExecutor(Client(cluster, set_as_default=False), cluster)
+
+
+def _executing(dask_worker: Any) -> int:
+    """Tasks a worker is running now (called on each worker by ``Client.run``)."""
+    return len(dask_worker.state.executing)
 
 
 def _translated(exc: BaseException | None) -> BaseException:
