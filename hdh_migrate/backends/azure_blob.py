@@ -505,8 +505,9 @@ class _RetryUnlessCertificate(ExponentialRetry):
 
 def _service_client(config: Mapping[str, Any], chunk: int) -> BlobServiceClient:
     """A BlobServiceClient from a connection string, or an account URL and credential."""
+    bundle = tls.ca_bundle(config, KIND)
     options: dict[str, Any] = {
-        "transport": _transport(),
+        "transport": _transport(bundle),
         "max_single_get_size": chunk,
         "max_chunk_get_size": chunk,
         "retry_policy": _RetryUnlessCertificate(
@@ -518,9 +519,6 @@ def _service_client(config: Mapping[str, Any], chunk: int) -> BlobServiceClient:
     }
     if config.get("api_version"):
         options["api_version"] = str(config["api_version"])
-    bundle = tls.ca_bundle(config, KIND)
-    if bundle is not None:
-        options["connection_verify"] = bundle
     connection = cv.secret(config, "connection_string")
     if connection is not None and config.get("account_url"):
         raise UsageError(f"{KIND} backend: give connection_string or account_url, not both")
@@ -583,12 +581,14 @@ SDK_TRANSPORT = {
 }
 
 
-def _transport() -> RequestsTransport:
-    """requests under the SDK, reading the environment only when a proxy needs it."""
-    if uses_environment():
-        return RequestsTransport(**SDK_TRANSPORT)
-    bundle = environment_ca_bundle()
+def _transport(ca_bundle: str | None = None) -> RequestsTransport:
+    """requests under the SDK, reading the environment only when a proxy needs it; the
+    plan's ``ca_bundle`` (else the environment's CA variable) is what it verifies with (a
+    transport given to the SDK ignores the client's own ``connection_verify``)."""
+    bundle = ca_bundle or environment_ca_bundle()
     extra = {"connection_verify": bundle} if bundle else {}
+    if uses_environment():
+        return RequestsTransport(**SDK_TRANSPORT, **extra)
     return RequestsTransport(use_env_settings=False, **SDK_TRANSPORT, **extra)
 
 

@@ -43,7 +43,13 @@ def test_markup_keys_run_verify_prove_and_print_exactly(sec):
     as_json = sec.cli("status", str(sec.plan), "--json")
     assert as_json.returncode == 0, as_json.stderr
     json.loads(as_json.stdout)
-    proved = sec.cli("manifest", "prove", str(sec.state / "manifest.jsonl"), "ds/" + MARKUP)
+    proved = sec.cli(
+        "manifest",
+        "prove",
+        str(sec.state / "manifest.jsonl"),
+        "ds/" + MARKUP,
+        "--trust-adjacent-key",
+    )
     assert proved.returncode == 0, proved.stderr
     assert f"ds/{MARKUP} is leaf" in proved.stdout
 
@@ -59,7 +65,9 @@ def test_control_sequences_never_reach_the_terminal(sec):
     sec.target.write("enc/" + BIDI, io.BytesIO(garbage), len(garbage))
     failed = sec.cli("verify", str(sec.plan), "--mode", "full")
     assert failed.returncode == 4, failed.stderr
-    proved = sec.cli("manifest", "prove", str(sec.state / "manifest.jsonl"), "ds/" + BIDI)
+    proved = sec.cli(
+        "manifest", "prove", str(sec.state / "manifest.jsonl"), "ds/" + BIDI, "--trust-adjacent-key"
+    )
     assert proved.returncode == 0, proved.stderr
     for stream in (done.stdout, done.stderr, failed.stderr, proved.stdout):
         assert not any(c in stream for c in "\x1b\x07\u202e"), stream
