@@ -33,7 +33,7 @@ def test_corpus_migrates_fully_verified_within_300_mib(stack: Any, tmp_path: Pat
     container, bucket = servers.fresh_name("corpus"), servers.new_bucket(stack, "corpus")
     try:
         servers.seed_container(stack, container, data, threads=16)
-        measured, status = run_hdh(stack, container, bucket, tmp_path, tuning, "full")
+        measured, status, _ = run_hdh(stack, container, bucket, tmp_path, tuning, "full")
         assert measured.returncode == 0, measured.tail(10)
         assert verified_count(status) == data.count
         assert servers.count_objects(stack, bucket)[0] == data.count

@@ -28,7 +28,9 @@ def test_markup_keys_run_verify_prove_and_print_exactly(sec):
     for key in (MARKUP, CLOSING, ANSI):
         _put(sec, key, b"payload " + key.encode())
     done = sec.cli("run", str(sec.plan))
-    assert done.returncode == 0, done.stderr
+    # the ANSI key is a name the target must not hold: refused per object, named escaped
+    assert done.returncode == 5, done.stderr
+    assert "holds control characters" in done.stderr and "\x1b" in done.stderr
     # The target loses one object's bytes: verify names it, exactly, and exits 4.
     garbage = b"not HDH1 at all"
     sec.target.write("enc/" + CLOSING, io.BytesIO(garbage), len(garbage))
@@ -58,7 +60,7 @@ def test_control_sequences_never_reach_the_terminal(sec):
     _put(sec, ANSI, b"x")  # refused as a bad name (flagged), never printed raw
     _put(sec, BIDI, b"y")  # copied: a legal name that reorders what an operator reads
     done = sec.cli("run", str(sec.plan), "--json")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 5, done.stderr  # the ANSI key refused per object (exit 5)
     events = [json.loads(line) for line in done.stdout.splitlines()]
     assert any(e.get("key") == BIDI for e in events), "the JSON carries the exact key"
     garbage = b"not HDH1"
