@@ -569,6 +569,7 @@ class Migration:
             plaintext_size=item.size,
             ciphertext_size=item.target_size or 0,
             target_etag=item.target_etag,
+            header_sha256=item.header_sha256,
             retry=ctx.retry,
         )
 

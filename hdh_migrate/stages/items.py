@@ -93,6 +93,7 @@ class VerifyItem:
     ciphertext_size: int
     target_etag: str | None = None
     retry: RetryPolicy = DEFAULT_RETRY  # the whole check (a read can fail mid-stream)
+    header_sha256: str | None = None  # the HDH1 header written at copy time
 
 
 #: How one object is checked (``sample:P%`` is resolved per object by the coordinator).

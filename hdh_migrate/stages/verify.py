@@ -40,7 +40,7 @@ from hdh_migrate.errors import AuthError, HdhError, IntegrityAuthError, NotFound
 from hdh_migrate.integrity.hashing import HashingReader
 from hdh_migrate.keys import KeyProvider
 from hdh_migrate.stages.clients import PROCESS_CLIENTS, Clients
-from hdh_migrate.stages.envelopes import current_envelope, open_plaintext
+from hdh_migrate.stages.envelopes import RotatedKeyError, current_envelope, open_plaintext
 from hdh_migrate.stages.items import Outcome, VerifyItem, VerifyResult
 from hdh_migrate.stages.meter import metered
 
@@ -54,8 +54,13 @@ def verify_object(item: VerifyItem, clients: Clients = PROCESS_CLIENTS) -> Verif
     target = clients.backend(item.target)
     try:
         reason, read = item.retry.run(partial(check, item, target, clients))
-    except WrongKeyError:
-        raise  # the plan names another key than the object's: stop, mark nothing
+    except RotatedKeyError:
+        raise  # the plan names the key a rotation moved away from: stop, mark nothing
+    except WrongKeyError as exc:
+        if not _header_changed(item, target):
+            raise  # the plan names another key than the object's: stop, mark nothing
+        # the header names another key because it is not the header written at copy time
+        return _result(item, "mismatch", f"HDH1 header altered: {exc.one_line()}", tampered=True)
     except IntegrityAuthError as exc:
         return _result(item, "mismatch", exc.one_line(), tampered=True)
     except NotFoundError:
@@ -67,6 +72,19 @@ def verify_object(item: VerifyItem, clients: Clients = PROCESS_CLIENTS) -> Verif
     if reason is not None:
         return _result(item, "mismatch", reason)
     return _result(item, "verified", None, read)
+
+
+def _header_changed(item: VerifyItem, target: Backend) -> bool:
+    """Whether the header at the target differs from the one journaled at copy time (a
+    damaged header may name another KEK: that is tampering, not a configuration error)."""
+    if not item.header_sha256:
+        return False
+    size = min(MAX_HEADER_LEN, item.ciphertext_size)
+    try:
+        header = read_header(io.BytesIO(_read_all(target, item.target_key, (0, size - 1))))
+    except HdhError:
+        return True  # no longer a header at all
+    return hashlib.sha256(header.raw).hexdigest() != item.header_sha256
 
 
 def _result(

@@ -305,10 +305,8 @@ def _interrupted(
 
 
 def _conclude(outcomes: list[DatasetOutcome], as_json: bool, verb: str, watch: Observed) -> None:
-    if as_json and verb == "run":  # the end of the JSON-lines event stream
-        watch.reporter.event("run.done", datasets=[o.to_dict() for o in outcomes])
-    elif as_json:
-        emit_json({"command": verb, "datasets": [o.to_dict() for o in outcomes]})
+    if as_json:  # the end of the JSON-lines event stream: run.done, verify.done
+        watch.reporter.event(f"{verb}.done", datasets=[o.to_dict() for o in outcomes])
     else:
         _print_outcomes(outcomes, verb)
     error = verdict(outcomes, verb)
