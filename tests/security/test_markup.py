@@ -30,7 +30,7 @@ def test_markup_keys_run_verify_prove_and_print_exactly(sec):
     done = sec.cli("run", str(sec.plan))
     # the ANSI key is a name the target must not hold: refused per object, named escaped
     assert done.returncode == 5, done.stderr
-    assert "holds control characters" in done.stderr and "\x1b" in done.stderr
+    assert "holds control characters" in done.stderr and r"\x1b" in done.stderr
     # The target loses one object's bytes: verify names it, exactly, and exits 4.
     garbage = b"not HDH1 at all"
     sec.target.write("enc/" + CLOSING, io.BytesIO(garbage), len(garbage))
