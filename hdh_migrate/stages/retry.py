@@ -25,7 +25,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from tenacity import (
     RetryCallState,
@@ -142,8 +142,10 @@ class RetryingBackend:
     ) -> ObjectInfo:
         return self.inner.write(key, stream, size, options)
 
-    def delete(self, key: str) -> None:
-        self.policy.run(partial(self.inner.delete, key))
+    def delete(self, key: str, **options: Any) -> None:
+        """Retried like a read (idempotent); backend options pass through (an Azure
+        ``lease_id`` for a leased blob)."""
+        self.policy.run(partial(self.inner.delete, key, **options))
 
     def capabilities(self) -> Capabilities:
         return self.inner.capabilities()
