@@ -70,7 +70,9 @@ def done_in_journal(world: World) -> set[str]:
 
 def start_run(world: World) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "hdh_migrate", "run", str(world.plan)],
+        # a bandwidth cap keeps the run mid-flight at the kill whatever the machine's load
+        # (journal marks are group-committed: "40 done" may otherwise come near the end)
+        [sys.executable, "-m", "hdh_migrate", "run", str(world.plan), "--bandwidth", "2MiB/s"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
