@@ -63,7 +63,8 @@ def test_decrypt_target_object_under_the_hsm_kek(
     assert (tmp_path / "out.bin").read_bytes() == data
     assert run(["decrypt", url, "-o", "out2.bin", *via, "--object-id", "ds/other"]) == 7
     bad = f"s3://{unique_name}/snds/bad.bin"
-    assert run(["decrypt", bad, "-o", "out3.bin", *via]) == 7
+    # (without --object-id a key outside the plan's datasets is refused: exit 2, issue 11)
+    assert run(["decrypt", bad, "-o", "out3.bin", *via, "--object-id", "ds/obj.bin"]) == 7
     assert not (tmp_path / "out2.bin").exists() and not (tmp_path / "out3.bin").exists()
     assert run(["decrypt", f"s3://nope-{unique_name}/x", "-o", "o", *via]) == 2
     assert run(["keys", "generate", "k.key"]) == 0
