@@ -176,7 +176,9 @@ def test_a_sampled_dataset_is_reported_as_sampled_and_status_watch_refreshes(
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(10)  # imports, a first table, a few refreshes (slow machines included)
+        assert watch.stderr is not None
+        assert watch.stderr.readline().startswith("watching the journal every 0.3 s")
+        time.sleep(1.5)  # a few refreshes
         watch.send_signal(signal.SIGINT)
         out, err = watch.communicate(timeout=30)
         assert watch.returncode == 0, err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -216,6 +217,8 @@ def show_status(
     from rich.live import Live
 
     try:
+        sys.stderr.write(f"watching the journal every {watch:g} s — Ctrl-C to stop\n")
+        sys.stderr.flush()
         with Live(_status_table(status(plan)), console=stdout, auto_refresh=False) as live:
             while True:
                 time.sleep(watch)
