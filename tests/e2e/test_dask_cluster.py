@@ -27,6 +27,7 @@ from devstack import dask_cluster
 from hdh_migrate.crypto import DecryptingReader
 from hdh_migrate.engine.session import migration
 from hdh_migrate.keys import FileKeyProvider
+from tests.support.net import free_port
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 MIB = 1 << 20
@@ -362,8 +363,9 @@ def test_the_same_work_unit_executed_twice_concurrently_ends_consistent(world, l
 def test_a_tls_cluster_named_in_the_plan_runs_and_refuses_a_client_without_certificates(
     world, stack
 ):
+    dask_cluster.stop("dask-tls")  # a free port each time (8787 is every scheduler's dashboard)
     cluster = dask_cluster.ensure(
-        {**os.environ, **stack.env()}, name="dask-tls", port=dask_cluster.DASK_PORT + 1, tls=True
+        {**os.environ, **stack.env()}, name="dask-tls", port=free_port(), tls=True
     )
     try:
         files = cluster.tls

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,12 +20,7 @@ from devstack import procs
 from devstack.config import AZURITE_ACCOUNT, HOST, venv_bin
 from devstack.services.azurite import Azurite
 from devstack.services.base import Context
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+from tests.support.net import free_port
 
 
 def _command(kind: str, port: int, cert: Path, key: Path, home: Path, stack: Any) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 import time
 
 import pytest
@@ -20,14 +19,9 @@ from hdh_migrate.errors import (
     UnreachableError,
     UsageError,
 )
+from tests.support.net import free_port
 
 KEY = "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seQ=="
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def closed_backend(**extra: object) -> AzureBlobBackend:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 import types
 from pathlib import Path
@@ -15,14 +14,9 @@ from hdh_migrate.backends import sftp, sftp_layout
 from hdh_migrate.backends.sftp import SftpBackend
 from hdh_migrate.backends.sftp_layout import etag_of, is_reserved, parse_sidecar
 from hdh_migrate.errors import AuthError, PermanentError, UnreachableError, UsageError
+from tests.support.net import free_port
 
 PASSWORD = "pa55-word-never-shown"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def key_text(passphrase: bytes | None = None) -> str:
