@@ -1,3 +1,3 @@
 """hdh-migrate: move health datasets from Azure Blob Storage to SecNumCloud S3 clouds."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
