@@ -385,7 +385,7 @@ def generate_ed25519_signing_key(
     a = p11.Attribute
     lib = load_library(module)
     try:
-        with lib.get_token(token_label=token).open(user_pin=_pin_value(pin), rw=True) as session:
+        with _open_rw(p11, module, lib.get_token(token_label=token), _pin_value(pin)) as session:
             existing = {a.LABEL: label, a.KEY_TYPE: p11.KeyType.EC_EDWARDS}
             if list(session.get_objects(existing)):
                 if not exist_ok:
@@ -422,6 +422,22 @@ def generate_ed25519_signing_key(
         raise AuthError(
             f"cannot create the Ed25519 key on {token!r}: {type(exc).__name__}"
         ) from None
+
+
+def _open_rw(p11: Any, module: str, token: Any, pin: str) -> Any:
+    """A read-write session logged in as the user. Login is per process: when a provider
+    of this process is already logged in (with this same PIN), the session shares it."""
+    try:
+        return token.open(user_pin=pin, rw=True)
+    except p11.UserAlreadyLoggedIn:
+        known = _LOGINS.get((module, token.label))
+        digest = hmac.new(_PIN_KEY, pin.encode("utf-8"), hashlib.sha256).digest()
+        if known is not None and not hmac.compare_digest(known, digest):
+            raise AuthError(
+                f"PKCS#11 token {token.label!r} refused the PIN",
+                hint="it differs from the PIN this process logged in with",
+            ) from None
+        return token.open(rw=True)
 
 
 def open_sessions() -> int:

@@ -5,6 +5,7 @@ where it does not; a blocked plan shows its findings before anything else."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -117,8 +118,8 @@ def test_blocked_audit_shows_findings_first_and_draws_no_empty_chart(
     plan.write_text((EXAMPLES / "policy" / "ovh-public-cloud-gra.yaml").read_text())
     page = tmp_path / "audit.html"
     done = subprocess.run(
-        ["python", "-m", "hdh_migrate", "audit", str(plan), "--no-inventory", "--format", "html",
-         "--out", str(page)],
+        [sys.executable, "-m", "hdh_migrate", "audit", str(plan), "--no-inventory",
+         "--format", "html", "--out", str(page)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert page.exists(), done.stderr

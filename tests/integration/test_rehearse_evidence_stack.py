@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,9 @@ from typing import Any
 import pytest
 from azure.storage.blob import ContainerClient
 
+from devstack.config import HSM_SIGNING_LABEL
 from hdh_migrate.cli.main import run
-from hdh_migrate.engine.evidence import create_hsm_signing_key
+from hdh_migrate.engine.evidence import create_hsm_signing_key, hsm_signer
 from hdh_migrate.integrity.signing import fingerprint, load_public_key
 from tests.integration.junit_cases import LIFECYCLE, step_statuses
 
@@ -24,6 +27,13 @@ pytestmark = pytest.mark.stack
 
 ROOT = Path(__file__).resolve().parents[2]
 WAVE = "wave-1-rehearsal"
+
+
+def _doc_block(marker: str) -> str:
+    """A script of docs/manifest.md (the standalone verifiers)."""
+    text = (ROOT / "docs" / "manifest.md").read_text(encoding="utf-8")
+    block = text.split(f"<!-- {marker}:start -->")[1].split(f"<!-- {marker}:end -->")[0]
+    return block.strip().removeprefix("```python").removesuffix("```")
 
 
 def _members(bundle: Path) -> dict[str, bytes]:
@@ -46,10 +56,20 @@ def _blobs(stack: Any, container: str) -> list[str]:
 
 
 def test_the_hsm_signing_key_is_created_once_then_reused(stack: Any, unique_name: str) -> None:
-    args = (stack.hsm_module, stack.hsm_token, unique_name, "${env:HDH_HSM_PIN}")
-    made = create_hsm_signing_key(*args, exist_ok=True)
-    assert len(made) == 32
-    assert create_hsm_signing_key(*args, exist_ok=True) == made  # idempotent: the same key
+    pin = "${env:HDH_HSM_PIN}"
+    # a signer of this process already logged in (PKCS#11 login is per process), as when a
+    # rehearsal runs twice in one process: creating a key shares that login
+    held = hsm_signer(stack.hsm_module, stack.hsm_token, HSM_SIGNING_LABEL, pin)
+    try:
+        args = (stack.hsm_module, stack.hsm_token, unique_name, pin)
+        made = create_hsm_signing_key(*args, exist_ok=True)
+        assert len(made) == 32
+        assert create_hsm_signing_key(*args, exist_ok=True) == made  # idempotent: the same key
+        signer = hsm_signer(stack.hsm_module, stack.hsm_token, unique_name, pin)
+        assert signer.public_key_bytes() == made
+        signer.close()  # type: ignore[attr-defined]
+    finally:
+        held.close()  # type: ignore[attr-defined]
 
 
 def test_rehearsal_signs_with_the_hsm_decommissions_and_exports_a_verifiable_bundle(
@@ -115,6 +135,13 @@ def test_rehearsal_signs_with_the_hsm_decommissions_and_exports_a_verifiable_bun
     for kind in ("run", "verify", "cutover", "rollback", "finalize", "decommission"):
         assert any(n.startswith(f"reports/{kind}-") and n.endswith(".html") for n in members), kind
     assert stack.hsm_pin.encode() not in b"".join(members.values())
+    (tmp_path / "verify_manifest.py").write_text(_doc_block("verifier"), "utf-8")
+    (tmp_path / "verify_bundle.py").write_text(_doc_block("bundle-verifier"), "utf-8")
+    standalone = [sys.executable, str(tmp_path / "verify_bundle.py")]
+    done = subprocess.run(
+        [*standalone, str(bundle), str(work / "signing.pub")], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "files match the signed index" in done.stdout, done.stderr
     broken = tmp_path / "broken.tar.gz"
     for name in sorted(members):
         _write(broken, {**members, name: members[name] + b" "})
