@@ -128,3 +128,15 @@ def test_blocked_audit_shows_findings_first_and_draws_no_empty_chart(
     assert not any(i.startswith("chart-") for i in parsed.ids)  # no data: no chart at all
     assert "no data" not in " ".join(parsed.text)
     assert _pdf_pages(chromium, page, tmp_path) >= 1
+
+
+def test_a_run_without_objects_draws_no_chart_and_prints(
+    world: World, chromium: str, tmp_path: Path
+) -> None:
+    _ok(world.cli("run", str(world.plan)))  # an empty source: nothing copied, nothing verified
+    run_html = next((world.state / "reports").glob("run-*.html"))
+    run = _render(chromium, run_html)
+    assert not any(i.startswith("chart-") for i in run.ids)  # no data: no chart at all
+    text = " ".join(run.text)
+    assert "no data" not in text and "Key custody" in text and "Timeline" in text
+    assert _pdf_pages(chromium, run_html, tmp_path) >= 1
