@@ -56,7 +56,7 @@ test-fast: install  ## unit tests only (no servers)
 
 REHEARSAL_OUT ?= .hdh-migrate/rehearse
 rehearse: install services-up  ## the main job: hdh-migrate rehearse plans/rehearsal.yaml on the local stack
-	eval "$$($(BIN)/python -m devstack env)" && $(BIN)/hdh-migrate rehearse plans/rehearsal.yaml \
+	eval "$$($(BIN)/python -m devstack env)" && $(BIN)/hdh-migrate rehearse plans/rehearsal.yaml --signing softhsm \
 	  --work $(REHEARSAL_OUT)/work --junit $(REHEARSAL_OUT)/junit.xml --summary $(REHEARSAL_OUT)/summary.md
 
 bench: install services-up  ## benchmarks, side by side with rclone (results in bench/results/)

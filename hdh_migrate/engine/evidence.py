@@ -112,8 +112,11 @@ def _generate_signing_key(path: Path) -> None:
         handle.write(pem)
 
 
-def create_hsm_signing_key(module: str, token: str, label: str, pin: SecretRef | str) -> bytes:
-    """Create a non-extractable Ed25519 key pair in the HSM; its raw public key."""
+def create_hsm_signing_key(
+    module: str, token: str, label: str, pin: SecretRef | str, *, exist_ok: bool = False
+) -> bytes:
+    """Create a non-extractable Ed25519 key pair in the HSM; its raw public key. With
+    ``exist_ok``, an existing pair with that label is kept and its public key returned."""
     from hdh_migrate.keys.pkcs11 import generate_ed25519_signing_key
 
-    return generate_ed25519_signing_key(module, token, label, pin)
+    return generate_ed25519_signing_key(module, token, label, pin, exist_ok=exist_ok)

@@ -373,20 +373,32 @@ def _ec_point(value: bytes) -> bytes:
 
 
 def generate_ed25519_signing_key(
-    module: str, token: str, label: str, pin: SecretRef | str
+    module: str, token: str, label: str, pin: SecretRef | str, *, exist_ok: bool = False
 ) -> bytes:
     """Create a non-extractable, sensitive Ed25519 key pair on the token (token objects,
     generated inside the HSM, so LOCAL and NEVER_EXTRACTABLE hold); return the raw public
-    key. UsageError when a key with that label exists."""
+    key. UsageError when a key with that label exists, unless ``exist_ok``: then the
+    existing key pair's public key (idempotent set-up, e.g. a rehearsal's signing key)."""
     p11 = _pkcs11()
     from pkcs11.util.ec import encode_named_curve_parameters
 
     a = p11.Attribute
     lib = load_library(module)
     try:
-        with lib.get_token(token_label=token).open(user_pin=_pin_value(pin), rw=True) as session:
-            if list(session.get_objects({a.LABEL: label, a.KEY_TYPE: p11.KeyType.EC_EDWARDS})):
-                raise UsageError(f"token {token!r} already holds an Ed25519 key {label!r}")
+        with _open_rw(p11, module, lib.get_token(token_label=token), _pin_value(pin)) as session:
+            existing = {a.LABEL: label, a.KEY_TYPE: p11.KeyType.EC_EDWARDS}
+            if list(session.get_objects(existing)):
+                if not exist_ok:
+                    raise UsageError(f"token {token!r} already holds an Ed25519 key {label!r}")
+                publics = list(
+                    session.get_objects({**existing, a.CLASS: p11.ObjectClass.PUBLIC_KEY})
+                )
+                if len(publics) != 1:
+                    raise AuthError(
+                        f"token {token!r}: {len(publics)} Ed25519 public keys labelled {label!r}",
+                        hint="keep one key pair per label",
+                    )
+                return _ec_point(bytes(publics[0][a.EC_POINT]))
             public, _ = session.generate_keypair(
                 p11.KeyType.EC_EDWARDS,
                 mechanism=p11.Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
@@ -410,6 +422,22 @@ def generate_ed25519_signing_key(
         raise AuthError(
             f"cannot create the Ed25519 key on {token!r}: {type(exc).__name__}"
         ) from None
+
+
+def _open_rw(p11: Any, module: str, token: Any, pin: str) -> Any:
+    """A read-write session logged in as the user. Login is per process: when a provider
+    of this process is already logged in (with this same PIN), the session shares it."""
+    try:
+        return token.open(user_pin=pin, rw=True)
+    except p11.UserAlreadyLoggedIn:
+        known = _LOGINS.get((module, token.label))
+        digest = hmac.new(_PIN_KEY, pin.encode("utf-8"), hashlib.sha256).digest()
+        if known is not None and not hmac.compare_digest(known, digest):
+            raise AuthError(
+                f"PKCS#11 token {token.label!r} refused the PIN",
+                hint="it differs from the PIN this process logged in with",
+            ) from None
+        return token.open(rw=True)
 
 
 def open_sessions() -> int:

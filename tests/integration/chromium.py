@@ -1,9 +1,10 @@
 """Headless Chromium for report rendering tests: find it, or install Debian's ``chromium``.
 
-    python tests/integration/chromium.py      # install if missing, print the path
+    python tests/integration/chromium.py      # install both if missing, print their paths
 
-``ensure_chromium()`` runs ``apt-get install -y chromium`` (after ``apt-get update`` when
-the first attempt fails) as root; it raises RuntimeError naming the log when it cannot.
+``ensure_chromium()`` and ``ensure_pdftoppm()`` run ``apt-get install -y chromium`` /
+``poppler-utils`` (after ``apt-get update`` when the first attempt fails) as root; they
+raise RuntimeError naming the package when they cannot.
 ``screenshot``/``dump_dom`` run it with everything network-related switched off.
 """
 
@@ -37,23 +38,28 @@ def find_chromium() -> str | None:
 def ensure_chromium() -> str:
     """The chromium executable, installed with apt-get when missing."""
     found = find_chromium()
-    if found:
-        return found
+    if not found:
+        _apt_install("chromium")
+        found = find_chromium()
+    if not found:
+        raise RuntimeError("chromium installed but not on PATH")
+    return found
+
+
+def _apt_install(package: str) -> None:
+    """``apt-get install -y PACKAGE`` as root (after ``apt-get update`` when the first
+    attempt fails: a fresh CI image has no package lists); RuntimeError naming the
+    package and apt's last words when it cannot."""
     if os.geteuid() != 0:
-        raise RuntimeError(
-            "chromium is missing and installing it needs root: apt-get install chromium"
-        )
+        raise RuntimeError(f"{package} is missing and installing it needs root: "
+                           f"apt-get install {package}")  # fmt: skip
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+    install = ["apt-get", "install", "-y", "--no-install-recommends", package]
     if subprocess.run(install, env=env, capture_output=True, check=False).returncode != 0:
         subprocess.run(["apt-get", "update"], env=env, capture_output=True, check=False)
         done = subprocess.run(install, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise RuntimeError(f"apt-get install chromium failed: {done.stderr[-500:]}")
-    found = find_chromium()
-    if not found:
-        raise RuntimeError("chromium installed but not on PATH")
-    return found
+            raise RuntimeError(f"apt-get install {package} failed: {done.stderr[-500:]}")
 
 
 def _run(binary: str, args: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -96,18 +102,18 @@ def print_pdf(binary: str, page: Path, out: Path) -> None:
 def ensure_pdftoppm() -> str:
     """pdftoppm (poppler-utils), installed with apt-get when missing (as root)."""
     found = shutil.which("pdftoppm")
-    if found:
-        return found
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "--no-install-recommends", "poppler-utils"]
-    if os.geteuid() != 0 or subprocess.run(install, env=env, capture_output=True).returncode:
-        raise RuntimeError("pdftoppm is missing: apt-get install poppler-utils")
-    return shutil.which("pdftoppm") or "pdftoppm"
+    if not found:
+        _apt_install("poppler-utils")
+        found = shutil.which("pdftoppm")
+    if not found:
+        raise RuntimeError("poppler-utils installed but pdftoppm is not on PATH")
+    return found
 
 
 if __name__ == "__main__":
     try:
         print(ensure_chromium())
+        print(ensure_pdftoppm())
     except RuntimeError as exc:
         print(exc, file=sys.stderr)
         sys.exit(1)

@@ -1,10 +1,12 @@
 """The HTML audit report renders in headless Chromium (Debian ``chromium``, installed by
 ``tests/integration/chromium.py`` when missing): both charts are drawn, with non-zero bars,
-in the DOM and in the screenshot's pixels; the page needs no network."""
+in the DOM, in the screenshot's pixels and in the printed PDF (rasterised by ``pdftoppm``);
+the page needs no network."""
 
 from __future__ import annotations
 
 import re
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -12,7 +14,13 @@ import pytest
 
 from hdh_migrate.reports import render_html
 from hdh_migrate.reports.charts import HIST_COLOUR, MOVE_COLOUR, WAVE_COLOUR
-from tests.integration.chromium import dump_dom, ensure_chromium, screenshot
+from tests.integration.chromium import (
+    dump_dom,
+    ensure_chromium,
+    ensure_pdftoppm,
+    print_pdf,
+    screenshot,
+)
 from tests.integration.png import Image, read_png
 from tests.unit.reports.report_factory import sample_report
 
@@ -105,3 +113,23 @@ def test_page_is_self_contained(page: Path) -> None:
     assert not re.search(r"\b(src|href)\s*=", text)
     assert "@import" not in text and "url(" not in text
     assert re.findall(r"https?://[^\s\"'<>]+", text) == ["http://www.w3.org/2000/svg"] * 3
+
+
+def test_printed_pdf_keeps_both_charts_bars(chromium: str, page: Path, tmp_path: Path) -> None:
+    """Print CSS keeps the charts: the PDF, rasterised by pdftoppm, shows their bars."""
+    pdf = tmp_path / "audit.pdf"
+    print_pdf(chromium, page, pdf)
+    assert pdf.read_bytes().startswith(b"%PDF")
+    prefix = tmp_path / "audit"
+    subprocess.run(
+        [ensure_pdftoppm(), "-png", "-r", "60", "-f", "1", "-l", "2", str(pdf), str(prefix)],
+        check=True,
+        timeout=120,
+    )
+    pages = [read_png(png) for png in sorted(tmp_path.glob("audit-*.png"))]
+    assert pages
+    found = {
+        name: sum(box(image, rgb(colour))[0] for image in pages)
+        for name, colour in (("sizes", HIST_COLOUR), ("waves", WAVE_COLOUR))
+    }
+    assert found["sizes"] > 20 and found["waves"] > 20, found

@@ -139,8 +139,11 @@ def test_the_packs_command_works_with_only_the_contract_variables(
         "cutover wave-1-referentiels": "passed",
         "rollback wave-1-referentiels": "passed",
         "cutover wave-2-dcir-pmsi": "skipped",  # depends on wave 1, finalized only with --finalize
+        "evidence-export": "passed",
+        "evidence-verify": "passed",
     }
     summary = (tmp_path / option(argv, "--summary")).read_text()
+    assert "integrity only (no HSM)" in summary  # no HDH_HSM_* in the contract: a file key
     assert "sandboxed, recorded locally" in summary and "not run: /opt/hdh/bin/" in summary
     shown = rf"endpoint target ovh-snc-rbx \(s3/minio\): {stack.s3_endpoint} hdh-snds"
     assert re.search(shown, done.stderr)

@@ -5,6 +5,7 @@ where it does not; a blocked plan shows its findings before anything else."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -117,8 +118,8 @@ def test_blocked_audit_shows_findings_first_and_draws_no_empty_chart(
     plan.write_text((EXAMPLES / "policy" / "ovh-public-cloud-gra.yaml").read_text())
     page = tmp_path / "audit.html"
     done = subprocess.run(
-        ["python", "-m", "hdh_migrate", "audit", str(plan), "--no-inventory", "--format", "html",
-         "--out", str(page)],
+        [sys.executable, "-m", "hdh_migrate", "audit", str(plan), "--no-inventory",
+         "--format", "html", "--out", str(page)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert page.exists(), done.stderr
@@ -127,3 +128,15 @@ def test_blocked_audit_shows_findings_first_and_draws_no_empty_chart(
     assert not any(i.startswith("chart-") for i in parsed.ids)  # no data: no chart at all
     assert "no data" not in " ".join(parsed.text)
     assert _pdf_pages(chromium, page, tmp_path) >= 1
+
+
+def test_a_run_without_objects_draws_no_chart_and_prints(
+    world: World, chromium: str, tmp_path: Path
+) -> None:
+    _ok(world.cli("run", str(world.plan)))  # an empty source: nothing copied, nothing verified
+    run_html = next((world.state / "reports").glob("run-*.html"))
+    run = _render(chromium, run_html)
+    assert not any(i.startswith("chart-") for i in run.ids)  # no data: no chart at all
+    text = " ".join(run.text)
+    assert "no data" not in text and "Key custody" in text and "Timeline" in text
+    assert _pdf_pages(chromium, run_html, tmp_path) >= 1

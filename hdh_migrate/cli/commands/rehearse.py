@@ -13,7 +13,7 @@ from hdh_migrate.cli.progress import JsonLinesReporter
 from hdh_migrate.cli.render import stderr, stdout
 from hdh_migrate.cli.state import STATE
 from hdh_migrate.engine.endpoints import PlanEndpoint
-from hdh_migrate.engine.rehearsal.derive import Options
+from hdh_migrate.engine.rehearsal.derive import Options, hsm_signing_available
 from hdh_migrate.engine.rehearsal.junit import junit_xml, markdown_summary, printable
 from hdh_migrate.engine.rehearsal.lifecycle import Rehearsal, Settings, StepResult
 from hdh_migrate.errors import HdhError, UsageError
@@ -28,9 +28,12 @@ hooks a sandbox. Waves, datasets, include/exclude, verify modes, policy and gate
 kept. Seeds synthetic data shaped like each dataset (edge cases always; --inventory to
 follow an audit), then: validate → seed → target → audit → probe → run → rerun (0 bytes)
 → verify-full → manifest-verify → restore-sample (byte for byte) → cutover → rollback
-(→ finalize with --finalize). Each step is a JUnit test case (--junit) and a line of the
-Markdown summary (--summary). Exits with the failed step's code (4 when a check failed),
-naming the step and the object at fault.
+(→ finalize with --finalize, → decommission with --decommission) → evidence-export →
+evidence-verify (WORK/evidence.tar.gz). The manifest is signed by the stand-in SoftHSM2
+token's Ed25519 key (--signing softhsm; auto = when $HDH_HSM_SIGNING_LABEL and the other
+HDH_HSM_* variables are set), else by a throwaway key in the state directory. Each step is a
+JUnit test case (--junit) and a line of the Markdown summary (--summary). Exits with the
+failed step's code (4 when a check failed), naming the step and the object at fault.
 
 Examples:
 
@@ -83,6 +86,12 @@ def rehearse(
         help="Preset of the stand-in S3 server: seaweedfs, minio or generic.",
     ),
     keys: str = typer.Option("file", "--keys", help="Throwaway KEKs: file, or softhsm."),
+    signing: str = typer.Option(
+        "auto",
+        "--signing",
+        help="Manifest signer: softhsm (the HDH_HSM_* token's Ed25519 key, created when "
+        "absent), file (a throwaway key in the state directory), or auto.",
+    ),
     work: Path | None = typer.Option(  # noqa: B008
         None, "--work", help="Working directory (default .hdh-migrate/rehearse/PLAN-NAME)."
     ),
@@ -99,6 +108,9 @@ def rehearse(
         help="Empty and create the target buckets (default: only on a loopback endpoint).",
     ),
     finalize: bool = typer.Option(False, "--finalize", help="Also cut over again and finalize."),
+    decommission: bool = typer.Option(
+        False, "--decommission", help="After --finalize: delete each wave's source, prove it."
+    ),
     junit: Path | None = typer.Option(None, "--junit", help="Write a JUnit XML report here."),  # noqa: B008
     summary: Path | None = typer.Option(None, "--summary", help="Write a Markdown summary here."),  # noqa: B008
     as_json: bool = typer.Option(False, "--json", help="Events as JSON lines on stdout."),
@@ -106,15 +118,27 @@ def rehearse(
     """Rehearse a plan (see Examples)."""
     if keys not in ("file", "softhsm"):
         raise UsageError(f"--keys {keys!r}", hint="use file or softhsm")
+    if signing not in ("auto", "file", "softhsm"):
+        raise UsageError(f"--signing {signing!r}", hint="use auto, file or softhsm")
+    if signing == "auto":
+        signing = "softhsm" if hsm_signing_available() else "file"
+    if decommission and not finalize:
+        raise UsageError(
+            "--decommission needs --finalize",
+            hint="a source is decommissioned only once its wave is finalized",
+        )
     options = Options(
         work=work or Path(".hdh-migrate") / "rehearse" / plan.stem,
         target_endpoint=target_endpoint,
         target_provider=target_provider,
         keys=keys,
+        signing=signing,
         max_part_size=parse_size(max_part_size),
         create_bucket=create_bucket,
     )
-    settings = Settings(plan, options, _inventory(inventory), objects, finalize=finalize)
+    settings = Settings(
+        plan, options, _inventory(inventory), objects, finalize=finalize, decommission=decommission
+    )
     reporter: Reporter = JsonLinesReporter() if as_json else StepPrinter()
     rehearsal = Rehearsal(settings, reporter, reraise=STATE.debug)
     results = rehearsal.run()

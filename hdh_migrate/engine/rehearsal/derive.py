@@ -37,6 +37,7 @@ SSHD_ENV = (
     "HDH_SFTP_KNOWN_HOSTS",
 )
 HSM_ENV = ("HDH_HSM_MODULE", "HDH_HSM_TOKEN", "HDH_HSM_KEK_LABEL", "HDH_HSM_PIN")
+HSM_SIGNING_ENV = ("HDH_HSM_MODULE", "HDH_HSM_TOKEN", "HDH_HSM_SIGNING_LABEL", "HDH_HSM_PIN")
 HOOK_LOG = "hdh-rehearsal-hooks.log"
 MIB = 1 << 20
 
@@ -49,6 +50,7 @@ class Options:
     target_endpoint: str | None = None
     target_provider: str = "seaweedfs"
     keys: str = "file"  # file | softhsm
+    signing: str = "file"  # file (a state-directory key) | softhsm (HDH_HSM_SIGNING_LABEL)
     max_part_size: int = 8 * MIB
     create_bucket: bool | None = None  # None: when the target endpoint is on the loopback
 
@@ -84,14 +86,20 @@ def derive(path: str | Path, options: Options) -> Derived:
     out["sources"] = {name: _source(name, src) for name, src in data["sources"].items()}
     out["targets"] = {n: _target(t, endpoint, options, derived) for n, t in data["targets"].items()}
     out["keys"] = {n: _key(n, options) for n in data.get("keys") or {}}
-    if data.get("signing"):
-        derived.notes.append("signing: a throwaway Ed25519 key in the state directory")
+    signing = _signing(options, bool(data.get("signing")), derived)
+    if signing is not None:
+        out["signing"] = signing
     out["defaults"] = _defaults(data.get("defaults") or {}, options, derived)
     out["waves"] = [_wave(w, original, derived) for w in data["waves"]]
     out["executor"] = _executor(data.get("executor") or {}, derived)
     if data.get("estimates"):
         out["estimates"] = copy.deepcopy(data["estimates"])
     return derived
+
+
+def hsm_signing_available() -> bool:
+    """True when the environment names a SoftHSM2 signing key (the devstack exports it)."""
+    return all(os.environ.get(name) for name in HSM_SIGNING_ENV)
 
 
 def target_owned(options: Options) -> bool:
@@ -225,6 +233,33 @@ def _key(name: str, options: Options) -> dict[str, Any]:
         }
     path = (options.work / "keys" / f"{name}.kek").absolute()
     return {"kind": "file", "path": str(path), "create": True}
+
+
+def _signing(options: Options, planned: bool, derived: Derived) -> dict[str, Any] | None:
+    """The rehearsal's manifest signer: the stand-in HSM's Ed25519 key (``--signing
+    softhsm``; the lifecycle creates it when absent and pins its fingerprint), or none: a
+    throwaway key in the state directory."""
+    if options.signing != "softhsm":
+        if planned:
+            derived.notes.append("signing: a throwaway Ed25519 key in the state directory")
+        return None
+    missing = [name for name in HSM_SIGNING_ENV if not os.environ.get(name)]
+    if missing:
+        raise UsageError(
+            f"--signing softhsm: {', '.join(missing)} not set",
+            hint='eval "$(python -m devstack env)" or use --signing file',
+        )
+    derived.notes.append(
+        "signing: the stand-in SoftHSM2 token's Ed25519 key $HDH_HSM_SIGNING_LABEL "
+        "(non-extractable; created when absent, fingerprint pinned)"
+    )
+    return {
+        "kind": "pkcs11",
+        "module": "${env:HDH_HSM_MODULE}",
+        "token": "${env:HDH_HSM_TOKEN}",
+        "label": "${env:HDH_HSM_SIGNING_LABEL}",
+        "pin": "${env:HDH_HSM_PIN}",
+    }
 
 
 def _defaults(defaults: dict[str, Any], options: Options, derived: Derived) -> dict[str, Any]:

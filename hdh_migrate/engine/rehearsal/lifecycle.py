@@ -4,12 +4,20 @@ the steps after it are reported as skipped, never silently dropped.
 
 derive → validate → seed → target → audit → probe → run → rerun (0 bytes move) →
 verify-full → manifest-verify → restore-sample (byte for byte) → per wave with a
-cutover: cutover → rollback (→ cutover → finalize with ``finalize``).
+cutover: cutover → rollback (→ cutover → finalize with ``finalize``, → decommission with
+``decommission``) → evidence-export → evidence-verify.
+
+With ``Options.signing == "softhsm"`` the manifest is signed by the stand-in HSM's Ed25519
+key (created when absent, its fingerprint pinned in the rehearsal plan), and both
+``manifest-verify`` and ``evidence-verify`` trust the public key read from the HSM, never
+the copy in the state directory.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -23,9 +31,12 @@ import yaml
 from hdh_migrate.backends.probe import probe_s3, save_probe
 from hdh_migrate.backends.registry import open_backend
 from hdh_migrate.engine.audit import AuditOptions, audit, policy_gate
+from hdh_migrate.engine.bundle import export_bundle
 from hdh_migrate.engine.cutover import WaveCutover
+from hdh_migrate.engine.decommission import WaveDecommission
 from hdh_migrate.engine.endpoints import plan_endpoints
-from hdh_migrate.engine.evidence import state_paths
+from hdh_migrate.engine.evidence import create_hsm_signing_key, state_paths
+from hdh_migrate.engine.evidence_report import write_html
 from hdh_migrate.engine.rehearsal.derive import Derived, Options, derive, target_owned
 from hdh_migrate.engine.rehearsal.synthetic import (
     SeedObject,
@@ -35,18 +46,22 @@ from hdh_migrate.engine.rehearsal.synthetic import (
     seed,
     shaped,
 )
+from hdh_migrate.engine.run_report import RunReport, utc_now, write_run_report
 from hdh_migrate.engine.runner import DatasetOutcome
 from hdh_migrate.engine.session import migration, restore, verify_mode
 from hdh_migrate.engine.specs import source_spec, target_spec
 from hdh_migrate.errors import HdhError
 from hdh_migrate.events import NullReporter, Reporter
+from hdh_migrate.integrity.bundle import verify_bundle
 from hdh_migrate.integrity.manifest import public_key_path
 from hdh_migrate.integrity.manifest_verify import verify_manifest
-from hdh_migrate.integrity.signing import load_public_key
+from hdh_migrate.integrity.signing import fingerprint, load_public_key, write_public_key
 from hdh_migrate.plan import EffectiveDataset, Plan, check_plan, load_plan
 from hdh_migrate.units import human_size
 
 OPERATOR = "hdh-rehearsal"
+BUNDLE = "evidence.tar.gz"  # under the work directory
+SIGNER_PUB = "signing.pub"  # the HSM signing key's public key, as read from the HSM
 EXIT_STEP_FAILED = 4  # a step's own check failed (no error with its own exit code)
 EXIT_INTERNAL = 1
 
@@ -84,6 +99,7 @@ class Settings:
     objects: int = 24  # default-mix objects per dataset, besides the edge cases
     max_object_size: int = 64 << 20  # cap for inventory-shaped objects
     finalize: bool = False
+    decommission: bool = False  # after finalize: delete the wave's source, prove it empty
 
 
 @dataclass
@@ -106,6 +122,15 @@ class Rehearsal:
     @property
     def plan_file(self) -> Path:
         return self.work / "rehearsal.yaml"
+
+    @property
+    def bundle(self) -> Path:
+        return self.work / BUNDLE
+
+    @property
+    def signer_pub(self) -> Path | None:
+        """The HSM signer's public key file (None: a state-directory key signs)."""
+        return self.work / SIGNER_PUB if self.settings.options.signing == "softhsm" else None
 
     def plan(self) -> Plan:
         return load_plan(self.plan_file)
@@ -143,6 +168,8 @@ class Rehearsal:
         yield "restore-sample", self._restore
         if self.failed is None:
             yield from self._cutover_steps()
+        yield "evidence-export", self._export
+        yield "evidence-verify", self._evidence_verify
 
     def _cutover_steps(self) -> Iterator[tuple[str, Callable[[], str] | None]]:
         finalized: set[str] = set()
@@ -165,6 +192,8 @@ class Rehearsal:
                 yield f"cutover again {wave.name}", partial(self._cutover, wave.name)
                 yield f"finalize {wave.name}", partial(self._finalize, wave.name)
                 finalized.add(wave.name)
+                if self.settings.decommission:
+                    yield f"decommission {wave.name}", partial(self._decommission, wave.name)
 
     def _step(self, name: str, action: Callable[[], str]) -> None:
         self.reporter.event("rehearse.step.start", step=name)
@@ -196,19 +225,38 @@ class Rehearsal:
     # -- steps -------------------------------------------------------------------------------
 
     def _derive(self) -> str:
-        for stale in ("state", "keys", "restored", "hdh-rehearsal-hooks.log"):
+        for stale in ("state", "keys", "restored", "hdh-rehearsal-hooks.log", BUNDLE, SIGNER_PUB):
             path = self.work / stale
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(
                 missing_ok=True
             )
         self.derived = derive(self.settings.plan, self.settings.options)
         self.work.mkdir(parents=True, exist_ok=True)
+        signer = self._hsm_signer(self.derived.data.get("signing"))
         text = yaml.safe_dump(self.derived.data, sort_keys=False, allow_unicode=True)
         self.plan_file.write_text("# derived by hdh-migrate rehearse; do not edit\n" + text)
         endpoints = [e.to_dict() for e in plan_endpoints(self.plan())]
         self.reporter.event("rehearse.endpoints", endpoints=endpoints)
         changed = len(self.derived.notes) + len(self.derived.hooks)
-        return f"rehearsal plan {self.plan_file} ({changed} change(s) from the plan, see notes)"
+        return (
+            f"rehearsal plan {self.plan_file} ({changed} change(s) from the plan, see notes); "
+            f"manifest signer: {signer}"
+        )
+
+    def _hsm_signer(self, signing: dict[str, Any] | None) -> str:
+        """The HSM signing key, created when absent (idempotent: a purged stack gets one),
+        its fingerprint pinned in the rehearsal plan and its public key kept in WORK."""
+        if signing is None or self.signer_pub is None:
+            return "a throwaway Ed25519 key in the state directory"
+        module, token, label = (
+            os.environ["HDH_HSM_MODULE"],
+            os.environ["HDH_HSM_TOKEN"],
+            os.environ["HDH_HSM_SIGNING_LABEL"],
+        )
+        public = create_hsm_signing_key(module, token, label, signing["pin"], exist_ok=True)
+        signing["fingerprint"] = fingerprint(public)
+        write_public_key(self.signer_pub, public)
+        return f"HSM key {label!r} on token {token!r} ({signing['fingerprint']})"
 
     def _validate(self) -> str:
         result = check_plan(self.plan_file)
@@ -279,7 +327,9 @@ class Rehearsal:
     def _run(self, step: str) -> str:
         policy_gate(str(self.plan_file), None)
         with migration(self.plan_file, reporter=self.reporter) as job:
+            started = utc_now()
             outcomes = job.run()
+            self._report(job, "run", started, outcomes)
         _no_failures(outcomes)
         moved = sum(o.bytes_copied for o in outcomes)
         copied = sum(o.copied for o in outcomes)
@@ -293,6 +343,24 @@ class Rehearsal:
         verified = sum(o.verified for o in outcomes)
         return f"{copied} object(s) copied, {human_size(moved)}, {verified} verified"
 
+    def _report(self, job: Any, command: str, started: Any, outcomes: list[DatasetOutcome]) -> None:
+        """The run report (JSON, Markdown, HTML) as `hdh-migrate run` writes it: the
+        evidence bundle carries it."""
+        report = RunReport(
+            command,
+            job.plan.name,
+            job.run_id,
+            started,
+            utc_now(),
+            job.plan.policy.rehearsal,
+            tuple(outcomes),
+        )
+        as_json, _ = write_run_report(job.plan.state_path, report)
+        job.manifest.checkpoint()  # the HTML report shows the signed root of this run
+        write_html(
+            job.plan, as_json.with_suffix(".html"), command, report.to_dict(), str(self.plan_file)
+        )
+
     def _check_listed(self, outcomes: list[DatasetOutcome]) -> None:
         for outcome in outcomes:
             expected = len(self.expected.get(outcome.dataset, []))
@@ -304,16 +372,25 @@ class Rehearsal:
 
     def _verify(self) -> str:
         with migration(self.plan_file, command="verify") as job:
+            started = utc_now()
             outcomes = job.reverify(verify_mode("full"))
+            self._report(job, "verify", started, outcomes)
         _no_failures(outcomes)
         return f"{sum(o.verified for o in outcomes)} object(s) read back, decrypted, compared"
 
     def _manifest(self) -> str:
         manifest = state_paths(self.plan()).manifest
-        report = verify_manifest(manifest, load_public_key(public_key_path(manifest)))
+        trusted = self.signer_pub or public_key_path(manifest)
+        report = verify_manifest(manifest, load_public_key(trusted))
         if not report.ok:
             raise StepFailed(report.one_line())
-        return f"{report.records} records, {report.checkpoints} signed checkpoint(s)"
+        signed = f"{report.records} records, {report.checkpoints} signed checkpoint(s)"
+        if self.signer_pub is None:
+            return f"{signed}; key: the state directory's (a rehearsal without an HSM)"
+        custody = _custody(manifest)
+        if custody.get("extractable") is not False or custody.get("never_extractable") is not True:
+            raise StepFailed(f"the signing key's custody record is not an HSM's: {custody}")
+        return f"{signed} by the HSM key (non-extractable), checked against its public key"
 
     def _restore(self) -> str:
         plan = self.plan()
@@ -346,18 +423,56 @@ class Rehearsal:
         )
         approvers = [f"rehearsal-approver-{i + 1}" for i in range(count)]
         with migration(self.plan_file, reporter=self.reporter) as job:
-            report = WaveCutover(job, operator=OPERATOR, confirm=_yes).cutover(wave, approvers)
+            report = self._engine(job).cutover(wave, approvers)
         return _hooks_ok(report.message, report.hooks)
 
     def _rollback(self, wave: str) -> str:
         with migration(self.plan_file, reporter=self.reporter) as job:
-            report = WaveCutover(job, operator=OPERATOR, confirm=_yes).rollback(wave)
+            report = self._engine(job).rollback(wave)
         return _hooks_ok(report.message, report.hooks)
 
     def _finalize(self, wave: str) -> str:
         with migration(self.plan_file, reporter=self.reporter) as job:
-            report = WaveCutover(job, operator=OPERATOR, confirm=_yes).finalize(wave, True)
+            report = self._engine(job).finalize(wave, True)
         return report.message
+
+    def _engine(self, job: Any) -> WaveCutover:
+        engine = WaveCutover(job, operator=OPERATOR, confirm=_yes)
+        engine.plan_file = str(self.plan_file)  # the HTML reports show the policy findings
+        return engine
+
+    def _decommission(self, wave: str) -> str:
+        """Delete the wave's source selection, proven empty, signed; then SOV-15 passes."""
+        with migration(self.plan_file, reporter=self.reporter) as job:
+            engine = WaveDecommission(job, operator=OPERATOR, confirm=_yes)
+            engine.plan_file = str(self.plan_file)
+            report = engine.decommission(wave)
+        left = sum(int(s.get("listed_after", 0)) for s in report.steps)
+        if left:
+            raise StepFailed(f"{left} object(s) still listed at the source after deletion")
+        datasets = {d.name for d in self.plan().wave(wave).datasets}
+        findings = audit(str(self.plan_file), AuditOptions(inventory=False)).findings
+        sov15 = [f for f in findings if f.rule == "SOV-15" and f.subject in datasets]
+        if sov15:
+            raise StepFailed(f"SOV-15 still flags {sov15[0].subject}: {sov15[0].why}")
+        deleted = sum(int(s.get("deleted", 0)) for s in report.steps)
+        return f"{report.message} ({deleted} object(s) deleted, 0 left; SOV-15 passes)"
+
+    def _export(self) -> str:
+        summary = export_bundle(self.plan_file, self.bundle)
+        return (
+            f"{self.bundle}: {summary.files} file(s), {human_size(summary.bytes)}, "
+            f"index signed by {summary.signer}"
+        )
+
+    def _evidence_verify(self) -> str:
+        report = verify_bundle(self.bundle, self.signer_pub)
+        if not report.ok:
+            raise StepFailed(report.problem or "the bundle does not verify", report.bad_file)
+        if self.signer_pub is not None and not report.trusted.get("origin_proven"):
+            raise StepFailed("the bundle's signature was not checked against the HSM key")
+        origin = "origin proven (HSM key)" if self.signer_pub else "integrity only (no HSM)"
+        return f"{report.files} file(s) match the signed index; {origin}"
 
 
 def _spec(spec: Any) -> tuple[str, dict[str, Any]]:
@@ -380,6 +495,14 @@ def _hooks_ok(message: str, hooks: list[dict[str, Any]]) -> str:
         if hook.get("timed_out") or hook.get("exit_status") not in (0, None):
             raise StepFailed(f"hook {hook.get('label')} failed on {hook.get('where')}")
     return f"{message} ({len(hooks)} hook(s) ran)" if hooks else message
+
+
+def _custody(manifest: Path) -> dict[str, Any]:
+    """The signing key's custody attributes, as the manifest's first record carries them."""
+    with manifest.open("rb") as handle:
+        first = json.loads(handle.readline() or b"{}")
+    signer = first.get("signer") or {}
+    return dict((signer.get("custody") or {}).get("attributes") or {})
 
 
 def _sha256_file(path: Path) -> str:

@@ -22,6 +22,7 @@ def test_make_rehearse_is_the_rehearse_command() -> None:
     body = recipe("rehearse")
     assert "hdh-migrate rehearse plans/rehearsal.yaml" in body
     assert "devstack env" in body and "--junit" in body and "--summary" in body
+    assert "--signing softhsm" in body  # the devstack's HSM signs; a missing one fails loudly
     assert "examples/" not in body
     assert re.search(r"^rehearse: install services-up", (ROOT / "Makefile").read_text(), re.M)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from hdh_migrate.cli.main import run
 from hdh_migrate.crypto.format import DEFAULT_SEGMENT_SIZE
 from hdh_migrate.engine.rehearsal.derive import Options
 from hdh_migrate.engine.rehearsal.junit import junit_xml, markdown_summary, md
@@ -112,8 +113,16 @@ def test_an_unexpected_error_is_a_failed_step_and_the_rest_is_skipped(tmp_path: 
     results = rehearsal.run()
     assert (results[0].name, results[0].status, results[0].exit_code) == ("derive", "failed", 1)
     assert results[0].message.startswith("internal error: RuntimeError: boom — rerun with")
-    assert {r.status for r in results[1:]} == {"skipped"} and len(results) == 11
+    assert {r.status for r in results[1:]} == {"skipped"} and len(results) == 13
+    assert [r.name for r in results[-2:]] == ["evidence-export", "evidence-verify"]
     loud = Rehearsal(settings, reraise=True)
     loud._derive = boom  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
         loud.run()
+
+
+def test_decommission_needs_finalize(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run(["rehearse", str(tmp_path / "plan.yaml"), "--decommission"])
+    assert code == 2 and "--decommission needs --finalize" in capsys.readouterr().err
+    code = run(["rehearse", str(tmp_path / "plan.yaml"), "--signing", "vault"])
+    assert code == 2 and "--signing 'vault'" in capsys.readouterr().err

@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hdh_migrate.engine.rehearsal.derive import Options, derive, target_owned
+from hdh_migrate.engine.rehearsal.derive import (
+    Options,
+    derive,
+    hsm_signing_available,
+    target_owned,
+)
 from hdh_migrate.errors import UsageError
 from hdh_migrate.plan import check_text
 
@@ -186,3 +191,44 @@ def test_sftp_s3_and_local_sources_become_azurite_containers(
     assert {s.kind for s in plan.sources.values()} == {"azure_blob"}
     locations = {d.name: plan.effective(d.name).location for _, d in plan.iter_datasets()}
     assert locations == {"a": "exports-cohorte-a", "b": "old-exports", "c": "lot-2"}
+
+
+HSM_SIGNING = ("HDH_HSM_MODULE", "HDH_HSM_TOKEN", "HDH_HSM_SIGNING_LABEL", "HDH_HSM_PIN")
+
+
+def test_softhsm_signing_names_the_stand_in_hsm_key_by_reference_only(
+    standins: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in HSM_SIGNING:
+        monkeypatch.setenv(name, "value-never-written")
+    assert hsm_signing_available()
+    text, derived = derived_text(tmp_path, signing="softhsm")
+    assert "value-never-written" not in text  # references, resolved at run time
+    plan = check_text(text).plan
+    assert plan is not None and plan.signing is not None
+    assert plan.signing.kind == "pkcs11"
+    assert (plan.signing.label, plan.signing.pin.name) == (
+        "${env:HDH_HSM_SIGNING_LABEL}",
+        "HDH_HSM_PIN",
+    )
+    assert any("SoftHSM2" in note for note in derived.notes)  # type: ignore[attr-defined]
+
+
+def test_file_signing_leaves_the_plan_key_out_and_says_so(
+    standins: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text, derived = derived_text(tmp_path)  # the default: signing="file"
+    assert "signing:" not in text and "/etc/hdh/manifest-ed25519.pem" not in text
+    assert any("throwaway Ed25519 key" in n for n in derived.notes)  # type: ignore[attr-defined]
+    monkeypatch.delenv("HDH_HSM_SIGNING_LABEL", raising=False)
+    assert not hsm_signing_available()
+
+
+def test_softhsm_signing_without_the_hsm_environment_is_a_usage_error(
+    standins: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in HSM_SIGNING:
+        monkeypatch.setenv(name, "x")
+    monkeypatch.delenv("HDH_HSM_SIGNING_LABEL")
+    with pytest.raises(UsageError, match="--signing softhsm: HDH_HSM_SIGNING_LABEL not set"):
+        derive(OVH, Options(work=tmp_path, signing="softhsm"))
