@@ -52,6 +52,7 @@ class TokenEndpoint:
         self.lifetime = 3600.0
         self.revoked = False
         self.issued = 0
+        self.expiries: list[int] = []  # the exp claim of every token issued, in order
         self.url = ""
 
     def answer(self, headers: Any, query: str) -> tuple[int, dict[str, Any]]:
@@ -64,6 +65,7 @@ class TokenEndpoint:
         audience = audience.replace("%2F", "/").removesuffix("/.default")
         token, expires = jwt(audience, self.lifetime)
         self.issued += 1
+        self.expiries.append(expires)
         body = {
             "access_token": token,
             "expires_on": str(expires),

@@ -76,7 +76,7 @@ def test_a_connection_string_with_the_key_warns_one_with_a_sas_does_not(
     [
         {"kind": "managed_identity"},
         {"kind": "default"},
-        {"kind": "service_principal", "tenant_id": "t", "client_id": "c", "client_secret": "${env:S}"},
+        {"kind": "service_principal", "tenant_id": "t", "client_id": "c", "certificate": "/p.pem"},
     ],
 )
 def test_entra_identities_raise_nothing(write_plan: Writer, auth: dict[str, Any]) -> None:
