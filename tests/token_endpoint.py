@@ -53,6 +53,7 @@ class TokenEndpoint:
         self.revoked = False
         self.issued = 0
         self.expiries: list[int] = []  # the exp claim of every token issued, in order
+        self.tokens: list[str] = []  # every token issued (what a leak test greps for)
         self.url = ""
 
     def answer(self, headers: Any, query: str) -> tuple[int, dict[str, Any]]:
@@ -66,6 +67,7 @@ class TokenEndpoint:
         token, expires = jwt(audience, self.lifetime)
         self.issued += 1
         self.expiries.append(expires)
+        self.tokens.append(token)
         body = {
             "access_token": token,
             "expires_on": str(expires),
