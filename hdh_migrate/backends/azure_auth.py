@@ -9,6 +9,8 @@ Config keys (plain values, the secret as a reference)::
     tenant_id: ID          service_principal
     client_secret: SECRET  service_principal, or
     certificate: PATH      service_principal: PEM certificate with its private key
+    authority: URL         service_principal: the authority host (national cloud, private
+                           authority), trusted as written: no instance discovery
 
 The credential is handed to the blob client, whose bearer-token policy asks it for a new
 token before the current one expires (azure-core renews within five minutes of expiry):
@@ -46,11 +48,15 @@ def token_credential(config: Mapping[str, Any]) -> Any:
         raise UsageError(f"{KIND} backend: auth {kind!r} is not an Entra ID kind")
     tenant = cv.required(config, "tenant_id", KIND)
     client = cv.required(config, "client_id", KIND)
+    authority = str(config.get("authority") or "") or None
+    # An authority the plan names is trusted as written: MSAL would otherwise validate an
+    # unknown host against login.microsoftonline.com (Azure Stack, ADFS, private clouds).
+    where = {"authority": authority, "disable_instance_discovery": True} if authority else {}
     secret = cv.secret(config, "client_secret")
     if secret is not None:
-        return ClientSecretCredential(tenant, client, secret.reveal())
+        return ClientSecretCredential(tenant, client, secret.reveal(), **where)
     certificate = cv.required(config, "certificate", KIND)
-    return CertificateCredential(tenant, client, certificate_path=certificate)
+    return CertificateCredential(tenant, client, certificate_path=certificate, **where)
 
 
 def describe(config: Mapping[str, Any]) -> str:

@@ -170,7 +170,7 @@ class AzureBlobBackend:
         self._container = container
         self.name = name
         self.identity = identity  # an Entra ID identity, named when it is refused
-        self.credential_expires = credential_expires  # a SAS's se=, checked before a wave
+        self.credential_expires = credential_expires  # a SAS's se=: before a wave, and on 403
         self.page_size = min(page_size, 5000)
         self.chunk_size = chunk_size
         self.max_concurrency = max_concurrency
@@ -239,6 +239,16 @@ class AzureBlobBackend:
         if cls is AuthError and self.identity:
             hint = f"{self.identity} was refused: check its role on the account, or that it "
             hint += "still exists (Storage Blob Data Reader at least)"
+        expired = self.credential_expires
+        if cls is AuthError and expired is not None and expired <= dt.datetime.now(dt.UTC):
+            return _make(
+                AuthError,
+                f"{where}: {status or ''} {code or 'refused'}: the SAS expired at "
+                f"{expired:%Y-%m-%dT%H:%M:%SZ}, during the run",
+                key,
+                "issue a new SAS and put it where the plan's reference points; the same "
+                "command resumes where the run stopped",
+            )
         return _make(cls, f"{where}: {status or ''} {code or type(error).__name__}", key, hint)
 
     # -- the contract -------------------------------------------------------------------------

@@ -54,8 +54,14 @@ def describe_target(target: S3Target) -> str:
 
 def _azure(source: AzureBlobSource) -> str:
     kind = source.auth.kind if source.auth is not None else None
-    if kind in _ENTRA:
-        return _ENTRA[str(kind)]
+    if source.auth is not None and kind in _ENTRA:
+        ids = [
+            f"{name} {getattr(source.auth, name)}"
+            for name in ("client_id", "tenant_id")
+            if getattr(source.auth, name)
+        ]  # the principal as the plan names it (ids are not secrets)
+        text = _ENTRA[str(kind)]
+        return text.replace("(tokens", f"({', '.join(ids)}; tokens") if ids else text
     reference = source.connection_string or source.credential
     if reference is None:
         return "anonymous"

@@ -119,7 +119,7 @@ def _azure_auth(auth: AzureAuth | None) -> dict[str, Any]:
     if auth is None:
         return {}
     config: dict[str, Any] = {"auth": auth.kind}
-    for name in ("client_id", "tenant_id", "certificate"):
+    for name in ("client_id", "tenant_id", "certificate", "authority"):
         if getattr(auth, name) is not None:
             config[name] = resolve_text(getattr(auth, name))
     if auth.client_secret is not None:

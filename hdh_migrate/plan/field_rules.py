@@ -205,14 +205,14 @@ def _azure(source: AzureBlobSource, at: DataPath) -> Iterator[Issue]:
 _AUTH_FIELDS = {
     "default": {"client_id"},
     "managed_identity": {"client_id"},
-    "service_principal": {"client_id", "tenant_id", "client_secret", "certificate"},
+    "service_principal": {"client_id", "tenant_id", "client_secret", "certificate", "authority"},
 }
 
 
 def _azure_auth(source: AzureBlobSource, auth: AzureAuth, at: DataPath) -> Iterator[Issue]:
     """The fields an auth kind needs are there, and no field it would ignore."""
     source_at = at[:-1]
-    for name in ("client_id", "tenant_id", "client_secret", "certificate"):
+    for name in ("client_id", "tenant_id", "client_secret", "certificate", "authority"):
         if getattr(auth, name) is not None and name not in _AUTH_FIELDS.get(auth.kind, set()):
             yield Issue((*at, name), f"{name} does not apply to auth kind {auth.kind}",
                         f"remove {name}:")  # fmt: skip
@@ -239,6 +239,9 @@ def _entra(source: AzureBlobSource, auth: AzureAuth, at: DataPath) -> Iterator[I
             if getattr(auth, name) is None:
                 yield Issue((*at, name), f"missing required key {name!r}",
                             "a service principal needs tenant_id and client_id")  # fmt: skip
+        if auth.authority and not str(auth.authority).lower().startswith("https://"):
+            yield Issue((*at, "authority"), "the authority is only reached over https://",
+                        "use https://HOST (a national cloud or private authority)")  # fmt: skip
         if (auth.client_secret is None) == (auth.certificate is None):
             yield Issue(at, "a service principal needs exactly one of client_secret and "
                         "certificate", "client_secret: ${env:AZURE_CLIENT_SECRET}")  # fmt: skip

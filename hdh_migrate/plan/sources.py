@@ -62,6 +62,13 @@ class AzureAuth(StrictModel):
         "(or client_secret:).",
         examples=["/etc/hdh/sp.pem"],
     )
+    authority: Endpoint | None = Field(
+        default=None,
+        description="service_principal: the Entra ID authority host (https://), for a national "
+        "cloud or a private authority; trusted as written (no instance discovery). "
+        "Omitted: $AZURE_AUTHORITY_HOST, else https://login.microsoftonline.com.",
+        examples=["https://login.microsoftonline.us"],
+    )
 
 
 class AzureBlobSource(StrictModel):

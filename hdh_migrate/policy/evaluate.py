@@ -4,7 +4,8 @@ Severity of a violation: ``policy.severity[rule]`` if the plan sets it, else the
 (``hdh`` makes SOV-09 blocking; so does ``require_client_side_encryption: true`` written
 in the plan; outside ``hdh``, ``require_verification: false`` lowers SOV-12 to warn), else
 the rule's default. Notices keep the severity their rule gave them.
-Changes to the policy itself are reported under the pseudo-rule ``POLICY``.
+Changes to the policy itself are reported under the pseudo-rule ``POLICY``, long-lived
+shared keys on sources under ``CREDENTIALS`` (``policy/credentials.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hdh_migrate.policy.context import PolicyInput
+from hdh_migrate.policy.credentials import (
+    CREDENTIALS_RULE,
+    CREDENTIALS_TITLE,
+    credential_findings,
+)
 from hdh_migrate.policy.findings import Finding, Severity
 from hdh_migrate.policy.registry import MISSING_RULES, Raised, Rule, all_rules
 
@@ -23,6 +29,10 @@ def evaluate(inp: PolicyInput) -> list[Finding]:
     """Every finding, most severe first, then in file order."""
     findings = [_finding(inp, rule, raised) for rule in all_rules() for raised in rule.check(inp)]
     findings += [_policy_finding(inp, r) for r in policy_notes(inp)]
+    findings += [
+        _pseudo_finding(inp, r, CREDENTIALS_RULE, CREDENTIALS_TITLE)
+        for r in credential_findings(inp)
+    ]
     return sorted(findings, key=Finding.sort_key)
 
 
@@ -52,11 +62,13 @@ def _finding(inp: PolicyInput, rule: Rule, raised: Raised) -> Finding:
 
 
 def _policy_finding(inp: PolicyInput, raised: Raised) -> Finding:
+    return _pseudo_finding(inp, raised, POLICY_RULE, POLICY_TITLE)
+
+
+def _pseudo_finding(inp: PolicyInput, raised: Raised, rule: str, title: str) -> Finding:
     location = inp.at(raised.path, key=raised.at_key)
     severity = raised.severity or "warn"
-    return Finding(
-        POLICY_RULE, severity, POLICY_TITLE, location, raised.why, raised.fix, raised.subject
-    )
+    return Finding(rule, severity, title, location, raised.why, raised.fix, raised.subject)
 
 
 def policy_notes(inp: PolicyInput) -> Iterator[Raised]:

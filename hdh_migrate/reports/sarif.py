@@ -1,9 +1,9 @@
 """The audit findings as SARIF 2.1.0, so CI code scanning shows them on the plan's lines.
 
-One run, tool ``hdh-migrate`` with one rule per SOV rule (plus ``POLICY``); each finding is
-a result at the plan file's line and column. Severity: block → error, warn → warning,
-info → note. File paths are written as given (relative to the repository root when the
-audit runs there, which is what code scanning expects).
+One run, tool ``hdh-migrate`` with one rule per SOV rule (plus ``POLICY`` and
+``CREDENTIALS``); each finding is a result at the plan file's line and column. Severity:
+block → error, warn → warning, info → note. File paths are written as given (relative to
+the repository root when the audit runs there, which is what code scanning expects).
 """
 
 from __future__ import annotations
@@ -21,6 +21,13 @@ INFO_URI = "https://github.com/hdh-migrate/hdh-migrate/blob/main/docs/audit.md"
 POLICY_RULE = RuleRow(
     "POLICY", "policy settings", "warn", "changes the plan makes to the policy itself", 0
 )
+CREDENTIALS_RULE = RuleRow(
+    "CREDENTIALS",
+    "credential kinds",
+    "warn",
+    "long-lived shared keys on a source (an Azure account key): warn under profile hdh",
+    0,
+)
 
 
 def render_sarif(report: AuditReport) -> str:
@@ -29,7 +36,7 @@ def render_sarif(report: AuditReport) -> str:
 
 
 def sarif_log(report: AuditReport) -> dict[str, Any]:
-    rules = [*report.rules, POLICY_RULE]
+    rules = [*report.rules, POLICY_RULE, CREDENTIALS_RULE]
     index = {rule.id: i for i, rule in enumerate(rules)}
     return {
         "$schema": SARIF_SCHEMA,

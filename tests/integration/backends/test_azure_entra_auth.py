@@ -127,3 +127,112 @@ def test_entra_kinds_refuse_plain_http(stack: Any, unique_name: str) -> None:
                 },
             ).list()
         )
+
+
+# -- service principals: a loopback HTTPS authority (OpenID discovery + client credentials) --
+
+SP_CLIENT = "5e5e5e5e-0000-0000-0000-00000000c11e"
+
+
+def client_certificate(tmp_path: Any) -> tuple[Any, str]:
+    """A self-signed certificate with its RSA key in one PEM file, as an app registration's."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hdh-migrate-sp")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ) + cert.public_bytes(serialization.Encoding.PEM)
+    path = tmp_path / "sp.pem"
+    path.write_bytes(pem)
+    path.chmod(0o600)
+    return cert, str(path)
+
+
+@pytest.fixture
+def authority(stack: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """An authority that knows SP_CLIENT by a secret and by a certificate; the client trusts
+    its server certificate through REQUESTS_CA_BUNDLE (azure-identity's own transport)."""
+    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "IDENTITY_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(stack.ca_bundle))
+    monkeypatch.setenv("HDH_T_SP_SECRET", "sp-secret-value")
+    cert, path = client_certificate(tmp_path)
+    tls_dir = stack.ca_bundle.parent
+    with token_endpoint.authority(
+        str(tls_dir / "server.pem"), str(tls_dir / "server.key"), SP_CLIENT, "sp-secret-value", cert
+    ) as server:
+        server.certificate_path = path
+        yield server
+
+
+def principal(stack: Any, name: str, server: Any, **credential: Any) -> Any:
+    return reader(
+        stack,
+        name,
+        "service_principal",
+        tenant_id=token_endpoint.TENANT,
+        client_id=SP_CLIENT,
+        authority=server.url,
+        **credential,
+    )
+
+
+def test_a_service_principal_with_a_secret_reads_and_renews(
+    stack: Any, unique_name: str, container: Any, authority: Any
+) -> None:
+    from hdh_migrate.secrets import SecretRef
+
+    authority.lifetime = 3
+    store = principal(
+        stack, unique_name, authority, client_secret=SecretRef("env", "HDH_T_SP_SECRET")
+    )
+    assert [info.key for info in store.list()] == ["a.csv", "b.csv"]
+    time.sleep(3.5)  # the token in hand has expired
+    assert store.open_read("a.csv").read() == b"a.csv"
+    assert authority.grants[:2] == ["secret", "secret"]
+
+
+def test_a_service_principal_with_a_certificate_reads(
+    stack: Any, unique_name: str, container: Any, authority: Any
+) -> None:
+    store = principal(stack, unique_name, authority, certificate=authority.certificate_path)
+    assert store.open_read("b.csv").read() == b"b.csv"
+    assert authority.grants == ["certificate"]
+
+
+def test_a_refused_service_principal_is_exit_7_naming_it(
+    stack: Any, unique_name: str, container: Any, authority: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hdh_migrate.secrets import SecretRef
+
+    monkeypatch.setenv("HDH_T_SP_SECRET", "a-wrong-secret")
+    store = principal(
+        stack, unique_name, authority, client_secret=SecretRef("env", "HDH_T_SP_SECRET")
+    )
+    with pytest.raises(HdhError) as caught:
+        list(store.list())
+    error = caught.value
+    assert isinstance(error, AuthError) and error.exit_code == 7, error.one_line()
+    line = error.one_line()
+    assert f"service principal (client_id {SP_CLIENT}, tenant_id {token_endpoint.TENANT})" in line
+    assert "a-wrong-secret" not in line and "\n" not in line
+    assert authority.issued == 0

@@ -57,3 +57,16 @@ def test_identities_and_chains(minimal_text: str) -> None:
         "credentials: source 'azure': Entra ID managed identity (tokens renewed)",
         "credentials: target 'snc': AWS profile 'hdh' (renewed when temporary)",
     ]
+
+
+def test_an_entra_principal_is_named_by_its_ids(minimal_text: str) -> None:
+    text = minimal_text.replace(
+        KEYED,
+        "    account_url: https://hdhexports.blob.core.windows.net\n"
+        "    auth: {kind: service_principal, tenant_id: t-1, client_id: c-2,"
+        " certificate: /etc/hdh/sp.pem}\n",
+    )
+    assert notes(text)[0] == (
+        "credentials: source 'azure': Entra ID service principal (client_id c-2, tenant_id t-1;"
+        " tokens renewed)"
+    )

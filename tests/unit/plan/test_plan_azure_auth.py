@@ -28,6 +28,10 @@ def errors_of(text: str) -> list[tuple[str, str]]:
         (URL_ONLY + "    auth: {kind: service_principal, tenant_id: t, client_id: c,"
          " client_secret: '${env:AZURE_CLIENT_SECRET}'}\n",
          {"auth": "service_principal", "tenant_id": "t", "client_id": "c"}),
+        (URL_ONLY + "    auth: {kind: service_principal, tenant_id: t, client_id: c,"
+         " certificate: /etc/hdh/sp.pem, authority: 'https://login.microsoftonline.us'}\n",
+         {"auth": "service_principal", "tenant_id": "t", "client_id": "c",
+          "authority": "https://login.microsoftonline.us"}),
         (KEYED + "    auth: {kind: sas}\n", {"auth": "sas"}),
         (KEYED, {}),
     ],
@@ -36,9 +40,11 @@ def test_valid_kinds_reach_the_backend(minimal_text: str, source: str, expected:
     plan = check_text(minimal_text.replace(KEYED, source)).plan
     assert plan is not None
     config = source_spec(plan.effective("ir-referentiels")).config
-    names = ("auth", "client_id", "tenant_id")
+    names = ("auth", "client_id", "tenant_id", "authority")
     assert {k: config[k] for k in names if k in config} == expected
-    if "service_principal" in source:
+    if "certificate" in source:
+        assert config["certificate"] == "/etc/hdh/sp.pem"
+    if "client_secret" in source:
         assert str(config["client_secret"]) == "${env:AZURE_CLIENT_SECRET}"
 
 
@@ -55,6 +61,11 @@ def test_valid_kinds_reach_the_backend(minimal_text: str, source: str, expected:
          "sources.azure.auth", "exactly one of client_secret and certificate"),
         (URL_ONLY + "    auth: {kind: managed_identity, tenant_id: t}\n",
          "sources.azure.auth.tenant_id", "does not apply to auth kind managed_identity"),
+        (URL_ONLY + "    auth: {kind: managed_identity, authority: 'https://login.x'}\n",
+         "sources.azure.auth.authority", "does not apply to auth kind managed_identity"),
+        (URL_ONLY + "    auth: {kind: service_principal, tenant_id: t, client_id: c,"
+         " client_secret: '${env:S}', authority: 'http://127.0.0.1:9'}\n",
+         "sources.azure.auth.authority", "only reached over https"),
         ("    account_url: http://127.0.0.1:10000/devstoreaccount1\n"
          "    auth: {kind: managed_identity}\n", "sources.azure.account_url",
          "only sent over https"),

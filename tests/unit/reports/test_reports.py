@@ -159,7 +159,7 @@ def test_sarif_levels_rules_and_fingerprints() -> None:
     levels = {r["ruleId"]: r["level"] for r in run["results"]}
     assert levels == {"SOV-07": "error", "SOV-13": "warning", "POLICY": "note"}
     ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
-    assert ids == ["SOV-07", "SOV-13", "POLICY"]
+    assert ids == ["SOV-07", "SOV-13", "POLICY", "CREDENTIALS"]
     prints = [r["partialFingerprints"]["hdhFinding/v1"] for r in run["results"]]
     assert len(set(prints)) == len(prints)
     again = sarif_log(sample_report(verdict="block"))["runs"][0]["results"]
