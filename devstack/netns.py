@@ -300,7 +300,10 @@ class NetLab:
             forwarder.close()
         for ns in reversed(self.namespaces):
             _ip("netns", "del", ns, check=False)
-        for link in self.root_links:
+        mine = f"{PREFIX}{self.tag}"  # also a pair left half-made by a failed build
+        listed = _ip("-o", "link", "show", check=False).stdout.splitlines()
+        names = {line.split(":")[1].strip().split("@")[0] for line in listed if ":" in line}
+        for link in sorted({*self.root_links, *(n for n in names if n.startswith(mine))}):
             if _ip("link", "show", link, check=False).returncode == 0:
                 _ip("link", "del", link, check=False)
 

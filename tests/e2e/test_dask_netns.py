@@ -125,3 +125,29 @@ def test_a_worker_cut_off_mid_copy_runs_its_task_twice_and_nothing_is_lost(world
         again = world.cli("run", str(world.plan))
         assert again.returncode == 0, again.stderr
     assert_consistent(world, data)
+
+
+def test_a_build_that_fails_half_way_leaves_nothing_behind(tmp_path, monkeypatch):
+    reason = netns.unavailable()
+    if reason is not None:
+        pytest.skip(f"no network namespaces here: {reason}")
+    made = netns.new_lab(tmp_path / "lab")
+    real = netns.NetLab._link
+
+    def failing(self, name, ns, address, bridge):
+        if name == "w1s":  # a veth pair made, not yet moved into its namespaces
+            netns._ip("link", "add", "name", f"hdhs{self.tag}w1s", "type", "veth",
+                      "peer", "name", f"hdhs{self.tag}w1sp")  # fmt: skip
+            raise RuntimeError("link failed")
+        return real(self, name, ns, address, bridge)
+
+    monkeypatch.setattr(netns.NetLab, "_link", failing)
+    try:
+        with pytest.raises(RuntimeError):
+            made.build()
+        assert len(made.namespaces) == 4
+    finally:
+        made.close()
+    mine = netns.PREFIX + made.tag
+    assert not [ns for ns in netns.namespaces() if ns.startswith(mine)]
+    assert mine not in netns._ip("-o", "link", "show").stdout
