@@ -11,6 +11,10 @@
                        10.P.(Q+1).1 relay the storage network to the servers, which listen
                        on 127.0.0.1 only, and count the bytes each worker sends
 
+A server's ``127.0.0.1:PORT`` is also ``127.0.0.1:PORT`` inside each worker namespace (a
+relay process there → the storage network → the root relay): the workers' environment
+names the same endpoints as the coordinator's, and plain ``http://`` stays on a loopback.
+
 The cluster speaks ``tls://`` with certificates issued by the devstack's CA (server and
 client use, the namespace addresses as names). ``close()`` removes every namespace, link
 and process it made, in any state. Needs root and iproute2; ``unavailable()`` says why not.
