@@ -2,8 +2,10 @@
 
 Suites: copy (32 × 64 MiB), small (10,000 × 4–64 KiB, and a no-op re-run of each tool),
 big (one 4 GiB object), corpus10k (RELIABILITY's corpus, full verification), inventory
-(10^6 listed objects into a journal; status and audit on it). Default: all of them (corpus10k with
-the lowered size cap documented in docs/benchmarks.md). Results go to bench/results/.
+(10^6 listed objects into a journal; status and audit on it), noop (the coordinator's
+ceiling: no-op work units on threads, a local and the devstack Dask cluster). Default: all
+of them (corpus10k with the lowered size cap documented in docs/benchmarks.md). Results go
+to bench/results/.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from bench.suites import SUITES, Options, Row, timestamp
 from bench.tools import Tuning
 from hdh_migrate.units import parse_size
 
-DEFAULT_SUITES = ["copy", "small", "big", "corpus10k", "inventory"]
+DEFAULT_SUITES = ["copy", "small", "big", "corpus10k", "inventory", "noop"]
 
 
 def parse(argv: list[str] | None) -> tuple[list[str], Options]:
@@ -43,6 +45,9 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
     parser.add_argument("--copy-objects", type=int, default=32, help="copy suite: 64 MiB each")
     parser.add_argument("--inventory-objects", type=int, default=1_000_000)
     parser.add_argument("--no-noop", action="store_true", help="skip the no-op re-run rows")
+    parser.add_argument(
+        "--noop-objects", type=int, default=2000, help="noop suite: units per executor"
+    )
     parser.add_argument("--no-probe", action="store_true", help="no probe before hdh runs")
     parser.add_argument(
         "--hdh-code",
@@ -77,6 +82,7 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
         small_objects=args.small_objects,
         copy_objects=args.copy_objects,
         inventory_objects=args.inventory_objects,
+        noop_objects=args.noop_objects,
         noop=not args.no_noop,
         probe=not args.no_probe,
         hdh_codes=codes or ("",),

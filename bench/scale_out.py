@@ -29,7 +29,7 @@ from typing import Any
 from bench import servers
 from bench.measure import run_measured
 from bench.report import RESULTS, machine, table
-from bench.suites import Options, Row, _rclone_row, opts_stack, timestamp
+from bench.suites import Options, Row, _rclone_rows, opts_stack, timestamp
 from bench.tools import (
     VENV_BIN,
     Tuning,
@@ -84,8 +84,12 @@ def _noop_units() -> Iterator[None]:
         runner.copy_object, runner.verify_object = saved
 
 
-def noop_ceiling(work: Path, objects: int, executor: str) -> dict[str, Any]:
-    """Results per second through the real coordinator with no-op units."""
+def noop_ceiling(
+    work: Path, objects: int, executor: str, scheduler: str | None = None
+) -> dict[str, Any]:
+    """Results per second through the real coordinator with no-op units: ``executor``
+    threads, ``dask`` (a local cluster of 2 processes) or ``cluster`` (the Dask cluster at
+    ``scheduler``, whose workers must import ``bench``: PYTHONPATH)."""
     from hdh_migrate.engine.session import RunSettings, migration
 
     stack = opts_stack(Options(work=work))
@@ -93,13 +97,13 @@ def noop_ceiling(work: Path, objects: int, executor: str) -> dict[str, Any]:
     source.mkdir(parents=True, exist_ok=True)
     for i in range(objects):
         (source / f"{i:07d}").touch()
-    plan = write_plan(
-        stack, "unused", f"noop-{executor}", work / f"noop-{executor}", Tuning(), "full"
-    )
+    bucket = servers.new_bucket(stack, f"noop-{executor}")  # listed, never written
+    plan = write_plan(stack, "unused", bucket, work / f"noop-{executor}", Tuning(), "full")
     text = plan.read_text().replace(
         "sources:\n", f"sources:\n  disk: {{kind: local, path: '{source.parent}'}}\n", 1
     )
-    plan.write_text(text.replace("source: azurite", "source: disk") + _executor(executor))
+    section = _executor(executor, scheduler)
+    plan.write_text(text.replace("source: azurite", "source: disk") + section)
     os.environ.update(stack_env(stack))
     stamps: dict[str, float] = {}
 
@@ -109,10 +113,13 @@ def noop_ceiling(work: Path, objects: int, executor: str) -> dict[str, Any]:
             if name in ("object.copied", "object.verified"):
                 stamps[name + ".last"] = time.monotonic()
 
-    with _noop_units(), migration(plan, RunSettings(concurrency=8), Clock()) as job:
-        began = time.monotonic()
-        outcome = job.run()[0]
-        total = time.monotonic() - began
+    try:
+        with _noop_units(), migration(plan, RunSettings(concurrency=8), Clock()) as job:
+            began = time.monotonic()
+            outcome = job.run()[0]
+            total = time.monotonic() - began
+    finally:
+        servers.target(stack, bucket).delete_bucket(force=True)
     copy = stamps["object.copied.last"] - stamps["copy.start"]
     verify = stamps["object.verified.last"] - stamps["verify.start"]
     return {
@@ -121,19 +128,27 @@ def noop_ceiling(work: Path, objects: int, executor: str) -> dict[str, Any]:
         "verified": outcome.verified,
         "copy_results_s": objects / copy,
         "verify_records_s": objects / verify,
+        "copy_s": copy,
+        "verify_s": verify,
         "run_seconds": total,
     }
 
 
-def _executor(kind: str) -> str:
+def _executor(kind: str, scheduler: str | None = None) -> str:
+    if kind == "cluster":
+        return f"executor: {{kind: dask, scheduler: '{scheduler}'}}\n"
     return "executor: {kind: dask, workers: 2, threads_per_worker: 4}\n" if kind == "dask" else ""
 
 
-def scheduler_overhead(tasks: int, window: int = 16) -> dict[str, Any]:
-    """Trivial tasks through the Dask executor's bounded window: tasks/s, ms per task."""
+def scheduler_overhead(
+    tasks: int, window: int = 16, scheduler: str | None = None
+) -> dict[str, Any]:
+    """Trivial tasks through the Dask executor's bounded window: tasks/s, ms per task (a
+    local cluster of 2 processes, or the cluster at ``scheduler``)."""
     from hdh_migrate.execution import DaskSettings, imap_unordered, make_executor
 
-    executor: Executor = make_executor("dask", dask=DaskSettings(workers=2, threads_per_worker=4))
+    settings = DaskSettings(scheduler=scheduler, workers=2, threads_per_worker=4)
+    executor: Executor = make_executor("dask", dask=settings)
     with executor:
         list(imap_unordered(executor, _trivial, range(50), window))  # warm the workers
         began = time.monotonic()
@@ -144,7 +159,50 @@ def scheduler_overhead(tasks: int, window: int = 16) -> dict[str, Any]:
         "window": window,
         "tasks_s": done / seconds,
         "ms_per_task": 1000 * seconds / done,
+        "seconds": seconds,
     }
+
+
+# ---------------------------------------------------------------- the noop suite
+
+NOOP_KINDS = {
+    "threads": "threads",
+    "dask": "local Dask, 2 processes",
+    "cluster": "devstack Dask cluster, 2 workers",
+}
+
+
+def noop_rows(opts: Options) -> Iterator[Row]:
+    """``python -m bench noop``: the coordinator's ceiling, one row per executor and phase
+    (copy results/s, verify records/s: objects/s of the row), and the scheduler's round
+    trip per trivial task on both clusters. Each row carries the load average at its end."""
+    import socket
+
+    from devstack import dask_cluster
+
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p
+    )  # the workers import bench.scale_out's no-op units
+    stack = opts_stack(opts)
+    env = {**os.environ, **stack_env(stack)}
+    with socket.socket() as sock:  # a free port for the scheduler (8786 + offset: the tests')
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    cluster = dask_cluster.ensure(env, name="dask-bench", port=port)
+    try:
+        for kind, label in NOOP_KINDS.items():
+            scheduler = cluster.address if kind == "cluster" else None
+            m = noop_ceiling(opts.work, opts.noop_objects, kind, scheduler)
+            ok = m["verified"] == m["objects"]
+            for phase, key in (("copy results", "copy_s"), ("verify records", "verify_s")):
+                mode = f"no-op units, {label}: {phase}"
+                yield Row("noop", "hdh-migrate", mode, m["objects"], 0, m[key], 0, ok)
+        for kind, scheduler in (("dask", None), ("cluster", cluster.address)):
+            t = scheduler_overhead(opts.noop_objects // 4, scheduler=scheduler)
+            mode = f"trivial tasks, window 16, {NOOP_KINDS[kind]}"
+            yield Row("noop", "dask scheduler", mode, t["tasks"], 0, t["seconds"], 0, True)
+    finally:
+        dask_cluster.stop("dask-bench")
 
 
 # ---------------------------------------------------------------- the small suite
@@ -159,7 +217,8 @@ def small_rows(opts: Options, objects: int) -> Iterator[Row]:
     try:
         for kind in ("threads", "dask"):
             yield _hdh_row(opts, container, data, kind)
-        yield _rclone_row("small-scaleout", data, opts, container, opts.work / "rclone", False)
+        rclone = opts.work / "rclone"
+        yield from _rclone_rows("small-scaleout", data, opts, container, rclone, False)
     finally:
         if not opts.keep:
             servers.drop_container(stack, container)

@@ -35,6 +35,7 @@ class Options:
     small_objects: int = 10_000
     copy_objects: int = 32
     inventory_objects: int = 1_000_000
+    noop_objects: int = 2000  # no-op work units per executor (noop suite)
     noop: bool = True  # time a second, no-op run of each tool (small suite)
     probe: bool = True  # hdh-migrate probe before each run (untimed)
     hdh_codes: tuple[str, ...] = ("",)  # checkouts to run hdh-migrate from ("" = installed)
@@ -289,8 +290,17 @@ def _counted(mode: str, count: int, m: Measured, ok: bool) -> Row:
     )
 
 
+def noop_suite(opts: Options) -> Iterator[Row]:
+    """The coordinator's ceiling: no-op work units (no I/O) through the real dispatch path
+    on threads, a local Dask cluster and the devstack's Dask cluster (docs/scale-out.md)."""
+    from bench.scale_out import noop_rows
+
+    yield from noop_rows(opts)
+
+
 SUITES: dict[str, Callable[[Options], Iterator[Row]]] = {
     "copy": copy_suite,
+    "noop": noop_suite,
     "small": small_suite,
     "big": big_suite,
     "corpus10k": corpus_suite,

@@ -112,8 +112,13 @@ def issue(
     *,
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
+    client: bool = False,
 ) -> tuple[bytes, bytes]:
-    """(certificate PEM, private key PEM) of a server certificate for ``hosts``."""
+    """(certificate PEM, private key PEM) of a server certificate for ``hosts``; with
+    ``client`` also for client authentication (mutual TLS: a Dask cluster's nodes)."""
+    usages = [ExtendedKeyUsageOID.SERVER_AUTH]
+    if client:
+        usages.append(ExtendedKeyUsageOID.CLIENT_AUTH)
     key = ec.generate_private_key(ec.SECP256R1())
     start = not_before or _now() - dt.timedelta(minutes=5)
     end = not_after or _now() + dt.timedelta(days=SERVER_DAYS)
@@ -127,7 +132,7 @@ def issue(
         .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_san(hosts), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
             critical=False,

@@ -405,3 +405,80 @@ def _verify_failures(stdout: str) -> list[dict]:
             for failure in dataset.get("failed") or []:
                 found[failure["key"]] = failure["reason"]
     return [{"key": k, "reason": r} for k, r in found.items()]
+
+
+def test_keys_rotate_on_the_cluster_rewraps_on_the_workers(world, live, tmp_path):
+    """``keys rotate`` with the plan's ``executor:`` (the devstack cluster), then back with
+    ``--executor ADDRESS``: the rewraps run as tasks on the workers (the scheduler saw
+    them), bodies untouched, every object verifies in full under the new key."""
+    from hdh_migrate.keys.file import generate_key_file
+
+    generate_key_file(tmp_path / "kek2.key")  # both keys exist before any worker reads them
+    data = seed(world, {"r1.bin": 70_000, "r2.bin": 7 * MIB + 1, "r3.bin": 0})
+    text = world.plan.read_text().replace(
+        "keys:\n", f"keys:\n  kek2: {{kind: file, path: '{tmp_path / 'kek2.key'}'}}\n", 1
+    )
+    world.plan.write_text(text)
+    on_cluster(world, live)
+    assert world.cli("run", str(world.plan)).returncode == 0
+    bodies = world.target_etags()
+
+    for old, new, flags in (("kek", "kek2", ()), ("kek2", "kek", ("--executor", live.address))):
+        live.capture.write_bytes(b"")
+        rotated = world.cli(
+            "keys", "rotate", str(world.plan), "--from", old, "--to", new, "--json", *flags
+        )
+        assert rotated.returncode == 0, rotated.stderr
+        done = [e for e in events(rotated.stdout) if e["event"] == "rotate.done"][-1]
+        assert (done["rotated"], done["failed"]) == (len(data), []), done
+        assert live.capture.read_bytes().count(b"rewrap_object") >= 1  # run on the cluster
+        assert world.target_etags() == bodies  # rotation rewraps keys, never the bodies
+        named = world.plan.read_text().replace("defaults: {key: " + old, "defaults: {key: " + new)
+        world.plan.write_text(named)
+        check = world.cli("verify", str(world.plan), "--mode", "full", "--executor", live.address)
+        assert check.returncode == 0, check.stderr
+    assert_consistent(world, data)
+
+
+def test_cutover_delta_runs_on_the_cluster_by_flag_or_by_plan(world, live):
+    """The delta's copies and the final pass on the cluster: ``cutover --executor ADDRESS``
+    over a plan on threads, then (after a rollback) the plan's own ``executor:``."""
+    data = seed(world, {"a.bin": 10_000, "b.bin": 20_000})
+    bare = world.plan.read_text() + "    cutover:\n      freeze: {strategy: leases}\n"
+    world.plan.write_text(bare)
+    assert world.cli("run", str(world.plan)).returncode == 0  # threads
+    try:
+        for late, flags in (("late1.bin", ("--executor", live.address)), ("late2.bin", ())):
+            if not flags:
+                assert world.cli("rollback", str(world.plan), "--wave", "w1").returncode == 0
+                on_cluster(world, live)
+            data |= seed(world, {late: 30_000})
+            live.capture.write_bytes(b"")
+            done = world.cli(
+                "cutover", str(world.plan), "--wave", "w1", "--approve", "alice", "--json", *flags
+            )
+            assert done.returncode == 0, done.stderr
+            delta = next(s for s in json.loads(done.stdout)["steps"] if s["step"] == "delta")
+            assert (delta["created"], delta["copied"]) == (1, 1), delta
+            payloads = live.capture.read_bytes()
+            assert b"copy_object" in payloads and f"data/{late}".encode() in payloads
+            assert b"verify_object" in payloads  # the final pass, on the cluster too
+    finally:
+        world.cli("rollback", str(world.plan), "--wave", "w1")  # releases the blob leases
+    assert_consistent(world, data)
+
+
+def test_rehearse_runs_every_step_on_the_cluster(live, tmp_path):
+    plan = Path(__file__).resolve().parents[2] / "plans" / "rehearsal.yaml"
+    live.capture.write_bytes(b"")
+    command = ["rehearse", str(plan), "--work", str(tmp_path), "--objects", "2"]
+    done = subprocess.run(
+        [sys.executable, "-m", "hdh_migrate", *command, "--executor", live.address,
+         "--summary", str(tmp_path / "summary.md")],
+        capture_output=True, text=True, timeout=600, env=os.environ.copy(), check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"executor: {live.address} (--executor)" in (tmp_path / "summary.md").read_text()
+    payloads = live.capture.read_bytes()
+    for unit in (b"copy_object", b"verify_object"):
+        assert unit in payloads, f"no {unit.decode()} task reached the scheduler"

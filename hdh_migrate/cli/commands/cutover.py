@@ -12,9 +12,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from hdh_migrate.cli.commands.run import EXECUTOR_OPT
 from hdh_migrate.cli.render import emit_json, ok, stderr, stdout, term
 from hdh_migrate.engine.cutover import Report, WaveCutover
-from hdh_migrate.engine.session import migration
+from hdh_migrate.engine.session import RunSettings, migration
 from hdh_migrate.errors import UsageError
 
 CUTOVER_HELP = """Cut a verified wave over to the target: freeze the source (blob leases, a
@@ -86,10 +87,11 @@ def cutover(
         "statement FILE beside it (repeatable).",
     ),
     yes: bool = YES_OPT,
+    executor: str | None = EXECUTOR_OPT,
     as_json: bool = JSON_OPT,
 ) -> None:
     """Cut a wave over (see Examples)."""
-    with wave_engine(plan, yes) as engine:
+    with wave_engine(plan, yes, executor) as engine:
         _render(_reported(engine, lambda: engine.cutover(wave, approve, approval)), as_json)
 
 
@@ -118,8 +120,10 @@ def finalize(
 
 
 @contextmanager
-def wave_engine(plan: str, yes: bool) -> Iterator[WaveCutover]:
-    with migration(plan, command="cutover") as job:
+def wave_engine(plan: str, yes: bool, executor: str | None = None) -> Iterator[WaveCutover]:
+    """The wave's cutover engine; ``executor`` (``--executor``) runs the delta's copies and
+    the final pass (default: the plan's ``executor``)."""
+    with migration(plan, RunSettings(executor=executor), command="cutover") as job:
         engine = WaveCutover(job, operator=operator(), confirm=_confirmer(yes))
         engine.plan_file = plan
         yield engine

@@ -111,6 +111,12 @@ def rehearse(
     decommission: bool = typer.Option(
         False, "--decommission", help="After --finalize: delete each wave's source, prove it."
     ),
+    executor: str | None = typer.Option(
+        None,
+        "--executor",
+        help="Every step's executor: serial, threads, dask (a local cluster) or a Dask "
+        "scheduler on this machine tcp://127.0.0.1:PORT | tls://… (default: the plan's).",
+    ),
     junit: Path | None = typer.Option(None, "--junit", help="Write a JUnit XML report here."),  # noqa: B008
     summary: Path | None = typer.Option(None, "--summary", help="Write a Markdown summary here."),  # noqa: B008
     as_json: bool = typer.Option(False, "--json", help="Events as JSON lines on stdout."),
@@ -135,6 +141,7 @@ def rehearse(
         signing=signing,
         max_part_size=parse_size(max_part_size),
         create_bucket=create_bucket,
+        executor=executor,
     )
     settings = Settings(
         plan, options, _inventory(inventory), objects, finalize=finalize, decommission=decommission

@@ -53,6 +53,7 @@ class Options:
     signing: str = "file"  # file (a state-directory key) | softhsm (HDH_HSM_SIGNING_LABEL)
     max_part_size: int = 8 * MIB
     create_bucket: bool | None = None  # None: when the target endpoint is on the loopback
+    executor: str | None = None  # --executor: serial|threads|dask|tcp://…|tls://… (every step)
 
 
 @dataclass
@@ -91,7 +92,7 @@ def derive(path: str | Path, options: Options) -> Derived:
         out["signing"] = signing
     out["defaults"] = _defaults(data.get("defaults") or {}, options, derived)
     out["waves"] = [_wave(w, original, derived) for w in data["waves"]]
-    out["executor"] = _executor(data.get("executor") or {}, derived)
+    out["executor"] = _executor(data.get("executor") or {}, options.executor, derived)
     if data.get("estimates"):
         out["estimates"] = copy.deepcopy(data["estimates"])
     return derived
@@ -276,12 +277,39 @@ def _defaults(defaults: dict[str, Any], options: Options, derived: Derived) -> d
     return out
 
 
-def _executor(executor: dict[str, Any], derived: Derived) -> dict[str, Any]:
+def _executor(executor: dict[str, Any], override: str | None, derived: Derived) -> dict[str, Any]:
+    """The plan's executor, or ``--executor``'s. A Dask cluster stays when its workers run
+    on this machine (a local cluster, or a scheduler on the loopback): they read the
+    rehearsal's throwaway keys from its work directory. A remote cluster cannot: threads."""
     out = copy.deepcopy(executor)
-    if out.get("kind") == "dask":
-        derived.notes.append("executor: dask → threads (no cluster in a rehearsal)")
+    if override is not None:
+        out = _overridden(out, override)
+        derived.notes.append(f"executor: {override} (--executor)")
+    if out.get("kind") == "dask" and not _on_this_machine(out.get("scheduler")):
+        if override is not None:
+            raise UsageError(
+                f"--executor {override}: a remote cluster cannot read the rehearsal's"
+                " throwaway keys",
+                hint="rehearse with --executor dask (a local cluster) or a loopback scheduler",
+            )
+        derived.notes.append(
+            "executor: dask → threads (a remote cluster cannot read the throwaway keys)"
+        )
         out = {"kind": "threads", "workers": out.get("workers") or 8}
     return out
+
+
+def _on_this_machine(scheduler: Any) -> bool:
+    return not scheduler or is_loopback(urlsplit(str(scheduler)).hostname or "")
+
+
+def _overridden(executor: dict[str, Any], override: str) -> dict[str, Any]:
+    if override.startswith(("tcp://", "tls://")):
+        tls = {"tls": executor["tls"]} if executor.get("tls") else {}
+        return {"kind": "dask", "scheduler": override, **tls}
+    if override == "dask":
+        return {**executor, "kind": "dask"}
+    return {"kind": override}
 
 
 def _wave(wave: dict[str, Any], plan: Plan, derived: Derived) -> dict[str, Any]:

@@ -232,3 +232,48 @@ def test_softhsm_signing_without_the_hsm_environment_is_a_usage_error(
     monkeypatch.delenv("HDH_HSM_SIGNING_LABEL")
     with pytest.raises(UsageError, match="--signing softhsm: HDH_HSM_SIGNING_LABEL not set"):
         derive(OVH, Options(work=tmp_path, signing="softhsm"))
+def _with_executor(tmp_path: Path, section: str) -> Path:
+    text = OVH.read_text()
+    head, rest = text.split("executor:\n", 1)
+    tail = rest.split("\n\n", 1)[1] if "\n\n" in rest else ""
+    plan = tmp_path / "dask.yaml"
+    plan.write_text(f"{head}executor: {section}\n\n{tail}")
+    return plan
+
+
+@pytest.mark.parametrize(
+    ("section", "override", "expected"),
+    [
+        ("{kind: threads, workers: 16}", None, {"kind": "threads", "workers": 16}),
+        ("{kind: dask, workers: 2}", None, {"kind": "dask", "workers": 2}),  # local cluster
+        (
+            "{kind: dask, scheduler: 'tcp://127.0.0.1:8786'}",
+            None,
+            {"kind": "dask", "scheduler": "tcp://127.0.0.1:8786"},
+        ),
+        (
+            "{kind: dask, scheduler: 'tls://dask.hdh.internal:8786', tls: {ca_file: /c,"
+            " cert_file: /e, key_file: /k}}",
+            None,
+            {"kind": "threads", "workers": 8},  # remote workers cannot read the keys
+        ),
+        ("{kind: threads, workers: 16}", "tcp://127.0.0.1:9999", None),
+        ("{kind: threads, workers: 16}", "dask", {"kind": "dask", "workers": 16}),
+        ("{kind: dask, workers: 2}", "serial", {"kind": "serial"}),
+    ],
+)
+def test_the_executor_is_the_plans_or_the_command_lines(
+    standins: None, tmp_path: Path, section: str, override: str | None, expected: object
+) -> None:
+    plan = _with_executor(tmp_path, section)
+    derived = derive(plan, Options(work=tmp_path / "w", executor=override))
+    wanted = expected or {"kind": "dask", "scheduler": override}
+    assert derived.data["executor"] == wanted
+    result = check_text(yaml.safe_dump(derived.data, allow_unicode=True))
+    assert result.valid, [e.one_line() for e in result.errors]
+    assert result.plan is not None and result.plan.executor.kind == wanted["kind"]  # type: ignore[index]
+
+
+def test_a_remote_cluster_on_the_command_line_is_refused(standins: None, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="throwaway keys"):
+        derive(OVH, Options(work=tmp_path, executor="tls://dask.hdh.internal:8786"))
