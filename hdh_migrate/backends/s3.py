@@ -651,7 +651,10 @@ class S3Backend:
             raise self._translate(exc, op, params.get("Key")) from None
         self._reached = True
         body = response.pop("Body", None)
-        data = body.read() if body is not None else b""
+        try:
+            data = body.read() if body is not None else b""
+        except (BotoCoreError, *_NETWORK) as exc:  # a body cut short (a key that is a folder)
+            raise self._translate(exc, op, params.get("Key")) from None
         status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 200))
         return S3Reply(status, None, response, data)
 

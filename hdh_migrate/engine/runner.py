@@ -332,7 +332,8 @@ class Migration:
             yield _journal_entry(ctx.eff.name, entry)
 
     def selection(self, ctx: Context) -> Selection:
-        return selection_for(ctx.eff, ctx.segment_size)
+        probed = load_probe(self.plan.state_path, ctx.eff.dataset.target)  # its key rules
+        return selection_for(ctx.eff, ctx.segment_size, probed)
 
     # ------------------------------------------------------------------ reconcile
 
