@@ -409,11 +409,7 @@ class S3Backend:
         open for the next attempt; a permanent one (the stream's length or digests wrong)
         aborts it. Uploads of the key that did not match are aborted once the write
         completed (left by attempts under another header)."""
-        found = {
-            upload.upload_id: self._listed_parts(key, upload.upload_id)
-            for upload in self.list_multipart_uploads(key)
-            if upload.key == key
-        }
+        found = self._open_uploads_of(key)
         first = read_part(stream, lengths[0], key)
         upload_id = next(
             (uid for uid, parts in found.items() if _same_part(parts.get(1), first)), None
@@ -434,6 +430,20 @@ class S3Backend:
         counts = {"parts_reused": str(reused), "parts_uploaded": str(len(lengths) - reused)}
         info = written_info(key, size, opts, response)
         return replace(info, extra={**info.extra, **counts})
+
+    def _open_uploads_of(self, key: str) -> dict[str, dict[int, dict[str, Any]]]:
+        """Upload id → listed parts of every open upload of exactly ``key``. A server that
+        cannot list uploads or parts has nothing to resume (a fresh upload, as before);
+        an upload gone meanwhile is skipped."""
+        found: dict[str, dict[int, dict[str, Any]]] = {}
+        try:
+            uploads = [u for u in self.list_multipart_uploads(key) if u.key == key]
+        except (PermanentError, NotFoundError):
+            return found
+        for upload in uploads:
+            with contextlib.suppress(PermanentError, NotFoundError):
+                found[upload.upload_id] = self._listed_parts(key, upload.upload_id)
+        return found
 
     def _listed_parts(self, key: str, upload_id: str) -> dict[int, dict[str, Any]]:
         """ListParts of one open upload, page by page: part number → its listing."""
