@@ -13,6 +13,8 @@ manifest cover the whole object and a hash state cannot be saved (docs/reliabili
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from hdh_migrate.backends.base import Backend
 from hdh_migrate.crypto import Encryptor, KeyProvider, parse_header
 from hdh_migrate.errors import HdhError
@@ -25,15 +27,17 @@ __all__ = ["kept_upload_keys", "resume_header"]
 def resume_header(
     journal: JournalStore,
     target: Backend,
-    provider: KeyProvider,
+    key: Callable[[], KeyProvider],
     item: Item,
     object_id: str,
     segment_size: int,
 ) -> bytes | None:
     """The header ``item`` is to be encrypted under, journaled (FULL) before its copy;
-    None when its upload cannot be resumed (no multipart, no ETag to pin the source)."""
+    None when its upload cannot be resumed (no multipart, no ETag to pin the source).
+    ``key`` gives the KEK's provider (opened only for such an object)."""
     if not item.etag or not _multipart(target, item.size):
         return None
+    provider = key()
     kept = journal.resume_header(item.item_id, item.etag)
     if kept is not None and _fits(kept, provider, object_id, item.size, segment_size):
         return kept

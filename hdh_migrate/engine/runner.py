@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import chain
 from typing import Any, cast
 
@@ -416,7 +417,7 @@ class Migration:
         header = resume_header(
             self.journal,
             self.clients.backend(ctx.target),
-            self.clients.key(ctx.kek),
+            partial(self.clients.key, ctx.kek),
             item,
             object_id,
             ctx.segment_size,

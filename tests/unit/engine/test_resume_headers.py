@@ -50,22 +50,22 @@ def item(journal: Journal, size: int, etag: str = "e1"):  # type: ignore[no-unty
 def test_a_large_object_gets_one_journaled_header_per_source_version(journal: Journal) -> None:
     kek = FileKeyProvider.from_bytes(os.urandom(32))
     big = item(journal, 9 * MIB)
-    header = resume_header(journal, Target(), kek, big, "ds/big", MIB)  # type: ignore[arg-type]
+    header = resume_header(journal, Target(), lambda: kek, big, "ds/big", MIB)  # type: ignore[arg-type]
     assert header is not None and parse_header(header).plaintext_length == 9 * MIB
     assert journal.resume_header(big.item_id, "e1") == header
-    again = resume_header(journal, Target(), kek, big, "ds/big", MIB)  # type: ignore[arg-type]
+    again = resume_header(journal, Target(), lambda: kek, big, "ds/big", MIB)  # type: ignore[arg-type]
     assert again == header  # a later run: the same header, the same bytes
     changed = item(journal, 9 * MIB, etag="e2")
-    fresh = resume_header(journal, Target(), kek, changed, "ds/big", MIB)  # type: ignore[arg-type]
+    fresh = resume_header(journal, Target(), lambda: kek, changed, "ds/big", MIB)  # type: ignore[arg-type]
     assert fresh is not None and fresh != header
 
 
 def test_a_header_under_another_kek_is_replaced(journal: Journal) -> None:
     big = item(journal, 9 * MIB)
     old = FileKeyProvider.from_bytes(os.urandom(32))
-    header = resume_header(journal, Target(), old, big, "ds/big", MIB)  # type: ignore[arg-type]
+    header = resume_header(journal, Target(), lambda: old, big, "ds/big", MIB)  # type: ignore[arg-type]
     new = FileKeyProvider.from_bytes(os.urandom(32))
-    other = resume_header(journal, Target(), new, big, "ds/big", MIB)  # type: ignore[arg-type]
+    other = resume_header(journal, Target(), lambda: new, big, "ds/big", MIB)  # type: ignore[arg-type]
     assert other is not None and other != header and parse_header(other).kek_ref == new.ref
 
 
@@ -77,7 +77,9 @@ def test_a_header_under_another_kek_is_replaced(journal: Journal) -> None:
 def test_no_header_when_nothing_can_be_resumed(
     journal: Journal, size: int, etag: str, target: Target
 ) -> None:
-    kek = FileKeyProvider.from_bytes(os.urandom(32))
+    def never() -> FileKeyProvider:
+        raise AssertionError("the KEK is opened only for an object that can resume")
+
     found = item(journal, size, etag)
-    assert resume_header(journal, target, kek, found, "ds/big", MIB) is None  # type: ignore[arg-type]
+    assert resume_header(journal, target, never, found, "ds/big", MIB) is None  # type: ignore[arg-type]
     assert journal.resumable_keys("ds") == set()
