@@ -7,7 +7,7 @@ never its plaintext data key.
 Measured (printed): parts completed at each kill, parts re-uploaded (0 expected: a part
 completed at the target before a kill is reused, its ETag and LastModified unchanged),
 parts reused by the final run, seconds in all. HDH_RESUME_KILLS (default 2),
-HDH_RESUME_MIB (default 18: 4 parts of 5 MiB; keep more parts than kills + 1) scale it.
+HDH_RESUME_MIB (default 24: 5 parts of 5 MiB; keep a margin of parts over the kills) scale it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from tests.e2e.stack_world import World, make_world
 pytestmark = [pytest.mark.stack]
 
 KILLS = int(os.environ.get("HDH_RESUME_KILLS", "2"))
-SIZE = int(os.environ.get("HDH_RESUME_MIB", "18")) << 20
+SIZE = int(os.environ.get("HDH_RESUME_MIB", "24")) << 20
 RATE = "8MiB/s"  # each run lasts long enough for a kill between two parts
 KEY, TARGET = "data/big.bin", "enc/big.bin"
 
