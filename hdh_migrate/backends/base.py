@@ -79,7 +79,11 @@ class WriteOptions:
     ``part_size`` asks multipart uploads to cut parts at exactly that size (ciphertext
     segment alignment); ``first_part_size``, when set, is the size of part 1 (an HDH1 header
     plus whole segments), later parts being ``part_size``. ``if_none_match`` refuses to
-    overwrite an existing key.
+    overwrite an existing key. ``resume``: the caller writes the same bytes as an earlier,
+    interrupted write of this key (deterministic: HDH1 under a journaled header, the
+    source pinned to one version), so a backend with multipart uploads may reuse an open
+    upload of the key whose parts match these bytes, upload only the missing parts, and
+    keep the upload open when the write fails on a retryable error.
     """
 
     content: Mapping[str, str] = field(default_factory=dict)
@@ -88,6 +92,7 @@ class WriteOptions:
     part_size: int | None = None
     first_part_size: int | None = None
     if_none_match: bool = False
+    resume: bool = False
 
 
 @runtime_checkable

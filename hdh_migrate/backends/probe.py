@@ -14,6 +14,9 @@ and deleted afterwards (every version, every open upload). Checks:
   (GET If-Match with a stale ETag → 412): ``enforced`` | ``ignored`` | ``unsupported``.
 - multipart — parts below 5 MiB refused (EntityTooSmall) or not, 5 MiB parts completed,
   an aborted upload gone: ``ok`` | ``failed: CODE``.
+- key rules — whether ``a//b`` and ``a/b``, ``x/`` and ``x``, ``Ab`` and ``aB``, NFC and
+  NFD twins are held apart (``distinct``) or are one object (``folds``), the longest path
+  segment and the longest key stored: the inventory and the audit refuse what folds.
 - versioning / object lock of the bucket (GetBucketVersioning, GetObjectLockConfiguration),
   and — on a scratch bucket created and deleted for the purpose, by default only for
   loopback (rehearsal) endpoints — whether the server can enable them at all.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -44,6 +48,8 @@ MIB = 1024 * 1024
 PROBE_PREFIX = ".hdh-probe/"
 _DIGEST_CODES = {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "InvalidChecksum"}
 _UNSUPPORTED = {"NotImplemented", "501", "NotSupported", "UnsupportedOperation"}
+SEGMENT_PROBE = 900  # a longer segment than this is not looked for (keys end at 1,024)
+S3_MAX_KEY = 1024
 _FLEXIBLE = {"sha256": "ChecksumSHA256", "crc32c": "ChecksumCRC32C", "md5": "ContentMD5"}
 
 
@@ -88,6 +94,7 @@ class ProbeResult:
     conditional_read: str = "not-probed"
     multipart: str = "not-probed"
     min_part_size_enforced: bool | None = None
+    key_rules: Mapping[str, Any] = field(default_factory=dict)  # Probe.key_rules
     versioning: str = "not-probed"  # this bucket: enabled | suspended | off | unsupported
     object_lock: str = "not-probed"  # this bucket: enabled | off | unsupported
     versioning_server: str = "not-probed"  # scratch bucket: supported | unsupported | unknown
@@ -107,6 +114,7 @@ class ProbeResult:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["checksums"] = dict(self.checksums)
+        data["key_rules"] = dict(self.key_rules)
         data["notes"] = list(self.notes)
         return data
 
@@ -190,6 +198,7 @@ class _Probe:
         found["conditional_write"] = self.conditional_write(canary)
         found["conditional_read"] = self.conditional_read()
         found["multipart"], found["min_part_size_enforced"] = self.multipart()
+        found["key_rules"] = self.key_rules()
         found["versioning"] = self.versioning()
         found["object_lock"] = self.object_lock()
         if scratch_bucket:
@@ -312,6 +321,83 @@ class _Probe:
             return aborted.code
         listed = self.call("list_multipart_uploads", Prefix=key)
         return "AbortedUploadStillListed" if listed.data.get("Uploads") else None
+
+    # -- key rules -------------------------------------------------------------------------------
+
+    def key_rules(self) -> dict[str, Any]:
+        """What the server does with keys a filer-backed store cannot hold apart: two keys
+        written one after the other each read back their own bytes (``distinct``) or not
+        (``folds``: one object, a refusal or a broken read); the longest path segment and
+        key it stores. ``stages.names`` refuses what folds before anything is copied."""
+        nfc, nfd = unicodedata.normalize("NFC", "é"), unicodedata.normalize("NFD", "é")
+        rules: dict[str, Any] = {
+            "empty_segments": self.pair("es", "a/b", "a//b"),
+            # either order folding is folding ("folds" > "distinct")
+            "trailing_slash": max(self.pair("t1", "x", "x/"), self.pair("t2", "x/", "x")),
+            "case": {"folds": "insensitive", "distinct": "sensitive"}[self.pair("ca", "Ab", "aB")],
+        }
+        normalises = self.pair("nf", nfc, nfd)
+        rules["normalisation"] = "none" if normalises == "distinct" else self.stored_form("nf/")
+        rules["max_segment_bytes"] = self.longest_segment()
+        step = min(200, rules["max_segment_bytes"] or 200)
+        rules["max_key_bytes"] = self.longest_key(step)
+        return rules
+
+    def pair(self, where: str, first: str, second: str) -> str:
+        keys = (self.key(f"names/{where}/{first}"), self.key(f"names/{where}/{second}"))
+        for key, body in zip(keys, (b"1", b"2"), strict=True):
+            if self.call("put_object", Key=key, Body=body).code is not None:
+                return "folds"
+        for key, body in zip(keys, (b"1", b"2"), strict=True):
+            try:
+                got = self.call("get_object", Key=key)
+            except HdhError:  # the key reads as a folder: cut short
+                return "folds"
+            if got.code is not None or got.body != body:
+                return "folds"
+        return "distinct"
+
+    def stored_form(self, where: str) -> str:
+        listed = self.call("list_objects_v2", Prefix=self.key(f"names/{where}"))
+        names = [str(e["Key"]) for e in listed.data.get("Contents", ())]
+        return "NFD" if any(not unicodedata.is_normalized("NFC", n) for n in names) else "NFC"
+
+    def longest(self, name: Callable[[int], str], upto: int) -> int | None:
+        """The longest ``n`` ≤ ``upto`` whose key ``name(n)`` the server stores (None: all
+        up to ``upto``); a bisection, one PUT each."""
+        if self.stores(name(upto)):
+            return None
+        low, high = 0, upto  # stored at low (0: assumed), refused at high
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if self.stores(name(middle)) else (low, middle)
+        return low
+
+    def longest_segment(self) -> int | None:
+        """Folder segments first (a store that refuses them there refuses them anywhere;
+        rclone serve s3 lists a refused file name as a phantom it cannot delete, never a
+        refused folder name), then file names (SeaweedFS limits only those)."""
+        folder = self.longest(lambda n: self.key("names/sd/" + "s" * n + "/f"), SEGMENT_PROBE)
+        if folder is not None:
+            return folder
+        return self.longest(lambda n: self.key("names/sg/" + "s" * n), SEGMENT_PROBE)
+
+    def longest_key(self, step: int) -> int:
+        """The longest whole key stored, up to S3's 1,024 bytes, in segments of ``step``."""
+        base = self.key("names/kl/")
+
+        def name(n: int) -> str:  # exactly n bytes: segments of ``step``, no trailing '/'
+            fill = max(1, n - len(base.encode()))
+            last = fill - 1
+            return base + "".join(
+                "/" if (i + 1) % (step + 1) == 0 and i < last else "k" for i in range(fill)
+            )
+
+        found = self.longest(name, S3_MAX_KEY)
+        return S3_MAX_KEY if found is None else found
+
+    def stores(self, key: str) -> bool:
+        return self.call("put_object", Key=key, Body=b"k").code is None
 
     # -- versioning and object lock --------------------------------------------------------------
 

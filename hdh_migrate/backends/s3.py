@@ -36,7 +36,9 @@ Contracts, beyond ``base.Backend``:
 - ``write`` sends one PutObject up to ``multipart_threshold``; above, parts of exactly the
   part size are read sequentially and uploaded by ``max_concurrency`` threads, memory at
   most ``(max_concurrency + 1) × part_size``. Any failure, a short or long stream, or a
-  checksum mismatch aborts the upload: nothing becomes visible.
+  checksum mismatch aborts the upload: nothing becomes visible. With
+  ``WriteOptions.resume`` an open upload of the key whose parts match the bytes (size and
+  MD5) is reused, only the missing parts are sent, and a retryable failure keeps it open.
 - Errors: NoSuchKey/404 → NotFoundError; 412 → PreconditionFailedError; SlowDown, 503,
   429, throttling codes → ThrottledError; 500/502/504, timeouts, connections dropped →
   RetryableError; 401/403 and refused credentials → AuthError; a server certificate that
@@ -48,12 +50,14 @@ Contracts, beyond ``base.Backend``:
 
 from __future__ import annotations
 
+import base64
 import builtins
 import contextlib
 import io
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, BinaryIO, Self, cast
 
 import boto3
@@ -377,17 +381,81 @@ class S3Backend:
 
     def _multipart(self, key: str, stream: BinaryIO, size: int, opts: WriteOptions) -> ObjectInfo:
         lengths = self._part_lengths(key, size, opts)
-        create = self._object_params(opts)
-        if "crc32c" in self.settings.checksum_algorithms:
-            create["ChecksumAlgorithm"] = "CRC32C"
-        upload_id = self._call("create_multipart_upload", key, Key=key, **create)["UploadId"]
+        if opts.resume:
+            return self._resumed(key, stream, size, lengths, opts)
+        upload_id = self._create_upload(key, opts)
         try:
-            parts = self._upload_parts(key, upload_id, stream, size, lengths, opts)
+            parts, _ = self._upload_parts(key, upload_id, stream, size, lengths, opts)
             response = self._complete(key, upload_id, parts, opts)
         except BaseException:
             self.abort_multipart(key, upload_id, quiet=True)
             raise
         return written_info(key, size, opts, response)
+
+    def _create_upload(self, key: str, opts: WriteOptions) -> str:
+        create = self._object_params(opts)
+        if "crc32c" in self.settings.checksum_algorithms:
+            create["ChecksumAlgorithm"] = "CRC32C"
+        return str(self._call("create_multipart_upload", key, Key=key, **create)["UploadId"])
+
+    def _resumed(
+        self, key: str, stream: BinaryIO, size: int, lengths: builtins.list[int], opts: WriteOptions
+    ) -> ObjectInfo:
+        """A multipart upload that reuses an open upload of ``key`` left by an interrupted
+        write of the same bytes (``WriteOptions.resume``). The upload is recognised by its
+        part 1 (for HDH1: the header, whose random salt makes it unique, and the first
+        segments): same size and an ETag equal to the MD5 of the part we would send. Parts
+        whose size and MD5 match are not sent again. A retryable failure keeps the upload
+        open for the next attempt; a permanent one (the stream's length or digests wrong)
+        aborts it. Uploads of the key that did not match are aborted once the write
+        completed (left by attempts under another header)."""
+        found = self._open_uploads_of(key)
+        first = read_part(stream, lengths[0], key)
+        upload_id = next(
+            (uid for uid, parts in found.items() if _same_part(parts.get(1), first)), None
+        )
+        done = found.pop(upload_id) if upload_id is not None else {}
+        if upload_id is None:
+            upload_id = self._create_upload(key, opts)
+        try:
+            parts, reused = self._upload_parts(
+                key, upload_id, stream, size, lengths, opts, first=first, done=done
+            )
+            response = self._complete(key, upload_id, parts, opts)
+        except PermanentError:
+            self.abort_multipart(key, upload_id, quiet=True)
+            raise
+        for stale in found:
+            self.abort_multipart(key, stale, quiet=True)
+        counts = {"parts_reused": str(reused), "parts_uploaded": str(len(lengths) - reused)}
+        info = written_info(key, size, opts, response)
+        return replace(info, extra={**info.extra, **counts})
+
+    def _open_uploads_of(self, key: str) -> dict[str, dict[int, dict[str, Any]]]:
+        """Upload id → listed parts of every open upload of exactly ``key``. A server that
+        cannot list uploads or parts has nothing to resume (a fresh upload, as before);
+        an upload gone meanwhile is skipped."""
+        found: dict[str, dict[int, dict[str, Any]]] = {}
+        try:
+            uploads = [u for u in self.list_multipart_uploads(key) if u.key == key]
+        except (PermanentError, NotFoundError):
+            return found
+        for upload in uploads:
+            with contextlib.suppress(PermanentError, NotFoundError):
+                found[upload.upload_id] = self._listed_parts(key, upload.upload_id)
+        return found
+
+    def _listed_parts(self, key: str, upload_id: str) -> dict[int, dict[str, Any]]:
+        """ListParts of one open upload, page by page: part number → its listing."""
+        parts: dict[int, dict[str, Any]] = {}
+        marker: dict[str, Any] = {}
+        while True:
+            page = self._call("list_parts", key, Key=key, UploadId=upload_id, **marker)
+            for part in page.get("Parts", ()):
+                parts[int(part["PartNumber"])] = part
+            if not page.get("IsTruncated") or not page.get("NextPartNumberMarker"):
+                return parts
+            marker = {"PartNumberMarker": page["NextPartNumberMarker"]}
 
     def _part_lengths(self, key: str, size: int, opts: WriteOptions) -> builtins.list[int]:
         part_size = opts.part_size or self.settings.part_size
@@ -401,8 +469,13 @@ class S3Backend:
         size: int,
         lengths: builtins.list[int],
         opts: WriteOptions,
-    ) -> builtins.list[dict[str, Any]]:
-        """Read parts sequentially, upload them on a bounded pool, check the stream's digests.
+        *,
+        first: PartBuffer | None = None,
+        done: Mapping[int, Mapping[str, Any]] | None = None,
+    ) -> tuple[builtins.list[dict[str, Any]], int]:
+        """Read parts sequentially, upload them on a bounded pool, check the stream's digests;
+        return the parts and how many of them were ``done`` already (same size and MD5:
+        listed, not sent). ``first``: part 1, already read from ``stream``.
 
         At most ``max_concurrency`` parts are in flight plus the one being read.
         """
@@ -410,16 +483,24 @@ class S3Backend:
         hasher = MultiHasher(opts.checksums)
         parts: builtins.list[dict[str, Any]] = []
         pending: deque[Future[dict[str, Any]]] = deque()
+        reused = 0
         with ThreadPoolExecutor(workers, thread_name_prefix="hdh-s3-part") as pool:
             try:
                 for number, length in enumerate(lengths, start=1):
                     while len(pending) >= workers:  # a free slot before reading more
                         parts.append(pending.popleft().result())
-                    data = read_part(stream, length, key)
+                    data = first if first is not None else read_part(stream, length, key)
                     for chunk in data.chunks:
                         hasher.update(chunk)
-                    pending.append(pool.submit(self._upload_part, key, upload_id, number, data))
+                    listed = (done or {}).get(number)
+                    if _same_part(listed, data):
+                        assert listed is not None
+                        pending.append(_finished(self._reused_part(number, listed, data)))
+                        reused += 1
+                    else:
+                        pending.append(pool.submit(self._upload_part, key, upload_id, number, data))
                     del data
+                    first = None
                 check_exhausted(stream, size, key)
                 while pending:
                     parts.append(pending.popleft().result())
@@ -427,7 +508,17 @@ class S3Backend:
                 for future in pending:
                     future.cancel()
         check_expected(opts.checksums, hasher.b64(), key=key)
-        return parts
+        return parts, reused
+
+    def _reused_part(
+        self, number: int, listed: Mapping[str, Any], data: PartBuffer
+    ) -> dict[str, Any]:
+        """A part already uploaded, as CompleteMultipartUpload lists it; its CRC32C is
+        computed from ``data`` (the same bytes: ListParts may not return it)."""
+        part: dict[str, Any] = {"PartNumber": number, "ETag": listed["ETag"]}
+        if "crc32c" in self.settings.checksum_algorithms:
+            part["ChecksumCRC32C"] = data.checksum("crc32c")
+        return part
 
     def _upload_part(
         self, key: str, upload_id: str, number: int, data: PartBuffer
@@ -570,7 +661,10 @@ class S3Backend:
             raise self._translate(exc, op, params.get("Key")) from None
         self._reached = True
         body = response.pop("Body", None)
-        data = body.read() if body is not None else b""
+        try:
+            data = body.read() if body is not None else b""
+        except (BotoCoreError, *_NETWORK) as exc:  # a body cut short (a key that is a folder)
+            raise self._translate(exc, op, params.get("Key")) from None
         status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 200))
         return S3Reply(status, None, response, data)
 
@@ -592,6 +686,24 @@ def translate_client_error(exc: ClientError, where: str, key: str | None) -> Hdh
     if issubclass(cls, StorageError):
         return cls(text, key=key)
     return cls(text, hint="check the access key, secret key and bucket policy")
+
+
+def _same_part(listed: Mapping[str, Any] | None, data: PartBuffer) -> bool:
+    """An uploaded part (its ListParts entry) holds exactly ``data``: same size, and an
+    ETag that is the MD5 of ``data`` (a server whose part ETags are not MD5s, e.g. with
+    SSE-C, never matches: its parts are sent again)."""
+    if listed is None or int(listed.get("Size", -1)) != data.length:
+        return False
+    etag = str(listed.get("ETag", "")).strip('"').lower()
+    if len(etag) != 32:
+        return False
+    return base64.b64decode(data.checksum("md5")).hex() == etag
+
+
+def _finished(part: dict[str, Any]) -> Future[dict[str, Any]]:
+    future: Future[dict[str, Any]] = Future()
+    future.set_result(part)
+    return future
 
 
 def _digests(expected: Mapping[str, str], data: bytes) -> dict[str, str]:

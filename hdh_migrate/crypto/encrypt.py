@@ -15,8 +15,8 @@ import io
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from hdh_migrate.crypto.cipher import KeyProvider, ObjectCipher, seal_header
-from hdh_migrate.crypto.format import DEFAULT_SEGMENT_SIZE, TAG_LEN
+from hdh_migrate.crypto.cipher import KeyProvider, ObjectCipher, open_object, seal_header
+from hdh_migrate.crypto.format import DEFAULT_SEGMENT_SIZE, TAG_LEN, parse_header
 from hdh_migrate.errors import PermanentError
 
 
@@ -43,6 +43,36 @@ class Encryptor:
         )
         self.header: bytes = self.cipher.header.raw
         self.ciphertext_length: int = self.cipher.header.ciphertext_length
+
+    @classmethod
+    def resume(
+        cls,
+        provider: KeyProvider,
+        header: bytes,
+        object_id: str,
+        plaintext_length: int,
+        segment_size: int = DEFAULT_SEGMENT_SIZE,
+    ) -> Encryptor:
+        """The Encryptor of an existing header (a journaled one: salt and wrapped DEK, no
+        plaintext key): the DEK is unwrapped by ``provider`` and its commitment checked.
+        It produces exactly the bytes the first one did, for the same plaintext: only ever
+        use it on the source version the header was made for (pinned by its ETag).
+        Raises PermanentError when the header does not describe this object."""
+        parsed = parse_header(header)
+        if (parsed.object_id, parsed.plaintext_length, parsed.segment_size) != (
+            object_id,
+            plaintext_length,
+            segment_size,
+        ):
+            raise PermanentError(
+                "the journaled header describes another object, length or segment size",
+                key=object_id,
+            )
+        self = cls.__new__(cls)
+        self.cipher = open_object(parsed, provider, object_id)
+        self.header = parsed.raw
+        self.ciphertext_length = parsed.ciphertext_length
+        return self
 
     def reader(self, src: Source) -> EncryptingReader:
         """A file-like object whose ``read`` returns header + ciphertext of ``src`` (a

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from hdh_migrate.backends.base import Backend, ObjectInfo
-from hdh_migrate.backends.probe import PROBE_PREFIX
+from hdh_migrate.backends.probe import PROBE_PREFIX, ProbeResult, load_probe
 from hdh_migrate.backends.registry import open_backend
 from hdh_migrate.crypto.format import (
     MAX_HEADER_LEN,
@@ -69,13 +69,21 @@ def audit_dataset(
         source.close()
         return _failed(report, "unreachable", exc), tally
     try:
-        _walk(eff, source, target, journal, report, tally)
+        _walk(eff, source, target, journal, report, tally, _probed(plan, eff))
     except HdhError as exc:
         return _failed(report, "unreachable", exc), RequestTally()
     finally:
         source.close()
         target.close()
     return report, tally
+
+
+def _probed(plan: Plan, eff: EffectiveDataset) -> ProbeResult | None:
+    """The target's cached probe (its key rules), if any: the audit reads, never probes."""
+    try:
+        return load_probe(plan.state_path, eff.dataset.target)
+    except HdhError:
+        return None
 
 
 def _failed(report: DatasetReport, status: str, exc: HdhError) -> DatasetReport:
@@ -109,13 +117,14 @@ def _walk(
     journal: JournalView | None,
     report: DatasetReport,
     tally: RequestTally,
+    probed: ProbeResult | None = None,
 ) -> None:
     """One pass: the source selection merged with the target listing (both in key order)."""
     inv, diff, transfer = InventoryTally(), Diff(), _transfer(eff)
     targets = _target_listing(target, eff.dataset.target_prefix, diff)
     pending = next(targets, None)
     last = ""
-    for entry in inventory(source, selection_for(eff)):
+    for entry in inventory(source, selection_for(eff, probed=probed)):
         _account(eff, entry, inv)
         if entry.target_key < last:
             _note(diff, "source listing is not in key order: extra-on-target counts are unsure")

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import chain
 from typing import Any, cast
 
@@ -27,6 +28,7 @@ from hdh_migrate.engine.credential_window import check_window
 from hdh_migrate.engine.dispatch import map_units
 from hdh_migrate.engine.group_commit import GROUP_SIZE, GroupCommit
 from hdh_migrate.engine.names import refuse_name
+from hdh_migrate.engine.resume import kept_upload_keys, resume_header
 from hdh_migrate.engine.specs import key_spec, selection_for, source_spec, target_spec
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
@@ -331,7 +333,8 @@ class Migration:
             yield _journal_entry(ctx.eff.name, entry)
 
     def selection(self, ctx: Context) -> Selection:
-        return selection_for(ctx.eff, ctx.segment_size)
+        probed = load_probe(self.plan.state_path, ctx.eff.dataset.target)  # its key rules
+        return selection_for(ctx.eff, ctx.segment_size, probed)
 
     # ------------------------------------------------------------------ reconcile
 
@@ -346,8 +349,10 @@ class Migration:
         target = self.clients.backend(ctx.target)
         if stale and target.capabilities().open_uploads:  # declared, not guessed
             uploads = cast(OpenUploads, target)
+            kept = kept_upload_keys(self.journal, ctx.eff)  # resumed by their copy
             for upload in list(uploads.list_multipart_uploads(ctx.eff.dataset.target_prefix)):
-                uploads.abort_multipart(upload.key, upload.upload_id, quiet=True)
+                if upload.key not in kept:
+                    uploads.abort_multipart(upload.key, upload.upload_id, quiet=True)
         self.reporter.event("reconcile.done", dataset=name, redone=len(stale))
 
     def _check_credential_window(self, ctx: Context) -> None:
@@ -408,12 +413,21 @@ class Migration:
     def _copy_item(self, ctx: Context, item: Item) -> CopyItem:
         ds = ctx.eff.dataset
         relative = item.key[len(ds.prefix) :]
+        object_id = f"{ds.name}/{relative}"
+        header = resume_header(
+            self.journal,
+            self.clients.backend(ctx.target),
+            partial(self.clients.key, ctx.kek),
+            item,
+            object_id,
+            ctx.segment_size,
+        )
         return CopyItem(
             dataset=ds.name,
             key=item.key,
             size=item.size,
             etag=item.etag or None,
-            object_id=f"{ds.name}/{relative}",
+            object_id=object_id,
             target_key=ds.target_prefix + relative,
             source=ctx.source,
             target=ctx.target,
@@ -427,6 +441,7 @@ class Migration:
             retry=ctx.retry,
             drop_sidecar=self._has_sidecars(ctx),
             trust_write=ctx.trust_write,
+            resume_header=header,
         )
 
     def _record_copy(self, result: CopyResult, outcome: DatasetOutcome) -> None:
@@ -443,6 +458,14 @@ class Migration:
         self._record_copied([result], outcome)
 
     def _report_retries(self, result: CopyResult) -> None:
+        if result.parts_reused:
+            self.reporter.event(
+                "object.resumed",
+                dataset=result.dataset,
+                key=result.key,
+                parts_reused=result.parts_reused,
+                parts_uploaded=result.parts_uploaded,
+            )
         if result.attempts > 1:
             self.reporter.event(
                 "object.retry",

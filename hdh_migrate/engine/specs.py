@@ -7,8 +7,11 @@ provider that uses them, in whatever process runs the task.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from hdh_migrate.backends.probe import ProbeResult
 from hdh_migrate.plan import (
     AzureAuth,
     EffectiveDataset,
@@ -171,8 +174,11 @@ def _join(root: str, sub: str | None) -> str:
     return f"{root.rstrip('/')}/{sub.strip('/')}" if sub else root
 
 
-def selection_for(eff: EffectiveDataset, segment_size: int = 1 << 20) -> Selection:
-    """What a dataset takes from its source and where it lands, with the target's limits."""
+def selection_for(
+    eff: EffectiveDataset, segment_size: int = 1 << 20, probed: ProbeResult | None = None
+) -> Selection:
+    """What a dataset takes from its source and where it lands, with the target's limits
+    (its preset's, corrected by what ``probed`` measured)."""
     ds = eff.dataset
     preset = get_preset(eff.target.provider)
     return Selection(
@@ -183,14 +189,15 @@ def selection_for(eff: EffectiveDataset, segment_size: int = 1 << 20) -> Selecti
         target_prefix=ds.target_prefix,
         max_object_size=preset.limits.max_object_size,
         segment_size=segment_size,
-        names=name_rules(preset),
+        names=name_rules(preset, probed),
     )
 
 
-def name_rules(preset: Preset) -> NameRules:
-    """What the target does with keys, from its preset (``key_rules``, ``max_key_length``)."""
+def name_rules(preset: Preset, probed: ProbeResult | None = None) -> NameRules:
+    """What the target does with keys, from its preset (``key_rules``, ``max_key_length``);
+    what the probe measured on the server itself wins where it measured something."""
     rules = preset.key_rules
-    return NameRules(
+    preset_rules = NameRules(
         max_key_bytes=preset.limits.max_key_length or 1024,
         max_segment_bytes=rules.max_segment_length,
         folds_empty_segments=rules.folds_empty_segments,
@@ -198,3 +205,23 @@ def name_rules(preset: Preset) -> NameRules:
         case_insensitive=rules.case_insensitive,
         normalises=rules.normalises,
     )
+    return probed_rules(preset_rules, probed.key_rules if probed is not None else {})
+
+
+def probed_rules(rules: NameRules, measured: Mapping[str, Any]) -> NameRules:
+    """``rules`` with every fact the probe measured (``ProbeResult.key_rules``) in place."""
+    change: dict[str, Any] = {}
+    for field, fact in (("folds_empty_segments", "empty_segments"),
+                        ("folds_trailing_slash", "trailing_slash")):  # fmt: skip
+        if measured.get(fact) in ("folds", "distinct"):
+            change[field] = measured[fact] == "folds"
+    if measured.get("case") in ("insensitive", "sensitive"):
+        change["case_insensitive"] = measured["case"] == "insensitive"
+    form = measured.get("normalisation")
+    if form in ("none", "NFC", "NFD", "NFKC", "NFKD"):
+        change["normalises"] = None if form == "none" else form
+    if "max_segment_bytes" in measured:  # None: no limit below the longest tried
+        change["max_segment_bytes"] = measured["max_segment_bytes"]
+    if isinstance(measured.get("max_key_bytes"), int):
+        change["max_key_bytes"] = measured["max_key_bytes"]
+    return replace(rules, **change)

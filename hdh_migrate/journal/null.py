@@ -116,6 +116,15 @@ class NullJournal:
     def open_uploads(self) -> list[Upload]:
         return []
 
+    def record_resume(self, item_id: str, etag: str, header: bytes) -> None:
+        return None
+
+    def resume_header(self, item_id: str, etag: str) -> bytes | None:
+        return None
+
+    def resumable_keys(self, dataset: str) -> set[str]:
+        return set()
+
     def ensure_dataset(self, dataset: str, wave: str) -> DatasetState:
         return DatasetState.NEW
 

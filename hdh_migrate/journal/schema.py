@@ -102,6 +102,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         "items.manifest_leaf: the manifest leaf that records the verified item",
         ("ALTER TABLE items ADD COLUMN manifest_leaf INTEGER",),
     ),
+    Migration(
+        3,
+        "resumes: the HDH1 header (wrapped data key only) a multipart upload resumes with",
+        (
+            """CREATE TABLE resumes (
+                item_id TEXT PRIMARY KEY,
+                etag TEXT NOT NULL,
+                header TEXT NOT NULL,
+                created_at TEXT NOT NULL)""",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -243,6 +243,7 @@ class Journal:
             for item_id, result in results:
                 changed += self._move_in(conn, item_id, ItemState.COPIED, result.item_fields())
                 conn.execute("DELETE FROM uploads WHERE item_id = ?", (item_id,))
+                conn.execute("DELETE FROM resumes WHERE item_id = ?", (item_id,))
         return changed
 
     def mark_verified(self, item_id: str, mode: str, result: str = "ok") -> bool:
@@ -405,6 +406,38 @@ class Journal:
     def open_uploads(self) -> list[Upload]:
         rows = self._conn.execute("SELECT * FROM uploads ORDER BY started_at, upload_id")
         return [Upload.from_dict(dict(row)) for row in rows]
+
+    # ------------------------------------------------------------------ resumable uploads
+
+    def record_resume(self, item_id: str, etag: str, header: bytes) -> None:
+        """Keep the HDH1 header a large object is encrypted under (salt and the data key
+        wrapped by the KEK: never a plaintext key) for the source version ``etag``, before
+        its first part is sent (FULL): a later attempt or run re-encrypts the same bytes
+        and reuses the parts already uploaded."""
+        with self._txn(FULL) as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO resumes (item_id, etag, header, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (item_id, etag, header.hex(), self._clock()),
+            )
+
+    def resume_header(self, item_id: str, etag: str) -> bytes | None:
+        """The header journaled for ``item_id`` at source version ``etag``, if any."""
+        row = self._conn.execute(
+            "SELECT header FROM resumes WHERE item_id = ? AND etag = ?", (item_id, etag)
+        ).fetchone()
+        return bytes.fromhex(row["header"]) if row else None
+
+    def resumable_keys(self, dataset: str) -> set[str]:
+        """Source keys of the dataset's items whose multipart upload may be resumed (a
+        journaled header for the item's current source version): kept at reconcile."""
+        rows = self._conn.execute(
+            "SELECT items.key AS key FROM resumes"
+            " JOIN items ON items.item_id = resumes.item_id"
+            " WHERE items.dataset = ? AND items.etag = resumes.etag",
+            (dataset,),
+        )
+        return {str(row["key"]) for row in rows}
 
     # ------------------------------------------------------------------ datasets, cutover
 

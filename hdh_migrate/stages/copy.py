@@ -3,8 +3,11 @@
 Per attempt: read the source pinned to its ETag → SHA-256 (and MD5 when the source has a
 Content-MD5 to cross-check) of the plaintext → HDH1 encrypt under a fresh data key →
 SHA-256 of the ciphertext → write (multipart parts aligned on whole segments) → HEAD
-confirms the size. Each attempt re-opens the source and rebuilds the whole pipeline; a
-changed source (ETag) restarts the object at its new version with a fresh data key.
+confirms the size. Each attempt re-opens the source and rebuilds the whole pipeline under
+the same header (the journaled one for a large object), so an interrupted multipart upload
+is resumed: the source is read again and every hash recomputed, only the parts missing at
+the target are sent. A changed source (ETag) restarts the object at its new version with
+a fresh data key.
 Nothing here writes the journal: the coordinator records the result.
 """
 
@@ -16,7 +19,7 @@ from functools import partial
 
 from hdh_migrate.backends.base import Backend, ObjectInfo
 from hdh_migrate.circuit import CIRCUITS
-from hdh_migrate.crypto import Encryptor, aligned_part_size
+from hdh_migrate.crypto import Encryptor, KeyProvider, aligned_part_size
 from hdh_migrate.errors import (
     AuthError,
     HdhError,
@@ -57,8 +60,9 @@ def copy_object(
     policy = retry or item.retry
     try:
         for _ in range(SOURCE_CHANGES_TOLERATED + 1):
+            sealer = _Sealer(item, clients)
             try:
-                return policy.run(partial(_attempt, item, clients, attempts))
+                return policy.run(partial(_attempt, item, clients, attempts, sealer))
             except PreconditionFailedError:
                 item = _restat(item, clients)
         raise RetryableError("the source object keeps changing while it is copied")
@@ -68,11 +72,47 @@ def copy_object(
         return _failed(item, exc, attempts.count)
 
 
-def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts) -> CopyResult:
+class _Sealer:
+    """The Encryptor of one source version, shared by its attempts: the journaled header
+    when the coordinator gave one, else a fresh one. Every attempt then produces the same
+    ciphertext, so a multipart upload an attempt (or a killed run) left open is resumed
+    (``WriteOptions.resume``). Only with an ETag, which pins every read to one version:
+    one data key never encrypts two different plaintexts. Without one, each attempt gets
+    a fresh key."""
+
+    def __init__(self, item: CopyItem, clients: Clients) -> None:
+        self.item, self.clients = item, clients
+        self._kept: Encryptor | None = None
+
+    def get(self) -> Encryptor:
+        item = self.item
+        if self._kept is not None:
+            return self._kept
+        provider = self.clients.key(item.kek)
+        encryptor = self._journaled(provider) or Encryptor(
+            provider, item.object_id, item.size, item.segment_size
+        )
+        if item.etag:
+            self._kept = encryptor
+        return encryptor
+
+    def _journaled(self, provider: KeyProvider) -> Encryptor | None:
+        item = self.item
+        if item.resume_header is None or not item.etag:
+            return None
+        try:
+            return Encryptor.resume(
+                provider, item.resume_header, item.object_id, item.size, item.segment_size
+            )
+        except HdhError:  # another key, a damaged row: a fresh header costs a re-upload only
+            return None
+
+
+def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts, sealer: _Sealer) -> CopyResult:
     attempts.count += 1
     CIRCUITS.check()  # an endpoint is dead: the run is stopping, take nothing new
     source, target = clients.backend(item.source), clients.backend(item.target)
-    encryptor = Encryptor(clients.key(item.kek), item.object_id, item.size, item.segment_size)
+    encryptor = sealer.get()
     first, part = aligned_part_size(
         item.size, item.segment_size, len(encryptor.header), min_part=item.min_part_size
     )
@@ -86,7 +126,7 @@ def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts) -> CopyResul
                 rename=item.rename_metadata,
                 drop=item.drop_metadata,
             )
-            options = mapped.write_options(part_size=part, first_part_size=first)
+            options = mapped.write_options(part_size=part, first_part_size=first, resume=True)
             algorithms = ("sha256", "md5") if item.content_md5 else ("sha256",)
             plain = HashingReader(metered(limited(raw), item.dataset, "copy"), algorithms)
             sealed = HashingReader(encryptor.reader(plain))  # type: ignore[arg-type]
@@ -99,7 +139,12 @@ def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts) -> CopyResul
     if item.drop_sidecar:
         drop_stale_sidecar(target, item.target_key)  # a rotation's sidecar fits the old header
     result = _copied(item, plain, sealed, encryptor, stored, attempts.count)
-    return replace(result, not_carried=not_carried(mapped, by_plan))
+    return replace(
+        result,
+        not_carried=not_carried(mapped, by_plan),
+        parts_reused=int(written.extra.get("parts_reused", 0)) if written else 0,
+        parts_uploaded=int(written.extra.get("parts_uploaded", 0)) if written else 0,
+    )
 
 
 def buffer_estimate(source: Backend, target: Backend, size: int, ciphertext: int, part: int) -> int:
@@ -146,7 +191,7 @@ def _same_writer(item: CopyItem, written: ObjectInfo | None, stored: ObjectInfo)
 def _restat(item: CopyItem, clients: Clients) -> CopyItem:
     info = clients.backend(item.source).stat(item.key)
     md5 = info.content_md5.hex() if info.content_md5 else None
-    return replace(item, etag=info.etag, size=info.size, content_md5=md5)
+    return replace(item, etag=info.etag, size=info.size, content_md5=md5, resume_header=None)
 
 
 def _copied(

@@ -46,6 +46,10 @@ class CopyItem:
     retry: RetryPolicy = DEFAULT_RETRY  # the whole copy (a write consumes its stream)
     drop_sidecar: bool = True  # a rotation left sidecars under the dataset's target prefix
     trust_write: bool = False  # the probe saw the target validate Content-MD5 on PUT
+    #: The journaled HDH1 header (salt, data key wrapped by the KEK) of a large object at
+    #: source version ``etag``: the copy re-encrypts the same bytes and reuses the
+    #: multipart parts an interrupted attempt uploaded (docs/reliability.md).
+    resume_header: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ class CopyResult:
     not_carried: tuple[str, ...] = ()  # metadata and properties the target could not hold
     endpoint: str | None = None  # the endpoint a connection failure was with
     content_md5: str | None = None  # the Content-MD5 (hex) of the version copied, if any
+    parts_reused: int = 0  # multipart parts an interrupted attempt had uploaded, not sent again
+    parts_uploaded: int = 0  # multipart parts sent by this copy (when it resumed an upload)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

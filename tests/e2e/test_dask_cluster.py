@@ -281,15 +281,64 @@ def test_scheduler_lost_mid_run_exits_8_then_rerun_resumes(world, live, stack):
     on_cluster(world, live)
     process = popen_run(world, "--bandwidth", "3MiB/s", "--concurrency", "2")
     wait_for_copies(process, 1)
+    killed = time.monotonic()
     live.kill_scheduler()
     _, err = process.communicate(timeout=300)
+    detected = time.monotonic() - killed
     assert process.returncode == 8, err
+    assert detected < 60, f"the lost scheduler was noticed after {detected:.0f} s"  # R4
     lines = [x for x in err.strip().splitlines() if not x.startswith("endpoint ")]
     assert len(lines) == 1 and "Dask scheduler" in lines[0] and "Traceback" not in err, err
+    journaled = journaled_etags(world)
     cluster = dask_cluster.ensure({**os.environ, **stack.env()})
     again = world.cli("run", str(world.plan), "--json")
     assert again.returncode == 0, again.stderr
     assert cluster.scheduler_pid != live.scheduler_pid
+    etags = world.target_etags()  # R4: the resume meets R1, nothing journaled sent again
+    assert {key: etags[key] for key in journaled} == journaled
+    print(f"R4: scheduler loss noticed (exit 8) {detected:.1f} s after the kill; "
+          f"{len(journaled)} objects journaled, 0 re-uploaded")  # fmt: skip
+    assert_consistent(world, data)
+
+
+def journaled_etags(world) -> dict[str, str]:
+    with sqlite3.connect(f"file:{world.state / 'journal.sqlite'}?mode=ro", uri=True) as db:
+        rows = db.execute(
+            "SELECT target_key, target_etag FROM items WHERE state IN ('copied', 'verified')"
+        ).fetchall()
+    return {str(key): str(etag) for key, etag in rows}
+
+
+R3_OBJECTS = int(os.environ.get("HDH_R3_OBJECTS", "16"))
+R3_KILLS = int(os.environ.get("HDH_R3_KILLS", "2"))
+R3_PERIOD = float(os.environ.get("HDH_R3_PERIOD", "2"))  # seconds between two kills
+R3_RATE = os.environ.get("HDH_R3_RATE", "768KiB/s")  # the run outlasts the kills
+
+
+def test_r3_a_worker_killed_again_and_again_loses_nothing_and_leaves_no_upload(world, live, stack):
+    """R3, scaled down (HDH_R3_OBJECTS, HDH_R3_KILLS, HDH_R3_PERIOD): a worker is killed
+    with ``kill -9`` every few seconds (each restarted before the next kill) while objects
+    and multipart uploads are under way: 100 % verified, no multipart upload left open."""
+    sizes = {f"w{i:03d}.bin": 300_000 + i for i in range(R3_OBJECTS)}
+    data = seed(world, sizes | {"big.bin": 7 * MIB + 1})
+    on_cluster(world, live)
+    process = popen_run(world, "--bandwidth", R3_RATE, "--concurrency", "4")
+    wait_for_copies(process, 1)
+    kills, cluster, started = 0, live, time.monotonic()
+    while kills < R3_KILLS:
+        time.sleep(R3_PERIOD)
+        if process.poll() is not None:
+            break
+        cluster.kill_worker(kills % 2)
+        kills += 1
+        cluster = dask_cluster.ensure({**os.environ, **stack.env()})  # the worker restarted
+    _, err = process.communicate(timeout=600)
+    print(f"R3: {len(data)} objects, {kills} worker kills every {R3_PERIOD:.0f} s (+ the "
+          f"restart), exit {process.returncode} {time.monotonic() - started:.0f} s after the "
+          "first copy")  # fmt: skip
+    assert process.returncode == 0, err
+    assert kills == R3_KILLS
+    assert list(world.target.list_multipart_uploads("enc/")) == []
     assert_consistent(world, data)
 
 

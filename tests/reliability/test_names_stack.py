@@ -57,3 +57,40 @@ def decrypt(world: World, rel: str) -> bytes:
     provider = FileKeyProvider(world.plan.parent / "kek.key")
     with world.target.open_read("enc/" + rel) as raw:
         return bytes(DecryptingReader(raw, provider, f"ds/{rel}").read())
+
+
+def test_the_probe_teaches_the_audit_and_the_run_what_the_preset_does_not_say(
+    world: World,
+) -> None:
+    """A ``generic`` target (no key rules in its preset): a 300-byte path segment passes
+    the audit until ``probe`` measured SeaweedFS's 255-byte limit; then the audit counts it
+    and the run refuses it by name before anything is copied."""
+    world.plan.write_text(
+        world.plan.read_text().replace("provider: seaweedfs", "provider: generic")
+    )
+    for i, key in enumerate(["a/b.txt", LONG]):
+        world.put("data/" + key, os.urandom(100 + i))
+    out = world.plan.parent / "audit.json"
+
+    def bad_names() -> set[str]:
+        audit = world.cli("audit", str(world.plan), "--format", "json", "--out", str(out))
+        assert audit.returncode == 0, audit.stderr[-1500:]
+        (ds,) = json.loads(out.read_text("utf-8"))["datasets"]
+        return {e["key"] for e in ds["inventory"]["bad_names"]["examples"]}
+
+    assert bad_names() == set()  # the preset knows nothing of segments
+    probe = world.cli("probe", str(world.plan), "--json")
+    assert probe.returncode == 0, probe.stderr[-1500:]
+    rules = json.loads((world.state / "probe" / "seaweedfs.json").read_text("utf-8"))["key_rules"]
+    assert rules == {
+        "empty_segments": "folds",
+        "trailing_slash": "folds",
+        "case": "sensitive",
+        "normalisation": "none",
+        "max_segment_bytes": 255,
+        "max_key_bytes": 1024,
+    }
+    assert bad_names() == {"data/" + LONG}
+    run = world.cli("run", str(world.plan))
+    assert run.returncode == 5 and "data/" + LONG in run.stderr, run.stderr[-1500:]
+    assert set(world.target_etags()) == {"enc/a/b.txt"}

@@ -55,6 +55,12 @@ def test_seaweedfs_validates_and_enforces(stack: Any, bucket: S3Backend) -> None
     assert result.multipart == "ok" and result.min_part_size_enforced is True
     assert (result.versioning_server, result.object_lock_server) == ("supported", "supported")
     assert result.versioning in ("off", "enabled", "suspended") and result.trustworthy
+    rules = result.key_rules  # file names of at most 255 bytes, a//b and x/ folded
+    assert (rules["max_segment_bytes"], rules["empty_segments"], rules["trailing_slash"]) == (
+        255,
+        "folds",
+        "folds",
+    )
 
 
 @pytest.mark.parametrize("bucket", ["rclone_s3_endpoint"], indirect=True)
@@ -66,6 +72,12 @@ def test_rclone_serve_s3_is_not_validating(stack: Any, bucket: S3Backend) -> Non
     assert result.conditional_write == "ignored"
     assert not result.trustworthy
     assert result.versioning_server == "unsupported"
+    rules = result.key_rules  # a local directory: 255-byte names, a//b refused, x/ is x
+    assert (rules["max_segment_bytes"], rules["empty_segments"], rules["trailing_slash"]) == (
+        255,
+        "folds",
+        "folds",
+    )
 
 
 def test_closed_port_is_unreachable_in_one_line(stack: Any) -> None:

@@ -457,3 +457,15 @@ def test_delete_bucket_force_on_a_missing_bucket_is_a_no_op(aws: None) -> None:
     backend.delete_bucket(force=True)
     with pytest.raises(NotFoundError):
         backend.head_bucket()
+
+
+def test_a_resumable_write_to_a_server_that_cannot_list_uploads_starts_fresh(aws: None) -> None:
+    """``WriteOptions.resume`` on a server without ListMultipartUploads: nothing to
+    resume, the upload goes ahead as before (never a failed write)."""
+    b = make(max_concurrency=2, checksum_algorithms=[])
+    state = fake_multipart(b, delay=0)
+    inject(b, "ListMultipartUploads", "NotImplemented", 501)
+    size = 2 * 5 * MIB + 3
+    info = b.write("big", Zeros(size), size, WriteOptions(resume=True))  # type: ignore[arg-type]
+    assert info.size == size and state["parts"] == 3
+    assert (info.extra["parts_reused"], info.extra["parts_uploaded"]) == ("0", "3")

@@ -41,12 +41,12 @@ def journal(tmp_path: Path) -> Journal:
 def test_schema_wal_and_version(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     with Journal(path) as j:
-        assert j.schema_version == LATEST == 2
+        assert j.schema_version == LATEST == 3
         assert j.integrity_check() == "ok"
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST
-    assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,), (2,)]
+    assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,), (2,), (3,)]
     conn.execute("PRAGMA user_version = 99")
     conn.close()
     with pytest.raises(JournalError, match="schema version 99"):
@@ -172,6 +172,23 @@ def test_uploads_are_forgotten_when_copied(journal: Journal) -> None:
     assert journal.open_uploads() == []
 
 
+def test_resume_headers_are_kept_per_source_version_until_copied(journal: Journal) -> None:
+    journal.upsert_inventory([entry(1), entry(2), entry(3, etag="e3")])
+    for i in (1, 2):
+        journal.record_resume(entry(i).item_id, "e1", bytes([i]) * 100)
+    journal.record_resume(entry(3).item_id, "old", b"h3")  # the source changed since
+    assert journal.resume_header(entry(1).item_id, "e1") == b"\x01" * 100
+    assert journal.resume_header(entry(1).item_id, "e2") is None  # another version
+    assert journal.resumable_keys("ds") == {entry(1).key, entry(2).key}
+    journal.record_resume(entry(2).item_id, "e1", b"new")  # replaced, never two rows
+    assert journal.resume_header(entry(2).item_id, "e1") == b"new"
+    journal.mark_copying(entry(1).item_id)
+    journal.mark_copied(entry(1).item_id, result(1))
+    assert journal.resume_header(entry(1).item_id, "e1") is None
+    assert journal.resumable_keys("ds") == {entry(2).key}
+    assert journal.resumable_keys("other") == set()
+
+
 def test_dataset_cutover_machine(journal: Journal) -> None:
     assert journal.ensure_dataset("ds", "wave-1") is DatasetState.NEW
     path = [
@@ -248,7 +265,8 @@ def test_a_version_1_journal_is_migrated_in_place(tmp_path: Path) -> None:
     )
     conn.close()
     with Journal(path) as j:
-        assert j.schema_version == 2
+        assert j.schema_version == LATEST
+        assert j.resume_header("id1", "e") is None  # migration 3: the resumes table
         item = j.get_by_id("id1")
         assert item is not None and item.state is ItemState.VERIFIED and item.manifest_leaf is None
         assert j.integrity_check() == "ok"
