@@ -232,6 +232,8 @@ def test_softhsm_signing_without_the_hsm_environment_is_a_usage_error(
     monkeypatch.delenv("HDH_HSM_SIGNING_LABEL")
     with pytest.raises(UsageError, match="--signing softhsm: HDH_HSM_SIGNING_LABEL not set"):
         derive(OVH, Options(work=tmp_path, signing="softhsm"))
+
+
 def _with_executor(tmp_path: Path, section: str) -> Path:
     text = OVH.read_text()
     head, rest = text.split("executor:\n", 1)
