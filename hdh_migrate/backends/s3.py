@@ -93,6 +93,7 @@ from hdh_migrate.backends.s3_config import (
     OpenUpload,
     S3Reply,
     S3Settings,
+    checked,
     is_loopback,
     settings_from_config,
     sse_c_key_bytes,
@@ -238,6 +239,11 @@ class S3Backend:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Self:
         return cls(settings_from_config(config))
+
+    @classmethod
+    def from_spec(cls, spec: S3Settings) -> Self:
+        """The backend of a plan's typed spec, as it is (after the cross-field checks)."""
+        return cls(checked(spec))
 
     @staticmethod
     def _sse_params(ref: Secret | None) -> dict[str, Any]:

@@ -92,7 +92,7 @@ class CutoverBase:
         first = self.plan.effective(wave.datasets[0])
         return {
             "HDH_TARGET_ENDPOINT": target_endpoint(first.target),
-            "HDH_TARGET_BUCKET": first.target.bucket,
+            "HDH_TARGET_BUCKET": first.target.location,
             "HDH_TARGET_PREFIX": first.dataset.target_prefix,
             "HDH_WAVE": wave.name,
             "HDH_DATASETS": ",".join(d.name for d in wave.datasets),

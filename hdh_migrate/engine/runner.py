@@ -643,7 +643,7 @@ class Migration:
                 "size": item.size,
             },
             "target": {
-                "bucket": ctx.eff.target.bucket,
+                "bucket": ctx.eff.target.location,
                 "key": item.target_key or "",
                 "version": item.target_version,
                 "size": item.target_size or 0,

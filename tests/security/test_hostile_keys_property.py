@@ -208,10 +208,9 @@ def test_listing_run_report_and_restore_end_to_end(keys):
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder)
         files = _plant(base / "src", keys)
-        plan = parse_offline_plan(
-            "prop", base / "src", REST.format(key=base / "kek.key", state=base / "state")
-        )
         store = f"p-{uuid.uuid4().hex}"
+        rest = REST.format(key=base / "kek.key", state=base / "state")
+        plan = parse_offline_plan("prop", base / "src", rest, store=store)
         clients = MemoryTargetClients(store)
         try:
             outcomes = _run(plan, base / "state", clients)

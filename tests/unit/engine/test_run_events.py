@@ -19,24 +19,9 @@ from hdh_migrate.execution import SerialExecutor
 from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter
 from hdh_migrate.journal import ItemState, Journal
 from hdh_migrate.observe import Envelope
-from tests.offline_plan import MemoryTargetClients, parse_offline_plan
+from tests.offline_plan import MemoryTargetClients, one_dataset, parse_offline_plan
 
 SCHEMA = json.loads((Path(__file__).parents[3] / "docs" / "events.schema.json").read_text())
-
-REST = """\
-keys:
-  k: {{kind: file, path: "{key}", create: true}}
-defaults: {{key: k, verify: "{verify}"}}
-state_dir: "{state}"
-waves:
-  - name: w1
-    datasets:
-      - name: ds
-        source: disk
-        prefix: data/
-        target: mem
-        target_prefix: enc/
-"""
 
 
 @pytest.fixture
@@ -65,8 +50,8 @@ class Stamped(ListReporter):
 
 
 def migrate(env: Any, verify: str, reporter: Any, clients: Any) -> tuple[Migration, list[Any]]:
-    rest = REST.format(key=env["tmp"] / "k.key", state=env["tmp"] / "st", verify=verify)
-    plan = parse_offline_plan("ev", env["src"], rest)
+    rest = one_dataset(env["tmp"] / "k.key", env["tmp"] / "st", verify=verify)
+    plan = parse_offline_plan("ev", env["src"], rest, store=env["store"])
     (env["tmp"] / "st").mkdir(exist_ok=True)
     with (
         Journal(env["tmp"] / "st" / "journal.sqlite") as journal,

@@ -48,7 +48,7 @@ def env(tmp_path):
 
 def make_plan(env, verify="full"):
     rest = REST.format(key=env["tmp"] / "kek.key", state=env["tmp"] / "state", verify=verify)
-    return parse_offline_plan("unit", env["src"], rest)
+    return parse_offline_plan("unit", env["src"], rest, store=env["store"])
 
 
 def run_once(env, plan, clients, executor=None):

@@ -51,7 +51,7 @@ def env(tmp_path):
 
 def plan_for(env, defaults="", dataset=""):
     rest = REST.format(tmp=env["tmp"], defaults=defaults, dataset=dataset)
-    return parse_offline_plan("unit", env["tmp"] / "src", rest)
+    return parse_offline_plan("unit", env["tmp"] / "src", rest, store=env["store"])
 
 
 def run(env, plan, clients, job_class=Migration, workers=4):
@@ -130,7 +130,7 @@ def test_retries_reach_every_backend_spec(env, retries):
 def test_bandwidth_sets_the_process_limit(env, plan_rate, flag, expected):
     rest = REST.format(tmp=env["tmp"], defaults=f", bandwidth: {plan_rate}", dataset="")
     path = env["tmp"] / "plan.yaml"
-    path.write_text(offline_plan_text("unit", env["tmp"] / "src", rest))
+    path.write_text(offline_plan_text("unit", env["tmp"] / "src", rest, store=env["store"]))
     try:
         with migration(path, RunSettings(bandwidth=flag)):
             assert throttle.PROCESS_BANDWIDTH.rate == expected

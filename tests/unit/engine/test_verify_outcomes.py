@@ -57,7 +57,7 @@ def env(tmp_path):
 
 def make_plan(env, verify="full", key="kek.key"):
     rest = REST.format(key=env["tmp"] / key, state=env["tmp"] / "state", verify=verify)
-    return parse_offline_plan("unit", env["tmp"] / "src", rest)
+    return parse_offline_plan("unit", env["tmp"] / "src", rest, store=env["store"])
 
 
 def migration(env, plan, clients):
@@ -220,7 +220,7 @@ def test_defaults_retries_sets_how_often_a_check_is_tried(env, retries, expected
         job.run()
     text = REST.format(key=env["tmp"] / "kek.key", state=env["tmp"] / "state", verify="full")
     text = text.replace("retries: 1", f"retries: {retries}")
-    plan = parse_offline_plan("unit", env["tmp"] / "src", text)
+    plan = parse_offline_plan("unit", env["tmp"] / "src", text, store=env["store"])
     clients.target.fail_on("open_read", RetryableError("503"), times=2, key="enc/a.bin")
     with migration(env, plan, clients) as job:
         (ds,) = job.reverify(VerifyMode("full"))
