@@ -102,6 +102,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "items.manifest_leaf: the manifest leaf that records the verified item",
         ("ALTER TABLE items ADD COLUMN manifest_leaf INTEGER",),
     ),
+    Migration(
+        3,
+        "items.object_id: the object id the inventory computed (earlier rows: filled by "
+        "Journal.fill_object_ids from the plan's dataset prefixes)",
+        ("ALTER TABLE items ADD COLUMN object_id TEXT",),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

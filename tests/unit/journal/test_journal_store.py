@@ -41,12 +41,12 @@ def journal(tmp_path: Path) -> Journal:
 def test_schema_wal_and_version(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     with Journal(path) as j:
-        assert j.schema_version == LATEST == 2
+        assert j.schema_version == LATEST == 3
         assert j.integrity_check() == "ok"
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST
-    assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,), (2,)]
+    assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,), (2,), (3,)]
     conn.execute("PRAGMA user_version = 99")
     conn.close()
     with pytest.raises(JournalError, match="schema version 99"):
@@ -248,9 +248,10 @@ def test_a_version_1_journal_is_migrated_in_place(tmp_path: Path) -> None:
     )
     conn.close()
     with Journal(path) as j:
-        assert j.schema_version == 2
+        assert j.schema_version == 3
         item = j.get_by_id("id1")
         assert item is not None and item.state is ItemState.VERIFIED and item.manifest_leaf is None
+        assert item.object_id is None  # filled from the plan's prefixes (test_object_ids)
         assert j.integrity_check() == "ok"
 
 
