@@ -406,6 +406,11 @@ class AzureBlobBackend:
             max_part_size=MAX_BLOCK_SIZE,
             max_part_count=MAX_BLOCKS,
             max_key_length=1024,
+            read_ahead=(self.max_concurrency + 1) * self.chunk_size,
+            multipart_threshold=self.single_put_size,
+            read_with_info=True,
+            retention_settings=True,
+            credential_expires=self.credential_expires,
         )
 
     def close(self) -> None:

@@ -488,6 +488,8 @@ class S3Backend:
             max_part_count=MAX_PARTS,
             max_key_length=1024,
             open_uploads=True,
+            multipart_threshold=self.settings.multipart_threshold,
+            parts_in_flight=self.settings.max_concurrency,
         )
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 import pytest
 
-from hdh_migrate.backends.base import ObjectInfo, WriteOptions
+from hdh_migrate.backends.base import Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.backends.memory import MemoryBackend, drop_store
 from hdh_migrate.backends.specs import MemorySpec
 from hdh_migrate.keys import FileKeySpec, generate_key_file
@@ -32,10 +32,13 @@ class Counting:
         self.name = self.inner.name
         self.calls: Counter[str] = Counter()
         self.md5_sent = md5_sent
-        if read_info:
-            self.open_read_info = self._open_read_info
+        self.read_info = read_info
 
-    def _open_read_info(self, key: str, if_match: str | None = None) -> tuple[BinaryIO, ObjectInfo]:
+    def capabilities(self) -> Capabilities:
+        """The memory backend's, declaring ``read_with_info`` when asked (like Azure)."""
+        return replace(self.inner.capabilities(), read_with_info=self.read_info)
+
+    def open_read_info(self, key: str, if_match: str | None = None) -> tuple[BinaryIO, ObjectInfo]:
         self.calls["open_read_info"] += 1
         return self.inner.open_read(key, if_match=if_match), self.inner.stat(key)
 
