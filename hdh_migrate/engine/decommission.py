@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from hdh_migrate.backends.base import Backend, ReportsRetention
-from hdh_migrate.engine.audit_journal import DECOMMISSIONED as EVENT
-from hdh_migrate.engine.audit_journal import decommissioned
+from hdh_migrate.engine.audit.journal import DECOMMISSIONED as EVENT
+from hdh_migrate.engine.audit.journal import decommissioned
 from hdh_migrate.engine.cutover import Report, WaveCutover
 from hdh_migrate.engine.cutover_base import CutoverError, S
 from hdh_migrate.engine.runner import Context

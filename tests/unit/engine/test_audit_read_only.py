@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from hdh_migrate.engine import audit_dataset
 from hdh_migrate.engine.audit import AuditOptions, audit
+from hdh_migrate.engine.audit import dataset as audit_dataset
 from hdh_migrate.errors import UnreachableError
 
 # plans/rehearsal.yaml is portable: its endpoints and ports come from the environment.

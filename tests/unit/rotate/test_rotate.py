@@ -15,7 +15,7 @@ import pytest
 
 from hdh_migrate.backends.memory import MemoryBackend, drop_store
 from hdh_migrate.crypto import Encryptor
-from hdh_migrate.engine.audit_dataset import _target_listing
+from hdh_migrate.engine.audit.dataset import _target_listing
 from hdh_migrate.engine.restore import RestoreItem, restore_one
 from hdh_migrate.engine.restore_fs import RestoreDir
 from hdh_migrate.engine.rotate import Rotation, recorded_rewraps, rotation_datasets

@@ -21,7 +21,7 @@ from hdh_migrate.crypto.format import (
     header_length_from_prefix,
     parse_header,
 )
-from hdh_migrate.engine.audit_journal import DONE_STATES, JournalItem, JournalView
+from hdh_migrate.engine.audit.journal import DONE_STATES, JournalItem, JournalView
 from hdh_migrate.engine.specs import selection_for, source_spec, target_spec
 from hdh_migrate.errors import HdhError, NotFoundError
 from hdh_migrate.plan import EffectiveDataset, Plan
