@@ -110,7 +110,7 @@ def run(
     override_policy: str | None = OVERRIDE_OPT,
 ) -> None:
     """Run the plan (see Examples)."""
-    # --- policy gate (owned by the audit: hdh_migrate/engine/audit.py, docs/audit.md) ---
+    # --- policy gate (owned by the audit: hdh_migrate/engine/audit/, docs/audit.md) ---
     override = policy_gate(plan, override_policy)  # PolicyError, exit 3, on a blocking finding
     if override is not None:
         stderr.print(f"[bold white on red] {term(override.line())} [/]", highlight=False)

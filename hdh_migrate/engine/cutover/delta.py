@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from hdh_migrate.engine.cutover_base import CutoverBase, S
+from hdh_migrate.engine.cutover.base import CutoverBase, S
 from hdh_migrate.engine.object_ids import object_id
 from hdh_migrate.engine.runner import Context
 from hdh_migrate.errors import ObjectsFailedError
