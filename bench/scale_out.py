@@ -74,7 +74,7 @@ def _trivial(n: int) -> int:
 
 @contextmanager
 def _noop_units() -> Iterator[None]:
-    from hdh_migrate.engine import runner
+    from hdh_migrate.engine.run import runner
 
     saved = runner.copy_object, runner.verify_object
     runner.copy_object, runner.verify_object = noop_copy, noop_verify  # type: ignore[assignment]
@@ -86,7 +86,7 @@ def _noop_units() -> Iterator[None]:
 
 def noop_ceiling(work: Path, objects: int, executor: str) -> dict[str, Any]:
     """Results per second through the real coordinator with no-op units."""
-    from hdh_migrate.engine.session import RunSettings, migration
+    from hdh_migrate.engine.run.session import RunSettings, migration
 
     stack = opts_stack(Options(work=work))
     source = work / f"noop-src-{executor}" / "data"

@@ -12,7 +12,7 @@ from typing import Any
 
 from hdh_migrate.backends.memory import MemoryBackend
 from hdh_migrate.backends.specs import MemorySpec
-from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.engine.run.runner import Migration, plan_digest
 from hdh_migrate.events import ListReporter
 from hdh_migrate.execution import SerialExecutor
 from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter

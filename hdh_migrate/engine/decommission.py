@@ -32,7 +32,7 @@ from hdh_migrate.engine.audit.journal import DECOMMISSIONED as EVENT
 from hdh_migrate.engine.audit.journal import decommissioned
 from hdh_migrate.engine.cutover import Report, WaveCutover
 from hdh_migrate.engine.cutover.base import CutoverError, S
-from hdh_migrate.engine.runner import Context
+from hdh_migrate.engine.run.runner import Context
 from hdh_migrate.errors import GateRefusedError, UsageError
 from hdh_migrate.execution import imap_unordered
 from hdh_migrate.journal import ItemState

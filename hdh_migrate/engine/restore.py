@@ -18,8 +18,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hdh_migrate.engine.object_ids import object_id
 from hdh_migrate.engine.restore_fs import RestoreDir, Unsafe, key_segments
+from hdh_migrate.engine.run.object_ids import object_id
 from hdh_migrate.errors import HdhError, WrongKeyError
 from hdh_migrate.execution import imap_unordered
 from hdh_migrate.integrity.hashing import HashingReader

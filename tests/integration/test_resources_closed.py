@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from hdh_migrate.backends.memory import drop_store
-from hdh_migrate.engine import session
+from hdh_migrate.engine.run import session
 from hdh_migrate.keys.pkcs11 import open_sessions, reload_library
 from tests.offline_plan import offline_plan_text
 

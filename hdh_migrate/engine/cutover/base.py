@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hdh_migrate.engine.hooks import HookResult, HookRunner
-from hdh_migrate.engine.runner import Context, Migration
+from hdh_migrate.engine.run.runner import Context, Migration
 from hdh_migrate.engine.specs import target_endpoint
 from hdh_migrate.errors import HdhError
 from hdh_migrate.journal import DatasetState

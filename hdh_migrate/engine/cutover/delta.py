@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from hdh_migrate.engine.cutover.base import CutoverBase, S
-from hdh_migrate.engine.object_ids import object_id
-from hdh_migrate.engine.runner import Context
+from hdh_migrate.engine.run.object_ids import object_id
+from hdh_migrate.engine.run.runner import Context
 from hdh_migrate.errors import ObjectsFailedError
 from hdh_migrate.journal import Item, ItemState
 from hdh_migrate.stages import delta as deltas

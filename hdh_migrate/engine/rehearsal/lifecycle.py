@@ -36,8 +36,8 @@ from hdh_migrate.engine.rehearsal.synthetic import (
     seed,
     shaped,
 )
-from hdh_migrate.engine.runner import DatasetOutcome
-from hdh_migrate.engine.session import migration, restore, verify_mode
+from hdh_migrate.engine.run.runner import DatasetOutcome
+from hdh_migrate.engine.run.session import migration, restore, verify_mode
 from hdh_migrate.engine.specs import source_spec, target_spec
 from hdh_migrate.errors import HdhError
 from hdh_migrate.events import NullReporter, Reporter

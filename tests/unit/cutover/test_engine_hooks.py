@@ -16,7 +16,7 @@ import pytest
 from hdh_migrate.backends.base import Backend, ObjectInfo, WriteOptions
 from hdh_migrate.backends.memory import drop_store
 from hdh_migrate.engine.cutover import CutoverError, WaveCutover
-from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.engine.run.runner import Migration, plan_digest
 from hdh_migrate.errors import AuthError, GateRefusedError, UsageError
 from hdh_migrate.execution import SerialExecutor
 from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter, verify_manifest

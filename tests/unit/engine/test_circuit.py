@@ -12,7 +12,7 @@ import pytest
 
 from hdh_migrate.backends.memory import drop_store
 from hdh_migrate.circuit import CIRCUITS, Circuits, sleep_watching
-from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.engine.run.runner import Migration, plan_digest
 from hdh_migrate.errors import CircuitOpenError, ConnectionFailedError, RetryableError
 from hdh_migrate.events import ListReporter
 from hdh_migrate.execution import make_executor

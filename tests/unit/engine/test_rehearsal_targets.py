@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from hdh_migrate.backends.memory import MemoryBackend, drop_store
-from hdh_migrate.engine import session
+from hdh_migrate.engine.run import session
 from hdh_migrate.engine.specs import target_spec
 from hdh_migrate.plan import check_text
 from tests.offline_plan import new_store, offline_plan_text, one_dataset, parse_offline_plan

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from hdh_migrate.backends.memory import drop_store
-from hdh_migrate.engine import session
+from hdh_migrate.engine.run import session
 from tests.offline_plan import new_store, offline_plan_text, one_dataset
 
 RUNS = 50

@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from hdh_migrate.backends.memory import drop_store
-from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.engine.run.runner import Migration, plan_digest
 from hdh_migrate.events import ListReporter
 from hdh_migrate.execution import SerialExecutor
 from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter
@@ -119,7 +119,7 @@ def test_interrupt_takes_no_new_work_then_a_rerun_finishes_without_reuploads(env
     assert job.interrupted
     copied = outcomes[0].copied
     # what was in flight (the window of 2) finished, nothing more; marks are committed by
-    # groups of one window (engine/group_commit.py), so the 5th copy's event can come with
+    # groups of one window (engine/run/group_commit.py), so the 5th copy's event can come with
     # one more already-finished copy of its group: 5 + (2 - 1) + 2 at most
     assert 5 <= copied <= 5 + 1 + 2
     assert outcomes[0].verified == 0
@@ -136,7 +136,7 @@ def test_interrupt_takes_no_new_work_then_a_rerun_finishes_without_reuploads(env
 def test_the_run_report_says_how_objects_were_verified(env: Any) -> None:
     from datetime import UTC, datetime
 
-    from hdh_migrate.engine.run_report import RunReport
+    from hdh_migrate.engine.run.report import RunReport
 
     _, outcomes = migrate(env, "sample:25%", ListReporter(), MemoryTargetClients(env["store"]))
     now = datetime.now(UTC)

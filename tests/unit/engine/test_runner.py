@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from hdh_migrate.backends.memory import drop_store
-from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.engine.run.runner import Migration, plan_digest
 from hdh_migrate.events import ListReporter
 from hdh_migrate.execution import SerialExecutor, make_executor
 from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter, verify_manifest

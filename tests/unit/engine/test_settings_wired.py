@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
-import hdh_migrate.engine.runner as runner_module
+import hdh_migrate.engine.run.runner as runner_module
 from hdh_migrate.backends.memory import drop_store
-from hdh_migrate.engine.runner import Migration
-from hdh_migrate.engine.session import RunSettings, migration
+from hdh_migrate.engine.run.runner import Migration
+from hdh_migrate.engine.run.session import RunSettings, migration
 from hdh_migrate.engine.specs import source_spec, target_spec
 from hdh_migrate.execution import make_executor
 from hdh_migrate.journal import Journal

@@ -15,7 +15,7 @@ import pytest
 
 from hdh_migrate.backends.memory import drop_store
 from hdh_migrate.backends.registry import open_backend
-from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.engine.run.runner import Migration, plan_digest
 from hdh_migrate.events import ListReporter
 from hdh_migrate.execution import SerialExecutor
 from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter

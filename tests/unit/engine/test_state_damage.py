@@ -17,7 +17,7 @@ import pytest
 
 from hdh_migrate.backends.memory import drop_store
 from hdh_migrate.engine.evidence import StatePaths
-from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.engine.run.runner import Migration, plan_digest
 from hdh_migrate.engine.state_repair import check, guard, repair
 from hdh_migrate.errors import StateError
 from hdh_migrate.events import ListReporter

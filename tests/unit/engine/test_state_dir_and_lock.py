@@ -120,7 +120,7 @@ def test_run_says_which_journal_it_resumes_and_how_far_it_got(tmp_path):
     import uuid
 
     from hdh_migrate.backends.memory import drop_store
-    from hdh_migrate.engine.session import describe_position, journal_position
+    from hdh_migrate.engine.run.session import describe_position, journal_position
     from hdh_migrate.integrity import Ed25519FileSigner
     from tests.offline_plan import MemoryTargetClients
 
@@ -149,7 +149,7 @@ def test_each_run_records_how_it_ended(tmp_path):
     import uuid
 
     from hdh_migrate.backends.memory import drop_store
-    from hdh_migrate.engine import session
+    from hdh_migrate.engine.run import session
 
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "f").write_bytes(b"x")

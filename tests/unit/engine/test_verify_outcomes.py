@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from hdh_migrate.backends.memory import drop_store
-from hdh_migrate.engine.verdict import verdict
+from hdh_migrate.engine.run.verdict import verdict
 from hdh_migrate.errors import (
     IntegrityAuthError,
     ObjectsFailedError,
@@ -275,8 +275,8 @@ def test_a_sample_is_drawn_per_object_from_the_typed_mode(env):
 
 
 def test_verify_mode_header_checks_every_object_by_header():
-    from hdh_migrate.engine.runner import _concrete_mode
-    from hdh_migrate.engine.session import verify_mode
+    from hdh_migrate.engine.run.runner import _concrete_mode
+    from hdh_migrate.engine.run.session import verify_mode
 
     mode = verify_mode("header")
     assert {_concrete_mode(mode, f"ds/{n}", "seed") for n in range(200)} == {"header"}

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from hdh_migrate.backends.s3_config import S3Settings
-from hdh_migrate.engine.dispatch import task_for, worker_share
 from hdh_migrate.engine.executor_choice import _choice, dask_settings, open_executor
+from hdh_migrate.engine.run.dispatch import task_for, worker_share
 from hdh_migrate.errors import UsageError
 from hdh_migrate.execution import DaskSettings, SerialExecutor, is_remote, make_executor
 from hdh_migrate.stages import throttle
@@ -122,7 +122,7 @@ def test_dask_is_loaded_only_when_a_dask_executor_is_asked_for() -> None:
     import sys
 
     probe = (
-        "import sys, hdh_migrate.cli.main, hdh_migrate.engine.session, hdh_migrate.execution;"
+        "import sys, hdh_migrate.cli.main, hdh_migrate.engine.run.session, hdh_migrate.execution;"
         "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

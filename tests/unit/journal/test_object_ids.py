@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from hdh_migrate.backends.memory import drop_store
-from hdh_migrate.engine import session
+from hdh_migrate.engine.run import session
 from hdh_migrate.journal import Journal, item_id_for
 from hdh_migrate.journal.schema import LATEST, MIGRATIONS, _apply
 from tests.offline_plan import new_store, offline_plan_text

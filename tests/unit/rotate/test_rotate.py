@@ -19,7 +19,7 @@ from hdh_migrate.engine.audit.dataset import _target_listing
 from hdh_migrate.engine.restore import RestoreItem, restore_one
 from hdh_migrate.engine.restore_fs import RestoreDir
 from hdh_migrate.engine.rotate import Rotation, recorded_rewraps, rotation_datasets
-from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.engine.run.runner import Migration, plan_digest
 from hdh_migrate.engine.specs import key_spec, target_spec
 from hdh_migrate.errors import IntegrityAuthError, UsageError
 from hdh_migrate.events import ListReporter

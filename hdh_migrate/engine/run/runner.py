@@ -22,12 +22,12 @@ from hdh_migrate import __version__
 from hdh_migrate.backends.base import Backend, OpenUploads
 from hdh_migrate.backends.probe import ProbeResult, load_probe
 from hdh_migrate.circuit import CIRCUITS
-from hdh_migrate.engine.circuit_guard import observe, stop_if_open, until_open
 from hdh_migrate.engine.credential_window import check_window
-from hdh_migrate.engine.dispatch import map_units
-from hdh_migrate.engine.group_commit import GROUP_SIZE, GroupCommit
 from hdh_migrate.engine.names import refuse_name
-from hdh_migrate.engine.object_ids import fill_object_ids, landing, object_id
+from hdh_migrate.engine.run.circuit_guard import observe, stop_if_open, until_open
+from hdh_migrate.engine.run.dispatch import map_units
+from hdh_migrate.engine.run.group_commit import GROUP_SIZE, GroupCommit
+from hdh_migrate.engine.run.object_ids import fill_object_ids, landing, object_id
 from hdh_migrate.engine.specs import key_spec, selection_for, source_spec, target_spec
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
