@@ -18,8 +18,8 @@ from typing import Any, BinaryIO
 
 from hdh_migrate.backends.base import Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.backends.memory import MemoryBackend
-from hdh_migrate.engine.runner import DatasetOutcome
-from hdh_migrate.engine.session import migration
+from hdh_migrate.engine.run.runner import DatasetOutcome
+from hdh_migrate.engine.run.session import migration
 from hdh_migrate.errors import PermanentError
 
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
@@ -64,11 +64,12 @@ def build(plan: str, count: int) -> DatasetOutcome:
         ctx_name = run.selected(None, None)[0]
         eff = run.plan.effective(ctx_name)
         from hdh_migrate.engine.specs import source_spec, target_spec
+        from hdh_migrate.stages.clients import spec_digest
 
-        clients: Any = run.clients
-        clients._backends[source_spec(eff).ident] = SyntheticListing(count)
+        clients: Any = run.clients  # the cache is keyed by spec digest
+        clients._backends[spec_digest(source_spec(eff))] = SyntheticListing(count)
         target = target_spec(run.plan, eff.dataset.target, eff)
-        clients._backends[target.ident] = MemoryBackend(f"bench-inventory-{count}")
+        clients._backends[spec_digest(target)] = MemoryBackend(f"bench-inventory-{count}")
         ctx = run.context(ctx_name)
         outcome = DatasetOutcome(ctx_name, eff.wave.name)
         run.journal.ensure_dataset(ctx_name, eff.wave.name)

@@ -74,7 +74,7 @@ def _trivial(n: int) -> int:
 
 @contextmanager
 def _noop_units() -> Iterator[None]:
-    from hdh_migrate.engine import runner
+    from hdh_migrate.engine.run import runner
 
     saved = runner.copy_object, runner.verify_object
     runner.copy_object, runner.verify_object = noop_copy, noop_verify  # type: ignore[assignment]
@@ -90,7 +90,7 @@ def noop_ceiling(
     """Results per second through the real coordinator with no-op units: ``executor``
     threads, ``dask`` (a local cluster of 2 processes) or ``cluster`` (the Dask cluster at
     ``scheduler``, whose workers must import ``bench``: PYTHONPATH)."""
-    from hdh_migrate.engine.session import RunSettings, migration
+    from hdh_migrate.engine.run.session import RunSettings, migration
 
     stack = opts_stack(Options(work=work))
     source = work / f"noop-src-{executor}" / "data"

@@ -10,7 +10,7 @@ circuit opens and stays open for the life of the process:
 - workers check it before each attempt and while they sleep between retries, and give up
   the object at once with ``CircuitOpenError`` (``stages.retry``);
 - the coordinator stops taking new work, records what is in flight and stops the run with
-  exit 8, naming the endpoint (``engine.runner``). The next run starts with closed circuits:
+  exit 8, naming the endpoint (``engine.run.runner``). The next run starts with closed circuits:
   it resumes from the journal once the endpoint is back.
 
 Bound: a dead endpoint stops the run at most ``open_after`` + one connection attempt

@@ -85,6 +85,7 @@ from hdh_migrate.backends.azure_connection import blob_endpoint, clear_text_host
 from hdh_migrate.backends.base import CONTENT_HEADERS, Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.backends.checksums import check_expected, read_exact
 from hdh_migrate.backends.chunked_io import ChunkStream, blocks, prefetched, spans
+from hdh_migrate.backends.specs import AzureBlobSpec, spec_values
 from hdh_migrate.circuit import CIRCUITS
 from hdh_migrate.errors import (
     AuthError,
@@ -196,6 +197,11 @@ class AzureBlobBackend:
             identity=azure_auth.describe(config),
             credential_expires=_sas_expiry(config, f"azure://{service.account_name}"),
         )
+
+    @classmethod
+    def from_spec(cls, spec: AzureBlobSpec) -> Self:
+        """The backend of a plan's typed spec, through the checks plain config gets."""
+        return cls.from_config(spec_values(spec))
 
     def __repr__(self) -> str:
         return f"AzureBlobBackend({self.name})"
@@ -410,6 +416,11 @@ class AzureBlobBackend:
             max_part_size=MAX_BLOCK_SIZE,
             max_part_count=MAX_BLOCKS,
             max_key_length=1024,
+            read_ahead=(self.max_concurrency + 1) * self.chunk_size,
+            multipart_threshold=self.single_put_size,
+            read_with_info=True,
+            retention_settings=True,
+            credential_expires=self.credential_expires,
         )
 
     def close(self) -> None:

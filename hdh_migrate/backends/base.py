@@ -16,6 +16,8 @@ from typing import BinaryIO, Protocol, runtime_checkable
 
 from hdh_migrate.errors import PermanentError
 
+MIB = 1 << 20
+
 #: Standard content headers carried with an object (Azure ContentSettings / S3 headers).
 CONTENT_HEADERS = (
     "content_type",
@@ -67,6 +69,13 @@ class Capabilities:
     max_part_count: int | None = None
     max_key_length: int | None = None
     open_uploads: bool = False  # lists and aborts multipart uploads left open (OpenUploads)
+    # -- what the engine plans around (declared by the backend, never sniffed) ------------
+    read_ahead: int = 2 * MIB  # bytes one open stream holds ahead of the reader
+    multipart_threshold: int | None = None  # larger writes are multipart (None: one PUT)
+    parts_in_flight: int = 1  # parts a multipart write sends at once
+    read_with_info: bool = False  # open_read_info() answers properties with the bytes
+    retention_settings: bool = False  # retention_settings() reports what keeps deleted data
+    credential_expires: datetime | None = None  # the credential stops working then (a SAS)
 
 
 @dataclass(frozen=True)
@@ -159,6 +168,20 @@ class OpenUploads(Protocol):
     def abort_multipart(self, key: str, upload_id: str, *, quiet: bool = False) -> None:
         """Abort one upload; an upload already gone is not an error."""
         ...
+
+
+class ReadsWithInfo(Protocol):
+    """What a backend declaring ``Capabilities.read_with_info`` offers."""
+
+    def open_read_info(
+        self, key: str, if_match: str | None = None
+    ) -> tuple[BinaryIO, ObjectInfo]: ...
+
+
+class ReportsRetention(Protocol):
+    """What a backend declaring ``Capabilities.retention_settings`` offers."""
+
+    def retention_settings(self, prefix: str = "") -> Mapping[str, object]: ...
 
 
 class ReadOnlyBackend:

@@ -25,6 +25,7 @@ the metadata.
 from __future__ import annotations
 
 import base64
+import builtins
 import contextlib
 import errno
 import io
@@ -40,6 +41,7 @@ from typing import Any, BinaryIO, Self
 from hdh_migrate.backends.base import Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.backends.checksums import ALGORITHMS, pump
 from hdh_migrate.backends.memory import slice_range
+from hdh_migrate.backends.specs import LocalSpec
 from hdh_migrate.errors import NotFoundError, PermanentError, PreconditionFailedError
 
 RESERVED = ".hdh-"
@@ -81,6 +83,10 @@ class LocalBackend:
             raise PermanentError("local backend needs a 'root' directory")
         return cls(config["root"], create=bool(config.get("create", True)))
 
+    @classmethod
+    def from_spec(cls, spec: LocalSpec) -> Self:
+        return cls(spec.root, create=spec.create)
+
     # -- paths -----------------------------------------------------------------------------
 
     def _path(self, key: str) -> Path:
@@ -117,7 +123,7 @@ class LocalBackend:
     # -- reading ---------------------------------------------------------------------------
 
     def stat(self, key: str) -> ObjectInfo:
-        parts = key_parts(key)
+        parts = self._read_parts(key)
         try:
             parent = self._open_parent(parts)
             try:
@@ -129,6 +135,14 @@ class LocalBackend:
         if not stat_mod.S_ISREG(st.st_mode):
             raise NotFoundError(f"{self.name}: {key!r} is not a regular file", key=key)
         return self._with_sidecar(_file_info(key, st), st)
+
+    def _read_parts(self, key: str) -> builtins.list[str]:
+        """``key_parts`` for a read: a key no directory can hold (a ``.hdh-`` sidecar name,
+        ``..``) names no object here, so reading it is NotFoundError, as on a bucket."""
+        try:
+            return key_parts(key)
+        except PermanentError:
+            raise NotFoundError(f"{self.name}: no object {key!r}", key=key) from None
 
     def _open_parent(self, parts: Sequence[str]) -> int:
         """A file descriptor on the directory holding ``parts[-1]``, reached without
@@ -146,7 +160,7 @@ class LocalBackend:
 
     def _open_file(self, key: str) -> io.BufferedReader:
         """The regular file named by ``key``, opened without following a link."""
-        parts = key_parts(key)
+        parts = self._read_parts(key)
         try:
             parent = self._open_parent(parts)
             try:

@@ -26,6 +26,7 @@ from typing import Any, BinaryIO, Self
 
 from hdh_migrate.backends.base import Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.backends.checksums import ALGORITHMS, pump
+from hdh_migrate.backends.specs import MemorySpec
 from hdh_migrate.errors import NotFoundError, PermanentError, PreconditionFailedError
 
 DEFAULT_PAGE_SIZE = 1000
@@ -82,6 +83,10 @@ class MemoryBackend:
     def from_config(cls, config: Mapping[str, Any]) -> Self:
         """``{"store": "name", "page_size": 1000}``; both optional."""
         return cls(config.get("store"), page_size=int(config.get("page_size", DEFAULT_PAGE_SIZE)))
+
+    @classmethod
+    def from_spec(cls, spec: MemorySpec) -> Self:
+        return cls(spec.store, page_size=spec.page_size)
 
     # -- failure injection ------------------------------------------------------------------
 

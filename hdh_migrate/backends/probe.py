@@ -33,7 +33,7 @@ import os
 import unicodedata
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,7 +41,7 @@ from typing import Any, Protocol
 from hdh_migrate import private_files
 from hdh_migrate.backends.checksums import checksum_b64
 from hdh_migrate.backends.registry import redact_url
-from hdh_migrate.backends.s3_config import is_loopback
+from hdh_migrate.backends.s3_config import S3Settings, is_loopback, settings_from_config
 from hdh_migrate.errors import AuthError, HdhError, NotFoundError, PermanentError, UsageError
 
 MIB = 1024 * 1024
@@ -130,25 +130,29 @@ class ProbeResult:
 
 
 def probe_s3(
-    config: Mapping[str, Any],
+    config: S3Settings | Mapping[str, Any],
     *,
     target: str = "target",
     scratch_bucket: bool | None = None,
-    opener: Callable[[Mapping[str, Any]], ProbeClient] | None = None,
+    opener: Callable[[S3Settings], ProbeClient] | None = None,
 ) -> ProbeResult:
-    """Probe the S3 target described by backend ``config`` (see ``hdh_migrate.backends.s3``).
+    """Probe the S3 target described by its typed spec or by plain backend ``config`` (see
+    ``hdh_migrate.backends.s3``).
 
     ``scratch_bucket`` (default: only for loopback endpoints) also creates and deletes a
     temporary bucket to learn whether the server can enable versioning and object lock.
     """
     from hdh_migrate.backends.s3 import S3Backend  # boto3 only when probing
 
-    plain = {k: v for k, v in config.items() if k != "sse_c_key"}  # the probe uses its own
-    plain.setdefault("sdk_attempts", 1)
-    client = opener(plain) if opener else S3Backend.from_config(plain)
-    endpoint = str(config.get("endpoint_url") or "aws")
+    if isinstance(config, S3Settings):
+        settings = replace(config, sdk_attempts=1)
+    else:
+        settings = settings_from_config({"sdk_attempts": 1, **config})
+    settings = replace(settings, sse_c_key=None)  # the probe uses its own
+    client = opener(settings) if opener else S3Backend.from_spec(settings)
+    endpoint = settings.endpoint_url or "aws"
     if scratch_bucket is None:
-        scratch_bucket = is_loopback(config.get("endpoint_url"))
+        scratch_bucket = is_loopback(settings.endpoint_url)
     run = _Probe(client, f"{PROBE_PREFIX}{uuid.uuid4().hex}/")
     _bucket_exists(client, target, endpoint)  # UnreachableError / AuthError surface here
     try:

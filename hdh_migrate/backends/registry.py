@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from hdh_migrate.backends.base import Backend, ReadOnlyBackend
+from hdh_migrate.backends.specs import BackendSpec
 from hdh_migrate.errors import UsageError
 
 #: kind → ("module:Class", pip requirement that provides its SDK)
@@ -54,6 +55,12 @@ def open_backend(kind: str, config: Mapping[str, Any], *, read_only: bool = Fals
         raise UsageError(f"backend {kind!r}: missing setting {exc.args[0]!r}") from None
     except (TypeError, ValueError) as exc:
         raise UsageError(f"backend {kind!r}: invalid settings: {exc}") from None
+    return ReadOnlyBackend(backend) if read_only else backend
+
+
+def open_spec(spec: BackendSpec, *, read_only: bool = False) -> Backend:
+    """Build the backend of a typed ``spec`` (its class's ``from_spec``); read-only when asked."""
+    backend: Backend = backend_class(spec.kind).from_spec(spec)
     return ReadOnlyBackend(backend) if read_only else backend
 
 

@@ -97,6 +97,7 @@ from hdh_migrate.backends.s3_config import (
     OpenUpload,
     S3Reply,
     S3Settings,
+    checked,
     is_loopback,
     settings_from_config,
     sse_c_key_bytes,
@@ -242,6 +243,11 @@ class S3Backend:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Self:
         return cls(settings_from_config(config))
+
+    @classmethod
+    def from_spec(cls, spec: S3Settings) -> Self:
+        """The backend of a plan's typed spec, as it is (after the cross-field checks)."""
+        return cls(checked(spec))
 
     @staticmethod
     def _sse_params(ref: Secret | None) -> dict[str, Any]:
@@ -573,6 +579,8 @@ class S3Backend:
             max_part_count=MAX_PARTS,
             max_key_length=1024,
             open_uploads=True,
+            multipart_threshold=self.settings.multipart_threshold,
+            parts_in_flight=self.settings.max_concurrency,
         )
 
     def close(self) -> None:

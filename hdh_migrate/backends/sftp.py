@@ -80,6 +80,7 @@ from hdh_migrate.backends.sftp_layout import (
     temp_path,
     valid_key,
 )
+from hdh_migrate.backends.specs import SftpSpec, spec_values
 from hdh_migrate.backends.ssh import (
     CONNECTION_ERRORS,
     KIND,
@@ -138,6 +139,11 @@ class SftpBackend(SshHost):
             channels=cv.count(config, "channels", 4, KIND),
             read_window=cv.size(config, "read_window", 8 * MiB, KIND),
         )
+
+    @classmethod
+    def from_spec(cls, spec: SftpSpec) -> Self:
+        """The backend of a plan's typed spec, through the checks plain config gets."""
+        return cls.from_config(spec_values(spec))
 
     def __repr__(self) -> str:
         return f"SftpBackend({self.name})"

@@ -26,6 +26,7 @@ from typing import Any
 import paramiko
 
 from hdh_migrate.backends import config_values as cv
+from hdh_migrate.backends.specs import SshSpec, spec_values
 from hdh_migrate.errors import (
     AuthError,
     ConnectionFailedError,
@@ -313,7 +314,11 @@ class CommandOutcome:
 
 
 def run_command(
-    config: Mapping[str, Any], command: str, *, timeout: float, max_output: int = 64 * 1024
+    config: SshSpec | Mapping[str, Any],
+    command: str,
+    *,
+    timeout: float,
+    max_output: int = 64 * 1024,
 ) -> CommandOutcome:
     """Run ``command`` through the login shell of the SSH host described by ``config`` (the
     backend's host, port, user, key/password, known_hosts, connect_timeout; no root).
@@ -324,7 +329,7 @@ def run_command(
     outcome is returned, whatever it is. On timeout the channel is closed: sshd hangs up
     on the command, which may or may not stop it. Memory holds at most ``max_output`` bytes.
     """
-    settings = SshSettings(config)
+    settings = SshSettings(spec_values(config) if isinstance(config, SshSpec) else config)
     host = SshHost(settings, f"sftp://{settings.where}/")  # the name an SftpBackend on "/" has
     ssh = host._connect()
     try:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from hdh_migrate.engine.runner import Migration
+from hdh_migrate.engine.run.runner import Migration
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 

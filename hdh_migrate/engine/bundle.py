@@ -26,7 +26,7 @@ from typing import Any
 from hdh_migrate import __version__
 from hdh_migrate.engine.audit import judge
 from hdh_migrate.engine.evidence import manifest_signer, state_paths
-from hdh_migrate.engine.runner import plan_digest
+from hdh_migrate.engine.run.runner import plan_digest
 from hdh_migrate.errors import UsageError
 from hdh_migrate.integrity import ManifestWriter, fingerprint
 from hdh_migrate.integrity import bundle as layout

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from hdh_migrate.backends.sas import sas_expiry
 from hdh_migrate.errors import HdhError
-from hdh_migrate.plan import AzureBlobSource, Plan, S3Source, S3Target
+from hdh_migrate.plan import AzureBlobSource, Plan, S3Source, S3Target, Target
 
 SHARED_KEY = "a long-lived shared key: prefer an Entra ID identity (docs/credentials.md)"
 _ENTRA = {
@@ -47,8 +47,12 @@ def describe_source(source: object) -> str:
     return "local files" if getattr(source, "kind", "") == "local" else "SSH key or password"
 
 
-def describe_target(target: S3Target) -> str:
-    """The credential kind of an S3 target, in words."""
+def describe_target(target: Target) -> str:
+    """The credential kind of a target, in words."""
+    if not isinstance(target, S3Target):
+        return (
+            "none (rehearsal target in this process)" if target.kind == "memory" else "local files"
+        )
     return _s3(target)
 
 

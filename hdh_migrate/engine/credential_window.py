@@ -24,7 +24,7 @@ def check_window(
     now: dt.datetime | None = None,
 ) -> None:
     """Raise AuthError when ``source``'s credential expires before the estimated copy ends."""
-    expires: dt.datetime | None = getattr(source, "credential_expires", None)
+    expires = source.capabilities().credential_expires
     if expires is None:
         return
     refuse_if_expired(expires, f"dataset {dataset!r}: source", now)

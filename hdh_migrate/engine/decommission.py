@@ -27,12 +27,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-from hdh_migrate.backends.base import Backend
-from hdh_migrate.engine.audit_journal import DECOMMISSIONED as EVENT
-from hdh_migrate.engine.audit_journal import decommissioned
+from hdh_migrate.backends.base import Backend, ReportsRetention
+from hdh_migrate.engine.audit.journal import DECOMMISSIONED as EVENT
+from hdh_migrate.engine.audit.journal import decommissioned
 from hdh_migrate.engine.cutover import Report, WaveCutover
-from hdh_migrate.engine.cutover_base import CutoverError, S
-from hdh_migrate.engine.runner import Context
+from hdh_migrate.engine.cutover.base import CutoverError, S
+from hdh_migrate.engine.run.runner import Context
 from hdh_migrate.errors import GateRefusedError, UsageError
 from hdh_migrate.execution import imap_unordered
 from hdh_migrate.journal import ItemState
@@ -205,10 +205,9 @@ class WaveDecommission(WaveCutover):
 
     @staticmethod
     def _retention(source: Backend, prefix: str) -> dict[str, Any]:
-        settings = getattr(source, "retention_settings", None)
-        if not callable(settings):
+        if not source.capabilities().retention_settings:
             return {"note": f"{source.name}: no retention settings readable for this source"}
-        return dict(settings(prefix))
+        return dict(cast(ReportsRetention, source).retention_settings(prefix))
 
 
 def _summary(states: dict[str, str]) -> str:

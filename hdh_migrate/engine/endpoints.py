@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from hdh_migrate.engine.specs import target_endpoint
 from hdh_migrate.errors import HdhError
-from hdh_migrate.plan import Plan, resolve_text
+from hdh_migrate.plan import Plan, S3Target, resolve_text
 from hdh_migrate.plan.types import BUCKET_PATTERN
 from hdh_migrate.secrets import SecretRef, is_reference
 
@@ -154,6 +154,8 @@ def _targets(plan: Plan) -> list[PlanEndpoint]:
             public_url(target_endpoint(target)),
             public_bucket(target.bucket),
         )
+        if isinstance(target, S3Target)
+        else PlanEndpoint("target", name, target.kind, target.location)
         for name, target in plan.targets.items()
     ]
 

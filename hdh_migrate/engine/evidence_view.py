@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from hdh_migrate.plan import Plan
+from hdh_migrate.plan import Plan, S3Target, Target
 
 
 @dataclass
@@ -145,9 +145,9 @@ def endpoints(plan: Plan) -> list[dict[str, str]]:
         {
             "role": "target",
             "name": name,
-            "what": f"{t.provider} {t.region}",
-            "where": _url(str(t.endpoint)) if t.endpoint is not None else "(preset endpoint)",
-            "location": t.bucket,
+            "what": f"{t.provider} {t.region}" if isinstance(t, S3Target) else t.kind,
+            "where": _target_where(t),
+            "location": t.location,
         }
         for name, t in plan.targets.items()
     ]
@@ -171,3 +171,9 @@ def _url(text: str) -> str:
         return "(not shown)"
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
+
+
+def _target_where(target: Target) -> str:
+    if not isinstance(target, S3Target):
+        return "(rehearsal: in process)" if target.kind == "memory" else "(rehearsal: local disk)"
+    return _url(str(target.endpoint)) if target.endpoint is not None else "(preset endpoint)"

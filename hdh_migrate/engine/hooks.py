@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from hdh_migrate.backends.specs import SshSpec
 from hdh_migrate.errors import RetryableError, UnreachableError
 from hdh_migrate.plan import resolve_text
 from hdh_migrate.plan.cutover import Hook, SshTarget
@@ -144,7 +145,7 @@ class HookRunner:
     def _ssh(self, hook: Hook, ssh: SshTarget, env: Mapping[str, str], label: str) -> HookResult:
         command = remote_command(env, hook.run)
         config = ssh_config(ssh)
-        where = f"ssh {config['user']}@{config['host']}:{config['port']}"
+        where = f"ssh {config.user}@{config.host}:{config.port}"
         started = time.monotonic()
         for attempt in range(1, self.connect_attempts + 1):
             try:
@@ -171,17 +172,16 @@ def remote_command(env: Mapping[str, str], run: str) -> str:
     return exports + run
 
 
-def ssh_config(ssh: SshTarget) -> dict[str, Any]:
-    """The sftp module's connection config for an SshTarget (references resolved, except
-    the key text, which stays a reference until the connection is made)."""
-    config: dict[str, Any] = {
-        "host": resolve_text(ssh.host),
-        "port": ssh.port,
-        "user": resolve_text(ssh.user),
-        "known_hosts": resolve_text(ssh.known_hosts),
-    }
-    config["key"] = ssh.key if ssh.key is not None else resolve_text(ssh.key_file or "")
-    return config
+def ssh_config(ssh: SshTarget) -> SshSpec:
+    """The typed spec of an SshTarget (references resolved, except the key text, which
+    stays a reference until the connection is made)."""
+    return SshSpec(
+        host=resolve_text(ssh.host),
+        port=ssh.port,
+        user=resolve_text(ssh.user),
+        known_hosts=resolve_text(ssh.known_hosts),
+        key=ssh.key if ssh.key is not None else resolve_text(ssh.key_file or ""),
+    )
 
 
 def _wait(process: subprocess.Popen[bytes], timeout: float) -> int | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hdh_migrate.engine.restore_fs import RestoreDir, Unsafe, key_segments
+from hdh_migrate.engine.run.object_ids import object_id
 from hdh_migrate.errors import HdhError, WrongKeyError
 from hdh_migrate.execution import imap_unordered
 from hdh_migrate.integrity.hashing import HashingReader
@@ -71,7 +72,7 @@ def restore_items(
             yield RestoreItem(
                 item.key,
                 relative,
-                f"{dataset}/{relative}",
+                object_id(item),
                 item.target_key or "",
                 item.size,
                 item.plaintext_sha256,

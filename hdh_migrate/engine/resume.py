@@ -56,8 +56,9 @@ def kept_upload_keys(journal: JournalStore, dataset: EffectiveDataset) -> set[st
 def _multipart(target: Backend, size: int) -> bool:
     """Whether ``target`` writes an object of ``size`` plaintext bytes in parts it can
     list again: an S3 target (open uploads declared) at or over its threshold."""
-    threshold = getattr(getattr(target, "settings", None), "multipart_threshold", None)
-    return bool(target.capabilities().open_uploads and threshold is not None and size >= threshold)
+    caps = target.capabilities()
+    threshold = caps.multipart_threshold
+    return bool(caps.open_uploads and threshold is not None and size >= threshold)
 
 
 def _fits(header: bytes, provider: KeyProvider, object_id: str, size: int, segment: int) -> bool:

@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from hdh_migrate import __version__
-from hdh_migrate.engine.dispatch import map_units
 from hdh_migrate.engine.evidence import manifest_signer, state_paths
 from hdh_migrate.engine.executor_choice import open_executor
+from hdh_migrate.engine.run.dispatch import map_units
+from hdh_migrate.engine.run.object_ids import object_id
 from hdh_migrate.engine.specs import key_spec, target_spec
 from hdh_migrate.engine.state_lock import state_lock
 from hdh_migrate.errors import UsageError
@@ -142,11 +143,10 @@ class Rotation:
         old_spec, new_spec = key_spec(old, self.plan.keys[old]), key_spec(new, self.plan.keys[new])
         for item in self.journal.items(ItemState.VERIFIED, name):
             if item.target_key:
-                relative = item.key[len(eff.dataset.prefix) :]
                 yield RewrapItem(
                     name,
                     item.key,
-                    f"{name}/{relative}",
+                    object_id(item),
                     item.target_key,
                     target,
                     old_spec,
@@ -236,7 +236,7 @@ def rotate_keys(
     executor_kind: str | None = None,
 ) -> RotateOutcome:
     """Run a rotation from a plan file with its journal and manifest (state directory)."""
-    from hdh_migrate.engine.session import RunSettings, journal_for, load, run_concurrency
+    from hdh_migrate.engine.run.session import RunSettings, journal_for, load, run_concurrency
 
     plan, digest = load(path)
     rotation_datasets(plan, old, new, dataset)  # usage errors before anything is opened

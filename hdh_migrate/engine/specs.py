@@ -9,21 +9,30 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypedDict
 
 from hdh_migrate.backends.probe import ProbeResult
+from hdh_migrate.backends.s3_config import S3Settings
+from hdh_migrate.backends.specs import AzureBlobSpec, BackendSpec, LocalSpec, MemorySpec, SftpSpec
+from hdh_migrate.keys import FileKeySpec, KeySpec, Pkcs11KeySpec
 from hdh_migrate.plan import (
-    AzureAuth,
+    AzureBlobSource,
     EffectiveDataset,
+    FileKey,
     Key,
+    LocalTarget,
+    MemoryTarget,
     Plan,
     S3Auth,
     S3Credentials,
+    S3Source,
     S3Target,
-    Source,
+    SftpSource,
+    Target,
     resolve_text,
 )
 from hdh_migrate.providers import Preset, get_preset
+from hdh_migrate.secrets import SecretRef
 from hdh_migrate.stages.buffers import parts_in_flight
 from hdh_migrate.stages.inventory import Selection
 from hdh_migrate.stages.items import Spec
@@ -34,23 +43,17 @@ from hdh_migrate.stages.retry import RetryPolicy
 def source_spec(eff: EffectiveDataset) -> Spec:
     """The backend a dataset reads from (its container, bucket or directory)."""
     source, where = eff.source, eff.location
-    config: dict[str, Any]
-    if source.kind == "azure_blob":
-        config = {"container": where}
-        if source.connection_string is not None:
-            config["connection_string"] = source.connection_string
-        else:
-            config["account_url"] = str(source.account_url)
-            config["credential"] = source.credential
-        config |= _tls(source.ca_bundle) | _azure_auth(source.auth)
-    elif source.kind == "s3":
-        config = _s3_source_config(source, where)
-    elif source.kind == "sftp":
-        config = _sftp_config(source, where)
+    config: BackendSpec
+    if isinstance(source, AzureBlobSource):
+        config = _azure_spec(source, where)
+    elif isinstance(source, S3Source):
+        config = _s3_source_spec(source, where)
+    elif isinstance(source, SftpSource):
+        config = _sftp_spec(source, where)
     else:
-        config = {"root": _join(resolve_text(source.path), where)}
+        config = LocalSpec(_join(resolve_text(source.path), where))
     retry = RetryPolicy.from_plan(eff.retries)
-    return Spec(source.kind, config, f"source:{eff.dataset.source}:{where}", retry)
+    return Spec(config, f"source:{eff.dataset.source}:{where}", retry)
 
 
 def target_spec(
@@ -59,7 +62,8 @@ def target_spec(
     eff: EffectiveDataset | None = None,
     validated: tuple[str, ...] = (),
 ) -> Spec:
-    """The S3 backend of target ``name`` with its preset's addressing and signature.
+    """The backend of target ``name``: an S3 bucket with its preset's addressing and
+    signature, or (rehearsals) an in-process store or a local directory.
 
     ``validated`` names the checksums the probe saw this target refuse when wrong: CRC32C
     per part is sent only then (a target that ignores checksums gets none and is verified
@@ -67,107 +71,145 @@ def target_spec(
     parts in flight: memory stays near workers × 3 × part size.
     """
     target = plan.targets[name]
+    retry = RetryPolicy.from_plan(plan.defaults.retries)
+    config: BackendSpec
+    if isinstance(target, MemoryTarget):
+        config = MemorySpec(target.store)
+    elif isinstance(target, LocalTarget):
+        config = LocalSpec(resolve_text(target.path))
+    else:
+        config = _s3_target_spec(target, eff)
+    return Spec(config, f"target:{name}", retry)
+
+
+def _s3_target_spec(target: S3Target, eff: EffectiveDataset | None) -> S3Settings:
     preset = get_preset(target.provider)
-    config: dict[str, Any] = {
-        "endpoint_url": target_endpoint(target),
-        "region": target.region,
-        "bucket": target.bucket,
+    settings = S3Settings(
+        bucket=target.bucket,
+        endpoint_url=target_endpoint(target),
+        region=target.region,
         **_s3_auth(target.auth, target.credentials),
-        "addressing_style": target.addressing_style or preset.addressing_style,
-        "signature_version": target.signature or preset.signature,
-        "checksum_mode": target.checksum_mode or preset.checksum_mode,
-        "verify_tls": target.verify_tls,
-    } | _tls(target.ca_bundle)
-    if target.sse_c_key is not None:
-        config["sse_c_key"] = target.sse_c_key
-    if target.storage_class:
-        config["storage_class"] = target.storage_class
-    if eff is not None:
-        config["part_size"] = eff.part_size
-        config["multipart_threshold"] = eff.multipart_threshold
-        config["max_concurrency"] = parts_in_flight(eff.part_size)  # fits the buffer budget
-    return Spec("s3", config, f"target:{name}", RetryPolicy.from_plan(plan.defaults.retries))
+        addressing_style=target.addressing_style or preset.addressing_style,
+        signature_version=target.signature or preset.signature,
+        checksum_mode=target.checksum_mode or preset.checksum_mode,
+        verify_tls=target.verify_tls,
+        ca_bundle=_ca(target.ca_bundle),
+        sse_c_key=target.sse_c_key,
+        storage_class=target.storage_class or None,
+    )
+    if eff is None:
+        return settings
+    return replace(
+        settings,
+        part_size=eff.part_size,
+        multipart_threshold=eff.multipart_threshold,
+        max_concurrency=parts_in_flight(eff.part_size),  # fits the buffer budget
+    )
 
 
 def key_spec(name: str, key: Key) -> Spec:
-    """The key provider of plan key ``name`` (the section's fields, references unresolved)."""
-    config = {k: v for k, v in dict(key).items() if k != "kind" and v is not None}
-    return Spec(key.kind, config, f"key:{name}")
+    """The key provider of plan key ``name`` (references unresolved)."""
+    config: KeySpec
+    if isinstance(key, FileKey):
+        config = FileKeySpec(path=key.path, ref=key.ref, create=key.create)
+    else:
+        config = Pkcs11KeySpec(key.module, key.token, key.label, key.pin, key.slot)
+    return Spec(config, f"key:{name}")
 
 
-def target_endpoint(target: S3Target) -> str:
-    """The explicit endpoint, or the preset's template filled for the region."""
+def target_endpoint(target: Target) -> str:
+    """The explicit endpoint, or the preset's template filled for the region; a rehearsal
+    target's location (``memory://store``, its directory)."""
+    if isinstance(target, MemoryTarget):
+        return f"memory://{target.store}"
+    if isinstance(target, LocalTarget):
+        return target.path
     if target.endpoint is not None:
         return str(target.endpoint).rstrip("/")
     extra = {"namespace": target.namespace} if target.namespace else {}
     return get_preset(target.provider).endpoint(target.region, **extra)
 
 
-def _s3_source_config(source: Source, bucket: str | None) -> dict[str, Any]:
-    assert source.kind == "s3"
+def _s3_source_spec(source: S3Source, bucket: str | None) -> S3Settings:
     endpoint = str(source.endpoint) if source.endpoint else None
     if endpoint is None and source.provider:
         endpoint = get_preset(source.provider).endpoint(source.region or "")
-    return {
-        "endpoint_url": endpoint,
-        "region": source.region or "us-east-1",
-        "bucket": bucket,
+    return S3Settings(
+        bucket=bucket or "",
+        endpoint_url=endpoint,
+        region=source.region or "us-east-1",
         **_s3_auth(source.auth, source.credentials),
-        "verify_tls": source.verify_tls,
-    } | _tls(source.ca_bundle)
+        addressing_style="path" if endpoint else "auto",
+        verify_tls=source.verify_tls,
+        ca_bundle=_ca(source.ca_bundle),
+    )
 
 
-def _azure_auth(auth: AzureAuth | None) -> dict[str, Any]:
-    """The backend settings of an Azure ``auth`` (ids resolved, the secret a reference)."""
-    if auth is None:
-        return {}
-    config: dict[str, Any] = {"auth": auth.kind}
-    for name in ("client_id", "tenant_id", "certificate", "authority"):
-        if getattr(auth, name) is not None:
-            config[name] = resolve_text(getattr(auth, name))
-    if auth.client_secret is not None:
-        config["client_secret"] = auth.client_secret
-    return config
+def _azure_spec(source: AzureBlobSource, container: str | None) -> AzureBlobSpec:
+    """The backend spec of an Azure source (ids resolved, secrets references)."""
+    auth = source.auth
+    return AzureBlobSpec(
+        container=container,
+        connection_string=source.connection_string,
+        account_url=str(source.account_url) if source.account_url else None,
+        credential=None if source.connection_string else source.credential,
+        ca_bundle=_ca(source.ca_bundle),
+        auth=auth.kind if auth else None,
+        client_id=_text(auth.client_id) if auth else None,
+        tenant_id=_text(auth.tenant_id) if auth else None,
+        certificate=_text(auth.certificate) if auth else None,
+        client_secret=auth.client_secret if auth else None,
+        authority=_text(auth.authority) if auth else None,
+    )
 
 
-def _s3_auth(auth: S3Auth, credentials: S3Credentials | None) -> dict[str, Any]:
+def _s3_auth(auth: S3Auth, credentials: S3Credentials | None) -> S3Auths:
     """The backend settings of an S3 ``auth``: the key pair (static), a profile name, or
     nothing at all (boto3's default chain)."""
     if auth.kind == "profile":
         return {"profile": resolve_text(auth.profile) if auth.profile else _env_profile()}
     if auth.kind == "default" or credentials is None:
         return {}
-    config = {"access_key": credentials.access_key, "secret_key": credentials.secret_key}
-    if credentials.session_token is not None:
-        config["session_token"] = credentials.session_token
-    return config
+    return {
+        "access_key": credentials.access_key,
+        "secret_key": credentials.secret_key,
+        "session_token": credentials.session_token,
+    }
+
+
+class S3Auths(TypedDict, total=False):
+    """The credential fields of an S3 spec one ``auth`` sets."""
+
+    profile: str
+    access_key: SecretRef
+    secret_key: SecretRef
+    session_token: SecretRef | None
 
 
 def _env_profile() -> str:
     return os.environ.get("AWS_PROFILE") or "default"
 
 
-def _tls(ca_bundle: str | None) -> dict[str, Any]:
+def _ca(ca_bundle: str | None) -> str | None:
     """``ca_bundle`` as a path (a ${env:…} reference resolved), when the plan names one."""
-    return {"ca_bundle": resolve_text(ca_bundle)} if ca_bundle else {}
+    return resolve_text(ca_bundle) if ca_bundle else None
 
 
-def _sftp_config(source: Source, path: str | None) -> dict[str, Any]:
-    assert source.kind == "sftp"
-    config: dict[str, Any] = {
-        "host": resolve_text(source.host),
-        "port": source.port,
-        "user": resolve_text(source.user),
-        "known_hosts": resolve_text(source.known_hosts),
-        "root": _join(source.root, path),
-    }
-    if source.key is not None:
-        config["key"] = source.key
-    if source.key_file is not None:
-        config["key_file"] = resolve_text(source.key_file)
-    if source.password is not None:
-        config["password"] = source.password
-    return config
+def _text(value: str | None) -> str | None:
+    return resolve_text(value) if value is not None else None
+
+
+def _sftp_spec(source: SftpSource, path: str | None) -> SftpSpec:
+    return SftpSpec(
+        host=resolve_text(source.host),
+        port=source.port,
+        user=resolve_text(source.user),
+        known_hosts=resolve_text(source.known_hosts),
+        root=_join(source.root, path),
+        key=source.key,
+        key_file=_text(source.key_file),
+        password=source.password,
+    )
 
 
 def _join(root: str, sub: str | None) -> str:
@@ -180,16 +222,16 @@ def selection_for(
     """What a dataset takes from its source and where it lands, with the target's limits
     (its preset's, corrected by what ``probed`` measured)."""
     ds = eff.dataset
-    preset = get_preset(eff.target.provider)
+    preset = get_preset(eff.target.provider) if isinstance(eff.target, S3Target) else None
     return Selection(
         dataset=ds.name,
         prefix=ds.prefix,
         include=tuple(ds.include),
         exclude=tuple(ds.exclude),
         target_prefix=ds.target_prefix,
-        max_object_size=preset.limits.max_object_size,
+        max_object_size=preset.limits.max_object_size if preset else None,
         segment_size=segment_size,
-        names=name_rules(preset, probed),
+        names=name_rules(preset, probed) if preset else NameRules(),  # rehearsal targets: S3's
     )
 
 

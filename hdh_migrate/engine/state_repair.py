@@ -237,10 +237,17 @@ def _confirm_at_target(plan: Plan, record: dict[str, Any], clients: Clients) -> 
 
 def _restore_item(journal: Journal, prefix: str, record: dict[str, Any], leaf: int) -> None:
     dataset, object_id = str(record["dataset"]), str(record["object_id"])
-    key = prefix + object_id[len(dataset) + 1 :]
+    key = prefix + object_id[len(dataset) + 1 :]  # the source key the record's id names
     item_id = item_id_for(dataset, key)
     source = record["source"]
-    entry = InventoryEntry(dataset, key, int(source["size"]), str(source.get("etag") or ""))
+    entry = InventoryEntry(
+        dataset,
+        key,
+        int(source["size"]),
+        str(source.get("etag") or ""),
+        object_id=object_id,  # as recorded: never rebuilt
+        target_key=str(record["target"]["key"]) or None,
+    )
     journal.upsert_inventory([entry])
     current = journal.get_by_id(item_id)
     if current is not None and current.state == ItemState.VERIFIED:  # a later record wins

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from hdh_migrate.backends.registry import open_backend, redact_url
+from hdh_migrate.backends.registry import open_spec, redact_url
+from hdh_migrate.backends.s3_config import S3Settings
 from hdh_migrate.engine.credential_kinds import describe_source, describe_target
 from hdh_migrate.engine.specs import source_spec, target_spec
 from hdh_migrate.errors import AuthError, HdhError
@@ -112,7 +113,7 @@ def _target_checks(spec: Spec, prefix: str) -> tuple[Check, ...]:
 
 def _open(spec: Spec) -> Any:
     try:
-        return open_backend(spec.kind, spec.config)
+        return open_spec(spec.backend_spec)
     except HdhError as exc:
         return _failed("connect", exc)
 
@@ -142,10 +143,13 @@ def _failed(action: str, exc: HdhError) -> Check:
 
 def _key_id(spec: Spec) -> str:
     """`` (key AKIA…)``: the first characters of a static access key id, never more."""
-    access = spec.config.get("access_key")
+    config = spec.config
+    if not isinstance(config, S3Settings):
+        return ""
+    access = config.access_key
     try:
         value = access.reveal() if access is not None else ""
     except HdhError:
         return " (key not set here)"
-    where = redact_url(str(spec.config.get("endpoint_url") or "aws"))
+    where = redact_url(str(config.endpoint_url or "aws"))
     return f" (key {value[:4]}…) at {where}" if value else f" at {where}"

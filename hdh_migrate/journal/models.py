@@ -62,6 +62,8 @@ class InventoryEntry(_Value):
     content_md5: str | None = None
     flag: ItemState | None = None
     reason: str | None = None
+    object_id: str | None = None  # ``dataset/relative``, computed once at inventory
+    target_key: str | None = None  # where it lands (target prefix + relative)
     _enums = {"flag": ItemState}  # noqa: RUF012
 
     @functools.cached_property
@@ -126,6 +128,7 @@ class Item(_Value):
     verify_result: str | None = None
     updated_at: str | None = None
     manifest_leaf: int | None = None
+    object_id: str | None = None  # as the inventory computed it (schema 3)
     _enums = {"state": ItemState}  # noqa: RUF012
 
 

@@ -159,6 +159,9 @@ class NullJournal:
     def approvals(self, wave: str) -> list[Approval]:
         return []
 
+    def fill_object_ids(self, dataset: str, prefix: str, target_prefix: str) -> int:
+        return 0
+
     def forget_manifest_leaves(self) -> int:
         return 0
 

@@ -113,6 +113,12 @@ MIGRATIONS: tuple[Migration, ...] = (
                 created_at TEXT NOT NULL)""",
         ),
     ),
+    Migration(
+        4,
+        "items.object_id: the object id the inventory computed (earlier rows: filled by "
+        "Journal.fill_object_ids from the plan's dataset prefixes)",
+        ("ALTER TABLE items ADD COLUMN object_id TEXT",),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

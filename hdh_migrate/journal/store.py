@@ -570,6 +570,19 @@ class Journal:
         )
         return [Approval.from_dict(dict(row)) for row in rows]
 
+    def fill_object_ids(self, dataset: str, prefix: str, target_prefix: str) -> int:
+        """Give the items of ``dataset`` journaled before schema 3 their object id
+        (``dataset/`` + the key after ``prefix``) and target key (``target_prefix`` + the
+        same), what the inventory now records; a no-op once done. Returns how many."""
+        with self._txn(NORMAL) as conn:
+            cursor = conn.execute(
+                "UPDATE items SET object_id = dataset || '/' || substr(key, ?1), "
+                "target_key = COALESCE(target_key, ?2 || substr(key, ?1)) "
+                "WHERE dataset = ?3 AND object_id IS NULL AND substr(key, 1, ?4) = ?5",
+                (len(prefix) + 1, target_prefix, dataset, len(prefix), prefix),
+            )
+        return cursor.rowcount
+
     def forget_manifest_leaves(self) -> int:
         """The manifest was lost: no item is recorded in it any more, so the next run
         writes every verified item's record again (``unrecorded``). Returns how many (FULL)."""
@@ -589,10 +602,12 @@ class Journal:
 
 _UPSERT_SQL = """
 INSERT INTO items (item_id, dataset, key, size, etag, last_modified, content_md5,
-                   state, reason, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   state, reason, updated_at, object_id, target_key)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (item_id) DO UPDATE SET
     last_modified = excluded.last_modified,
+    object_id = COALESCE(excluded.object_id, items.object_id),
+    target_key = COALESCE(excluded.target_key, items.target_key),
     content_md5 = excluded.content_md5,
     state = CASE WHEN items.etag = excluded.etag AND items.size = excluded.size
                  THEN items.state ELSE excluded.state END,
@@ -640,6 +655,8 @@ def _upsert_row(entry: InventoryEntry, now: str) -> tuple[Any, ...]:
         state.value,
         entry.reason,
         now,
+        entry.object_id,
+        entry.target_key,
     )
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from hdh_migrate.errors import AuthError, UsageError
 from hdh_migrate.keys.base import KeyProvider
@@ -20,6 +21,39 @@ from hdh_migrate.redaction import resolved
 from hdh_migrate.secrets import SecretRef, is_reference, reveal_private
 
 KINDS = ("file", "pkcs11")
+
+
+@dataclass(frozen=True)
+class FileKeySpec:
+    """A key file at ``path`` (made when missing with ``create``), or the key itself behind
+    the reference ``ref``."""
+
+    kind: ClassVar[str] = "file"
+    path: str | None = None
+    ref: SecretRef | None = None
+    create: bool = False
+
+
+@dataclass(frozen=True)
+class Pkcs11KeySpec:
+    """An AES key ``label`` on HSM token ``token`` through PKCS#11 ``module``."""
+
+    kind: ClassVar[str] = "pkcs11"
+    module: str
+    token: str
+    label: str
+    pin: SecretRef
+    slot: int | None = None
+
+
+KeySpec = FileKeySpec | Pkcs11KeySpec
+"""A key provider's typed spec, selected by its ``kind``."""
+
+
+def open_key_spec(spec: KeySpec) -> KeyProvider:
+    """The provider of a typed ``spec``, through the checks plain config gets."""
+    values = ((f.name, getattr(spec, f.name)) for f in fields(spec))
+    return open_key_provider(spec.kind, {k: v for k, v in values if v is not None})
 
 
 def open_key_provider(kind: str, config: Mapping[str, Any]) -> KeyProvider:

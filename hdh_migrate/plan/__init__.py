@@ -30,7 +30,7 @@ from hdh_migrate.plan.sources import (
     SftpSource,
     Source,
 )
-from hdh_migrate.plan.targets import HdsCertificate, S3Target
+from hdh_migrate.plan.targets import HdsCertificate, LocalTarget, MemoryTarget, S3Target, Target
 from hdh_migrate.plan.types import VerifyMode, resolve_text
 from hdh_migrate.plan.waves import Dataset, MetadataMapping, Wave
 
@@ -53,6 +53,8 @@ __all__ = [
     "InvalidPlan",
     "Key",
     "LocalSource",
+    "LocalTarget",
+    "MemoryTarget",
     "MetadataMapping",
     "Pkcs11Key",
     "Pkcs11SigningKey",
@@ -66,6 +68,7 @@ __all__ = [
     "SftpSource",
     "Source",
     "SshTarget",
+    "Target",
     "VerifyMode",
     "Wave",
     "check_plan",

@@ -16,7 +16,7 @@ from pydantic import Field, PrivateAttr
 from hdh_migrate.plan.keys import Key, SigningKey
 from hdh_migrate.plan.settings import Defaults, Estimates, Executor, Policy
 from hdh_migrate.plan.sources import Source
-from hdh_migrate.plan.targets import S3Target
+from hdh_migrate.plan.targets import Target
 from hdh_migrate.plan.types import Name, StrictModel, VerifyMode
 from hdh_migrate.plan.waves import Dataset, Wave
 
@@ -30,7 +30,7 @@ class EffectiveDataset:
     wave: Wave
     dataset: Dataset
     source: Source
-    target: S3Target
+    target: Target
     key_name: str | None
     key: Key | None
     verify: VerifyMode
@@ -56,7 +56,7 @@ class Plan(StrictModel):
     description: str | None = Field(default=None, description="Free text for reviewers.")
     policy: Policy = Field(default_factory=lambda: Policy(), description="Sovereignty policy.")
     sources: dict[Name, Source] = Field(min_length=1, description="Where data is read.")
-    targets: dict[Name, S3Target] = Field(min_length=1, description="Where data is written.")
+    targets: dict[Name, Target] = Field(min_length=1, description="Where data is written.")
     keys: dict[Name, Key] = Field(
         default_factory=dict, description="Customer-held key-encryption keys."
     )

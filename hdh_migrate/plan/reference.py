@@ -25,7 +25,7 @@ from hdh_migrate.plan.sources import (
     S3Source,
     SftpSource,
 )
-from hdh_migrate.plan.targets import HdsCertificate, S3Target
+from hdh_migrate.plan.targets import HdsCertificate, LocalTarget, MemoryTarget, S3Target
 from hdh_migrate.plan.types import (
     Bucket,
     Container,
@@ -55,6 +55,8 @@ SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("sources.NAME.auth (kind: s3), targets.NAME.auth", S3Auth),
     ("sources.NAME.auth (kind: azure_blob)", AzureAuth),
     ("targets.NAME (kind: s3)", S3Target),
+    ("targets.NAME (kind: memory, rehearsals only)", MemoryTarget),
+    ("targets.NAME (kind: local, rehearsals only)", LocalTarget),
     ("targets.NAME.hds", HdsCertificate),
     ("keys.NAME (kind: file)", FileKey),
     ("keys.NAME (kind: pkcs11)", Pkcs11Key),

@@ -21,6 +21,7 @@ from hdh_migrate.plan.field_rules import (
 from hdh_migrate.plan.issues import Issue, choice_hint
 from hdh_migrate.plan.keys import FileKey
 from hdh_migrate.plan.model import Plan
+from hdh_migrate.plan.targets import S3Target
 from hdh_migrate.plan.types import is_loopback
 
 MIN_PART_SIZE = 5 * 1024**2
@@ -143,35 +144,49 @@ def _cycle_from(start: str, graph: dict[str, list[str]]) -> list[str] | None:
 def _targets(plan: Plan) -> Iterator[Issue]:
     for name, target in plan.targets.items():
         at = ("targets", name)
-        yield from check_preset(
-            target.provider,
-            target.region,
-            target.endpoint,
-            at,
-            namespace=target.namespace,
-            rehearsal=plan.policy.rehearsal,
+        if isinstance(target, S3Target):
+            yield from _s3_target(plan, name, target, at)
+        elif plan.policy.profile != "rehearsal":
+            yield Issue(
+                (*at, "kind"),
+                f"a {target.kind} target is for rehearsals only",
+                "write to an S3 target, or set policy.profile: rehearsal "
+                "(with rehearsal: true) in a plan that never sees real data",
+            )
+
+
+def _s3_target(
+    plan: Plan, name: str, target: S3Target, at: tuple[str | int, ...]
+) -> Iterator[Issue]:
+    yield from check_preset(
+        target.provider,
+        target.region,
+        target.endpoint,
+        at,
+        namespace=target.namespace,
+        rehearsal=plan.policy.rehearsal,
+    )
+    for i, replica in enumerate(target.replicas):
+        yield from _ref(plan.targets, replica, (*at, "replicas", i), "target")
+        if replica == name:
+            yield Issue((*at, "replicas", i), "a target cannot be its own replica",
+                        "name another target, or remove this entry")  # fmt: skip
+    if target.sse_c_key is not None and _is_kek_material(plan, str(target.sse_c_key)):
+        yield Issue(
+            (*at, "sse_c_key"),
+            "the SSE-C key is one of the plan's key-encryption keys",
+            "SSE-C keys travel to the provider with every request: give it its own "
+            "secret, never a KEK",
         )
-        for i, replica in enumerate(target.replicas):
-            yield from _ref(plan.targets, replica, (*at, "replicas", i), "target")
-            if replica == name:
-                yield Issue((*at, "replicas", i), "a target cannot be its own replica",
-                            "name another target, or remove this entry")  # fmt: skip
-        if target.sse_c_key is not None and _is_kek_material(plan, str(target.sse_c_key)):
-            yield Issue(
-                (*at, "sse_c_key"),
-                "the SSE-C key is one of the plan's key-encryption keys",
-                "SSE-C keys travel to the provider with every request: give it its own "
-                "secret, never a KEK",
-            )
-        if not target.verify_tls:
-            yield Issue(
-                (*at, "verify_tls"),
-                "TLS certificate verification is off",
-                "policy SOV-07 blocks this outside rehearsals",
-                severity="warning",
-            )
-        yield from check_tls(target.ca_bundle, target.verify_tls, target.endpoint, at)
-        yield from check_s3_auth(target.auth, target.credentials, at)
+    if not target.verify_tls:
+        yield Issue(
+            (*at, "verify_tls"),
+            "TLS certificate verification is off",
+            "policy SOV-07 blocks this outside rehearsals",
+            severity="warning",
+        )
+    yield from check_tls(target.ca_bundle, target.verify_tls, target.endpoint, at)
+    yield from check_s3_auth(target.auth, target.credentials, at)
 
 
 def _is_kek_material(plan: Plan, reference: str) -> bool:

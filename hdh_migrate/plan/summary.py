@@ -44,6 +44,8 @@ def summarize(plan: Plan, warnings: list[PlanError] | None = None) -> dict[str, 
 
 def _target(plan: Plan, name: str) -> dict[str, Any]:
     target = plan.targets[name]
+    if not isinstance(target, S3Target):
+        return {"kind": target.kind, "location": target.location}
     return {
         "provider": target.provider,
         "region": target.region,

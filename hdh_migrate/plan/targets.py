@@ -1,9 +1,10 @@
-"""Where data is written: ``targets.<name>``, an S3 bucket on a provider preset."""
+"""Where data is written: ``targets.<name>``, an S3 bucket on a provider preset, or (under
+the rehearsal profile only) an in-process store or a local directory."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -30,7 +31,7 @@ class S3Target(StrictModel):
     """An S3 bucket at a provider. The preset gives endpoint, addressing, checksum mode and
     qualification facts; fields here override it only where the service needs it."""
 
-    kind: Literal["s3"] = Field(description="The only target kind today.")
+    kind: Literal["s3"] = Field(description="Selects this target kind.")
     provider: str = Field(
         description="Provider preset: ovh, ovh-snc, cloud-temple, s3ns, outscale, scaleway, "
         "minio, seaweedfs or generic (see hdh-migrate providers).",
@@ -85,5 +86,39 @@ class S3Target(StrictModel):
         description="Other targets holding replicas or backups of this one (policy SOV-04).",
     )
 
+    @property
+    def location(self) -> str:
+        """Where objects land, for messages and records: the bucket."""
+        return self.bucket
 
-Target = S3Target
+
+class MemoryTarget(StrictModel):
+    """An in-process store (rehearsals and tests): objects live as long as the process.
+    Accepted only under ``policy.profile: rehearsal``."""
+
+    kind: Literal["memory"] = Field(description="Selects this target kind.")
+    store: str = Field(
+        description="Name of the store; backends opened on the same name in one process "
+        "share its objects.",
+        examples=["rehearsal-target"],
+    )
+
+    @property
+    def location(self) -> str:
+        return self.store
+
+
+class LocalTarget(StrictModel):
+    """A local directory (rehearsals, staging): objects as files, metadata beside them.
+    Accepted only under ``policy.profile: rehearsal``."""
+
+    kind: Literal["local"] = Field(description="Selects this target kind.")
+    path: Text = Field(description="Directory written to.", examples=["/srv/rehearsal-target"])
+
+    @property
+    def location(self) -> str:
+        return self.path
+
+
+Target = Annotated[S3Target | MemoryTarget | LocalTarget, Field(discriminator="kind")]
+"""One target, selected by its ``kind``."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from hdh_migrate.backends.probe import ProbeResult
-from hdh_migrate.plan import EffectiveDataset, Plan
+from hdh_migrate.plan import EffectiveDataset, Plan, S3Target
 from hdh_migrate.plan.issues import dotted
 from hdh_migrate.plan.loader import DataPath, Locations
 from hdh_migrate.policy.findings import Location
@@ -47,11 +47,17 @@ class PolicyInput:
         """Local targets are exempt only under profile rehearsal with ``rehearsal: true``."""
         return self.profile.local_targets and self.plan.policy.rehearsal
 
-    def target(self, name: str) -> TargetFacts:
-        return target_facts(name, self.plan.targets[name], self.overlay, self.today)
+    def target(self, name: str) -> TargetFacts | None:
+        """The facts of S3 target ``name``; None for a memory or local target (rehearsals
+        only: validation refuses them elsewhere, and no S3 rule applies to them)."""
+        target = self.plan.targets[name]
+        if not isinstance(target, S3Target):
+            return None
+        return target_facts(name, target, self.overlay, self.today)
 
     def targets(self) -> list[TargetFacts]:
-        return [self.target(name) for name in self.plan.targets]
+        """The facts of every S3 target."""
+        return [facts for name in self.plan.targets if (facts := self.target(name)) is not None]
 
     def exempt(self, facts: TargetFacts) -> bool:
         """True for a local target of a rehearsal plan (the service rules only warn)."""

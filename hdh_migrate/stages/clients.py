@@ -10,8 +10,8 @@ import hashlib
 import threading
 
 from hdh_migrate.backends.base import Backend
-from hdh_migrate.backends.registry import open_backend
-from hdh_migrate.keys import KeyProvider, open_key_provider
+from hdh_migrate.backends.registry import open_spec
+from hdh_migrate.keys import KeyProvider, open_key_spec
 from hdh_migrate.stages.items import Spec
 from hdh_migrate.stages.retry import RetryingBackend
 
@@ -19,7 +19,7 @@ from hdh_migrate.stages.retry import RetryingBackend
 def spec_digest(spec: Spec) -> str:
     """Names a spec's exact configuration (references, not secrets): a long-lived worker that
     serves several plans never hands one plan's client to another with the same ident."""
-    text = repr((spec.kind, spec.ident, sorted(spec.config.items(), key=lambda kv: kv[0])))
+    text = repr((spec.kind, spec.ident, spec.config))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -37,7 +37,7 @@ class Clients:
         digest = spec_digest(spec)
         with self._lock:
             if digest not in self._backends:
-                backend = open_backend(spec.kind, spec.config)
+                backend = open_spec(spec.backend_spec)
                 if spec.retry is not None:
                     backend = RetryingBackend(backend, spec.retry)
                 self._backends[digest] = backend
@@ -47,7 +47,7 @@ class Clients:
         digest = spec_digest(spec)
         with self._lock:
             if digest not in self._keys:
-                self._keys[digest] = open_key_provider(spec.kind, spec.config)
+                self._keys[digest] = open_key_spec(spec.key_spec)
             return self._keys[digest]
 
     def close(self) -> None:

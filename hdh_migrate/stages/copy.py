@@ -42,7 +42,6 @@ from hdh_migrate.stages.write_confirm import confirmed_by_write
 __all__ = ["buffer_estimate", "copy_object", "same_etag"]
 
 SOURCE_CHANGES_TOLERATED = 3
-MIB = 1 << 20
 
 
 @dataclass
@@ -148,16 +147,15 @@ def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts, sealer: _Sea
 
 
 def buffer_estimate(source: Backend, target: Backend, size: int, ciphertext: int, part: int) -> int:
-    """Bytes one copy holds at its peak: the source's read-ahead (``(max_concurrency + 1) ×
-    chunk_size`` for Azure, at most the object) plus the target's upload buffers — the
-    ciphertext twice for a single PUT (parts joined into one body), ``(parts in flight + 1)
-    × part`` for a multipart upload. Backends without these settings count as a single PUT."""
-    ahead = (getattr(source, "max_concurrency", 1) + 1) * getattr(source, "chunk_size", MIB)
-    settings = getattr(target, "settings", None)
-    threshold = getattr(settings, "multipart_threshold", ciphertext)
-    in_flight = getattr(settings, "max_concurrency", 1)
-    upload = 2 * ciphertext if ciphertext <= threshold else (in_flight + 1) * part
-    return min(size, ahead) + upload
+    """Bytes one copy holds at its peak, from what the backends declare: the source's
+    read-ahead (at most the object) plus the target's upload buffers — the ciphertext twice
+    for a single PUT (parts joined into one body), ``(parts in flight + 1) × part`` for a
+    multipart upload. A target declaring no multipart threshold takes one PUT."""
+    reads, writes = source.capabilities(), target.capabilities()
+    threshold = writes.multipart_threshold
+    single = threshold is None or ciphertext <= threshold
+    upload = 2 * ciphertext if single else (writes.parts_in_flight + 1) * part
+    return min(size, reads.read_ahead) + upload
 
 
 def _cross_check_md5(item: CopyItem, plain: HashingReader, clients: Clients) -> None:

@@ -3,24 +3,43 @@ and back. Frozen, picklable, no clients inside (a task rebuilds those from the s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from hdh_migrate.backends.specs import BackendSpec
+from hdh_migrate.keys import FileKeySpec, KeySpec, Pkcs11KeySpec
 from hdh_migrate.stages.retry import DEFAULT_RETRY, RetryPolicy
 from hdh_migrate.units import DEFAULT_PART_SIZE
 
 
 @dataclass(frozen=True)
 class Spec:
-    """How to build a backend or a key provider: ``kind`` + plain ``config`` (SecretRefs, not
-    secrets). ``ident`` names it in caches and messages. ``retry``, the plan's policy, wraps
-    every operation of the backend built from it (None: the backend as is)."""
+    """How to build a backend or a key provider: its typed ``config`` (a backend spec or a
+    key spec, built once from the plan; SecretRefs, not secrets). ``ident`` names it in
+    caches and messages. ``retry``, the plan's policy, wraps every operation of the backend
+    built from it (None: the backend as is)."""
 
-    kind: str
-    config: Mapping[str, Any]
+    config: BackendSpec | KeySpec
     ident: str
     retry: RetryPolicy | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.config.kind
+
+    @property
+    def backend_spec(self) -> BackendSpec:
+        """``config`` of a backend's spec (TypeError for a key's)."""
+        if isinstance(self.config, FileKeySpec | Pkcs11KeySpec):
+            raise TypeError(f"{self.ident} is a key, not a backend")
+        return self.config
+
+    @property
+    def key_spec(self) -> KeySpec:
+        """``config`` of a key's spec (TypeError for a backend's)."""
+        if not isinstance(self.config, FileKeySpec | Pkcs11KeySpec):
+            raise TypeError(f"{self.ident} is a backend, not a key")
+        return self.config
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Opening a source object for a copy: the stream and the properties of the version read.
 
-A backend that answers both in one request (``open_read_info``: Azure's Get Blob returns
+A backend that answers both in one request (it declares ``read_with_info``: Azure's Get Blob returns
 the blob's properties and metadata with its first bytes) saves the Get Properties round
 trip a stat would cost per object — a fifth of a small object's time (docs/benchmarks.md).
 Others are stat'ed first. Either way the read is pinned to the listed ETag: a source
@@ -10,9 +10,9 @@ object at its new version).
 
 from __future__ import annotations
 
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
-from hdh_migrate.backends.base import Backend, ObjectInfo
+from hdh_migrate.backends.base import Backend, ObjectInfo, ReadsWithInfo
 from hdh_migrate.errors import PreconditionFailedError
 
 
@@ -26,12 +26,11 @@ def same_etag(a: str | None, b: str | None) -> bool:
 def open_source(source: Backend, key: str, etag: str | None) -> tuple[BinaryIO, ObjectInfo]:
     """(a stream of the whole object pinned to ``etag``, its properties). The caller closes
     the stream."""
-    opener = getattr(source, "open_read_info", None)
-    if opener is not None:
-        stream, info = opener(key, if_match=etag)
+    stream: BinaryIO | None = None
+    if source.capabilities().read_with_info:
+        stream, info = cast(ReadsWithInfo, source).open_read_info(key, if_match=etag)
     else:
         info = source.stat(key)
-        stream = None
     if etag and not same_etag(info.etag, etag):
         if stream is not None:
             stream.close()

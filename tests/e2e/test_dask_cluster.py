@@ -25,7 +25,7 @@ from stack_world import make_world
 
 from devstack import dask_cluster
 from hdh_migrate.crypto import DecryptingReader
-from hdh_migrate.engine.session import migration
+from hdh_migrate.engine.run.session import migration
 from hdh_migrate.keys import FileKeyProvider
 from tests.support.net import free_port
 

@@ -313,7 +313,7 @@ def test_residual_gate_refuses_after_freeze_then_rollback_unfreezes(
         _seed(world, 3)
         _ok(world.cli("run", str(world.plan)))
         from hdh_migrate.engine.cutover import WaveCutover
-        from hdh_migrate.engine.session import migration
+        from hdh_migrate.engine.run.session import migration
 
         with migration(world.plan) as job:
             engine = WaveCutover(job, operator="tester")

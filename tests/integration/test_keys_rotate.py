@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from hdh_migrate.backends.registry import open_backend
+from hdh_migrate.backends.registry import open_spec
 from hdh_migrate.cli.main import run
 from hdh_migrate.engine.specs import target_spec
 from hdh_migrate.plan import load_plan
@@ -126,7 +126,7 @@ def test_rotate_1000_objects_to_the_hsm_kek(
     plan_k1 = write_plan(tmp_path, unique_name, "file-kek", "plan-k1.yaml")
     plan_k2 = write_plan(tmp_path, unique_name, "hsm-kek", "plan-k2.yaml")
     spec = target_spec(load_plan(plan_k1), "seaweedfs")
-    backend = open_backend(spec.kind, spec.config)
+    backend = open_spec(spec.backend_spec)
     backend.ensure_bucket()  # type: ignore[attr-defined]
     assert run(["run", str(plan_k1)]) == 0
     before = snapshot(backend)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hdh_migrate.backends.registry import open_backend
+from hdh_migrate.backends.registry import open_spec
 from hdh_migrate.cli.main import run
 from hdh_migrate.crypto import Encryptor
 from hdh_migrate.engine.specs import target_spec
@@ -44,7 +44,7 @@ def test_decrypt_target_object_under_the_hsm_kek(
     monkeypatch.chdir(tmp_path)
     plan = load_plan(_plan(tmp_path, unique_name))
     spec = target_spec(plan, next(iter(plan.targets)))
-    backend = open_backend(spec.kind, spec.config)
+    backend = open_spec(spec.backend_spec)
     backend.ensure_bucket()  # type: ignore[attr-defined]
     kek = open_key_provider("pkcs11", plan.keys["hsm-kek"].model_dump())
     data = os.urandom(200_000)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from devstack.plans import one_dataset_wave, plan_head
-from hdh_migrate.backends.registry import open_backend
+from hdh_migrate.backends.registry import open_backend, open_spec
 from hdh_migrate.cli.commands import rehearse as rehearse_command
 from hdh_migrate.cli.main import run
 from hdh_migrate.engine.rehearsal.lifecycle import Rehearsal
@@ -53,7 +53,7 @@ def losing_one_object(step: str, rehearsal: Rehearsal) -> None:
     plan = rehearsal.plan()
     _, dataset = next(iter(plan.iter_datasets()))
     victim = rehearsal.expected[dataset.name][0].key
-    target = open_backend("s3", target_spec(plan, dataset.target).config)
+    target = open_spec(target_spec(plan, dataset.target).backend_spec)
     target.delete(dataset.target_prefix + victim)
     rehearsal.victim = victim  # type: ignore[attr-defined]
 
@@ -109,4 +109,5 @@ def test_a_target_that_loses_an_object_fails_naming_step_and_object(
         {"container": unique_name, "connection_string": stack.azurite_connection_string},
     )
     source.delete_container()  # type: ignore[attr-defined]
-    open_backend("s3", target_spec(made[0].plan(), "seaweedfs").config).delete_bucket(force=True)
+    target = open_spec(target_spec(made[0].plan(), "seaweedfs").backend_spec)
+    target.delete_bucket(force=True)  # type: ignore[attr-defined]

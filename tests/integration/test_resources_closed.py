@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from hdh_migrate.backends.memory import drop_store
-from hdh_migrate.engine import session
+from hdh_migrate.engine.run import session
 from hdh_migrate.keys.pkcs11 import open_sessions, reload_library
-from tests.offline_plan import MemoryTargetClients, offline_plan_text
+from tests.offline_plan import offline_plan_text
 
 pytestmark = pytest.mark.stack
 
@@ -39,7 +39,7 @@ def open_fds() -> int:
 
 
 def test_fifty_runs_in_one_process_leak_no_fd_and_no_pkcs11_session(
-    stack: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stack: Any, tmp_path: Path
 ) -> None:
     reload_library(stack.hsm_module)  # the stack's SOFTHSM2_CONF
     src = tmp_path / "src"
@@ -48,9 +48,8 @@ def test_fifty_runs_in_one_process_leak_no_fd_and_no_pkcs11_session(
         (src / f"f{n}.bin").write_bytes(os.urandom(2000 + n))
     plan = tmp_path / "plan.yaml"
     rest = REST.format(module=stack.hsm_module, token=stack.hsm_token, label=stack.hsm_kek_label)
-    plan.write_text(offline_plan_text("leaks", src, rest))
-    store = f"t-{uuid.uuid4().hex}"
-    monkeypatch.setattr(session, "Clients", lambda: MemoryTargetClients(store))
+    store = f"t-{uuid.uuid4().hex}"  # the plan's memory target: no client substituted
+    plan.write_text(offline_plan_text("leaks", src, rest, store=store))
     counts = []
     try:
         for n in range(51):

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from hdh_migrate.crypto import DecryptingReader
-from hdh_migrate.engine.session import migration
+from hdh_migrate.engine.run.session import migration
 from hdh_migrate.keys import FileKeyProvider
 from tests.e2e.stack_world import World, make_world
 

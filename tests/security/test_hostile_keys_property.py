@@ -29,8 +29,8 @@ from hdh_migrate.cli import render
 from hdh_migrate.cli.progress import JsonLinesReporter
 from hdh_migrate.engine.restore import restore_all, restore_items
 from hdh_migrate.engine.restore_fs import RestoreDir, Unsafe, key_segments
-from hdh_migrate.engine.run_report import RunReport, write_run_report
-from hdh_migrate.engine.runner import DatasetOutcome, Migration, plan_digest
+from hdh_migrate.engine.run.report import RunReport, write_run_report
+from hdh_migrate.engine.run.runner import DatasetOutcome, Migration, plan_digest
 from hdh_migrate.engine.specs import key_spec, target_spec
 from hdh_migrate.escaping import html_text, printable
 from hdh_migrate.events import ListReporter
@@ -208,10 +208,9 @@ def test_listing_run_report_and_restore_end_to_end(keys):
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder)
         files = _plant(base / "src", keys)
-        plan = parse_offline_plan(
-            "prop", base / "src", REST.format(key=base / "kek.key", state=base / "state")
-        )
         store = f"p-{uuid.uuid4().hex}"
+        rest = REST.format(key=base / "kek.key", state=base / "state")
+        plan = parse_offline_plan("prop", base / "src", rest, store=store)
         clients = MemoryTargetClients(store)
         try:
             outcomes = _run(plan, base / "state", clients)

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from markdown_it import MarkdownIt
 
-from hdh_migrate.engine.run_report import RunReport, write_run_report
-from hdh_migrate.engine.runner import DatasetOutcome
+from hdh_migrate.engine.run.report import RunReport, write_run_report
+from hdh_migrate.engine.run.runner import DatasetOutcome
 from hdh_migrate.escaping import html_text, md_code, md_text
 
 HOSTILE = [

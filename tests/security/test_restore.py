@@ -81,7 +81,7 @@ def test_planted_links_are_never_written_through(sec, tmp_path):
 def test_a_predictable_temp_name_cannot_be_hijacked(stack, sec, tmp_path, monkeypatch):
     """The old temp name was ``.NAME.hdh-restore-PID``: a link planted there redirected
     the plaintext. In-process, so the PID is the one the restore uses."""
-    from hdh_migrate.engine.session import restore
+    from hdh_migrate.engine.run.session import restore
 
     (sec.src / "f.txt").write_bytes(b"secret plaintext")
     assert sec.cli("run", str(sec.plan)).returncode == 0

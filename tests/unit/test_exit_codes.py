@@ -18,27 +18,12 @@ import pytest
 
 from hdh_migrate.cli.main import run
 from hdh_migrate.errors import RunInterrupted
-from tests.offline_plan import offline_plan_text
+from tests.offline_plan import new_store, offline_plan_text, one_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI_ASSERTION = re.compile(
     r"(?:returncode|\brun\([^()]*(?:\([^()]*\)[^()]*)*\)|\bcode|result\.exit_code)\s*==\s*(\d+)"
 )
-
-REST = """\
-keys:
-  k: {{kind: file, path: "{key}", create: true}}
-defaults: {{key: k, verify: full}}
-state_dir: "{state}"
-waves:
-  - name: w1
-    datasets:
-      - name: ds
-        source: disk
-        prefix: data/
-        target: mem
-        target_prefix: enc/
-"""
 
 
 def documented_codes() -> set[int]:
@@ -49,12 +34,10 @@ def documented_codes() -> set[int]:
 
 @pytest.fixture
 def plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("NOPE_A", "a")  # the offline plan's credential references
-    monkeypatch.setenv("NOPE_S", "s")
     (tmp_path / "src" / "data").mkdir(parents=True)
     path = tmp_path / "plan.yaml"
-    rest = REST.format(key=tmp_path / "kek.key", state=tmp_path / "state")
-    path.write_text(offline_plan_text("codes", tmp_path / "src", rest))
+    rest = one_dataset(tmp_path / "kek.key", tmp_path / "state")
+    path.write_text(offline_plan_text("codes", tmp_path / "src", rest, store=new_store()))
     return path
 
 
@@ -78,8 +61,23 @@ def test_5_a_name_the_target_cannot_hold_is_refused_by_run(plan, tmp_path, capsy
     assert "longer than 1024 bytes" in capsys.readouterr().err
 
 
-def test_8_a_target_that_never_answers(plan, capsys):
-    assert run(["probe", str(plan), "--target", "mem"]) == 8
+DEAD_S3 = """\
+  dead:
+    kind: s3
+    provider: seaweedfs
+    region: local
+    endpoint: http://127.0.0.1:9
+    bucket: unit-bucket
+    credentials: {access_key: "${env:NOPE_A}", secret_key: "${env:NOPE_S}"}
+"""
+
+
+def test_8_a_target_that_never_answers(plan, capsys, monkeypatch):
+    monkeypatch.setenv("NOPE_A", "a")
+    monkeypatch.setenv("NOPE_S", "s")
+    text = plan.read_text().replace("\nkeys:", "\n" + DEAD_S3 + "keys:", 1)
+    plan.write_text(text)
+    assert run(["probe", str(plan), "--target", "dead"]) == 8
     assert "does not answer" in capsys.readouterr().err
 
 

@@ -124,20 +124,20 @@ def _decrypt_target(
     plan_path: Path, url: str, out: Path, provider: KeyProvider, oid: str | None, force: bool
 ) -> FileResult:
     """Read s3://BUCKET/KEY through the plan target that owns BUCKET (read-only)."""
-    from hdh_migrate.backends.registry import open_backend
+    from hdh_migrate.backends.registry import open_spec
     from hdh_migrate.engine.specs import target_spec
     from hdh_migrate.plan import load_plan
     from hdh_migrate.stages.envelopes import current_envelope, read_target_header
 
     bucket, _, object_key = url.removeprefix("s3://").partition("/")
     plan = load_plan(plan_path)
-    names = [name for name, target in plan.targets.items() if target.bucket == bucket]
+    names = [name for name, target in plan.targets.items() if target.location == bucket]
     if not names or not object_key:
-        known = ", ".join(sorted(t.bucket for t in plan.targets.values())) or "none"
+        known = ", ".join(sorted(t.location for t in plan.targets.values())) or "none"
         raise UsageError(f"no target of the plan holds {url}", hint=f"buckets: {known}")
     oid = oid or expected_object_id(plan, names, object_key, url)
     spec = target_spec(plan, names[0])
-    backend = open_backend(spec.kind, spec.config, read_only=True)
+    backend = open_spec(spec.backend_spec, read_only=True)
     try:  # the sidecar rule (stages.envelopes): a rotated object opens with the new KEK only
         header = read_target_header(backend, object_key)
         envelope = current_envelope(backend, object_key, header, provider)

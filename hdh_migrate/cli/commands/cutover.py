@@ -15,7 +15,7 @@ from rich.table import Table
 from hdh_migrate.cli.commands.run import EXECUTOR_OPT
 from hdh_migrate.cli.render import emit_json, ok, stderr, stdout, term
 from hdh_migrate.engine.cutover import Report, WaveCutover
-from hdh_migrate.engine.session import RunSettings, migration
+from hdh_migrate.engine.run.session import RunSettings, migration
 from hdh_migrate.errors import UsageError
 
 CUTOVER_HELP = """Cut a verified wave over to the target: freeze the source (blob leases, a

@@ -9,7 +9,7 @@ import typer
 
 from hdh_migrate.cli.commands.cutover import JSON_OPT, PLAN_ARG, WAVE_OPT, operator, render_report
 from hdh_migrate.engine.decommission import WaveDecommission
-from hdh_migrate.engine.session import migration
+from hdh_migrate.engine.run.session import migration
 
 HELP = """Decommission the source of a finalized wave: for each dataset, check that every
 object listed at the source has a verified copy at the target (else exit 6 and nothing is

@@ -12,11 +12,12 @@ import typer
 from rich.table import Table
 
 from hdh_migrate.backends.probe import ProbeResult, probe_s3, save_probe
+from hdh_migrate.backends.s3_config import S3Settings
 from hdh_migrate.cli.endpoints import show_endpoints
 from hdh_migrate.cli.render import emit_json, plain, stdout, styled, term
 from hdh_migrate.engine.specs import target_spec
 from hdh_migrate.errors import UsageError
-from hdh_migrate.plan import Plan, load_plan
+from hdh_migrate.plan import Plan, S3Target, load_plan
 
 HELP = """Probe each S3 target of a plan: checksum algorithms accepted *and validated*
 (a deliberately wrong checksum must be refused), SSE-C enforced or ignored, conditional
@@ -65,16 +66,19 @@ def probe(
 
 
 def _names(plan: Plan, target: str | None) -> list[str]:
+    s3 = [name for name, t in plan.targets.items() if isinstance(t, S3Target)]
     if target is None:
-        return list(plan.targets)
-    if target not in plan.targets:
-        known = ", ".join(sorted(plan.targets))
-        raise UsageError(f"no target {target!r} in the plan", hint=f"use one of: {known}")
+        return s3
+    if target not in s3:
+        known = ", ".join(sorted(s3)) or "none"
+        what = "no S3 target" if target in plan.targets else "no target"
+        raise UsageError(f"{what} {target!r} in the plan", hint=f"S3 targets: {known}")
     return [target]
 
 
 def _probe_one(plan: Plan, name: str, scratch: bool | None) -> tuple[ProbeResult, Path]:
-    config = target_spec(plan, name).config
+    config = target_spec(plan, name).backend_spec
+    assert isinstance(config, S3Settings)  # _names keeps S3 targets only
     result = probe_s3(config, target=name, scratch_bucket=scratch)
     return result, save_probe(result, plan.state_path)
 

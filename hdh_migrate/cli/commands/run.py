@@ -1,4 +1,4 @@
-"""``run``, ``status`` and ``verify``: thin adapters over ``hdh_migrate.engine.session``."""
+"""``run``, ``status`` and ``verify``: thin adapters over ``hdh_migrate.engine.run.session``."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from hdh_migrate.cli.observing import Observed, observed
 from hdh_migrate.cli.render import emit_json, ok, stderr, stdout, term
 from hdh_migrate.engine.audit import policy_gate, record_policy_override
 from hdh_migrate.engine.evidence_report import write_html
-from hdh_migrate.engine.run_report import RunReport, utc_now, write_run_report
-from hdh_migrate.engine.runner import DatasetOutcome, Migration
-from hdh_migrate.engine.session import (
+from hdh_migrate.engine.run.report import RunReport, utc_now, write_run_report
+from hdh_migrate.engine.run.runner import DatasetOutcome, Migration
+from hdh_migrate.engine.run.session import (
     RunSettings,
     describe_position,
     journal_position,
@@ -27,7 +27,7 @@ from hdh_migrate.engine.session import (
     status,
     verify_mode,
 )
-from hdh_migrate.engine.verdict import verdict
+from hdh_migrate.engine.run.verdict import verdict
 from hdh_migrate.errors import ObjectsFailedError, RunInterrupted, VerificationError
 from hdh_migrate.units import human_size, parse_rate
 
@@ -110,7 +110,7 @@ def run(
     override_policy: str | None = OVERRIDE_OPT,
 ) -> None:
     """Run the plan (see Examples)."""
-    # --- policy gate (owned by the audit: hdh_migrate/engine/audit.py, docs/audit.md) ---
+    # --- policy gate (owned by the audit: hdh_migrate/engine/audit/, docs/audit.md) ---
     override = policy_gate(plan, override_policy)  # PolicyError, exit 3, on a blocking finding
     if override is not None:
         stderr.print(f"[bold white on red] {term(override.line())} [/]", highlight=False)

@@ -6,7 +6,7 @@ import typer
 from rich.markup import escape
 
 from hdh_migrate.cli.render import emit_json, ok, stdout
-from hdh_migrate.engine.session import load_state
+from hdh_migrate.engine.run.session import load_state
 from hdh_migrate.engine.state_repair import check, repair
 from hdh_migrate.errors import StateError
 from hdh_migrate.stages.clients import Clients

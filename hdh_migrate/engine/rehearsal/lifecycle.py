@@ -29,7 +29,8 @@ from typing import Any
 import yaml
 
 from hdh_migrate.backends.probe import probe_s3, save_probe
-from hdh_migrate.backends.registry import open_backend
+from hdh_migrate.backends.registry import open_spec
+from hdh_migrate.backends.s3_config import S3Settings
 from hdh_migrate.engine.audit import AuditOptions, audit, policy_gate
 from hdh_migrate.engine.bundle import export_bundle
 from hdh_migrate.engine.cutover import WaveCutover
@@ -46,9 +47,9 @@ from hdh_migrate.engine.rehearsal.synthetic import (
     seed,
     shaped,
 )
-from hdh_migrate.engine.run_report import RunReport, utc_now, write_run_report
-from hdh_migrate.engine.runner import DatasetOutcome
-from hdh_migrate.engine.session import migration, restore, verify_mode
+from hdh_migrate.engine.run.report import RunReport, utc_now, write_run_report
+from hdh_migrate.engine.run.runner import DatasetOutcome
+from hdh_migrate.engine.run.session import migration, restore, verify_mode
 from hdh_migrate.engine.specs import source_spec, target_spec
 from hdh_migrate.errors import HdhError
 from hdh_migrate.events import NullReporter, Reporter
@@ -268,7 +269,7 @@ class Rehearsal:
         plan, fresh, objects, size = self.plan(), set(), 0, 0
         for _, dataset in plan.iter_datasets():
             eff = plan.effective(dataset.name)
-            backend: Any = open_backend(*_spec(source_spec(eff)))
+            backend: Any = open_spec(source_spec(eff).backend_spec)
             if backend.name not in fresh:
                 backend.delete_container()
                 backend.ensure_container()
@@ -295,7 +296,7 @@ class Rehearsal:
     def _target(self) -> str:
         plan, owned = self.plan(), target_owned(self.settings.options)
         for name in plan.targets:
-            backend: Any = open_backend(*_spec(target_spec(plan, name)))
+            backend: Any = open_spec(target_spec(plan, name).backend_spec)
             if owned:
                 backend.delete_bucket(force=True)
                 backend.ensure_bucket()
@@ -317,7 +318,11 @@ class Rehearsal:
     def _probe(self) -> str:
         plan, notes = self.plan(), []
         for name in plan.targets:
-            result = probe_s3(target_spec(plan, name).config, target=name, scratch_bucket=False)
+            config = target_spec(plan, name).backend_spec
+            if not isinstance(config, S3Settings):
+                notes.append(f"{name}: a {config.kind} target (nothing to probe)")
+                continue
+            result = probe_s3(config, target=name, scratch_bucket=False)
             save_probe(result, plan.state_path)
             notes.append(
                 f"{name}: {'validates checksums' if result.trustworthy else 'read-back only'}"
@@ -400,7 +405,7 @@ class Rehearsal:
         if outcome.failed:
             key, reason = outcome.failed[0]
             raise StepFailed(f"{len(outcome.failed)} object(s) not restored: {reason}", key)
-        source: Any = open_backend(*_spec(source_spec(plan.effective(dataset.name))))
+        source: Any = open_spec(source_spec(plan.effective(dataset.name)).backend_spec)
         compared = 0
         for path in sorted(p for p in to.rglob("*") if p.is_file()):
             key = dataset.prefix + path.relative_to(to).as_posix()
@@ -473,10 +478,6 @@ class Rehearsal:
             raise StepFailed("the bundle's signature was not checked against the HSM key")
         origin = "origin proven (HSM key)" if self.signer_pub else "integrity only (no HSM)"
         return f"{report.files} file(s) match the signed index; {origin}"
-
-
-def _spec(spec: Any) -> tuple[str, dict[str, Any]]:
-    return spec.kind, spec.config
 
 
 def _yes(_question: str) -> bool:

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from hdh_migrate.backends.azure_connection import blob_endpoint
 from hdh_migrate.errors import HdhError
+from hdh_migrate.plan import S3Target
 from hdh_migrate.plan.loader import DataPath
 from hdh_migrate.plan.types import is_loopback
 from hdh_migrate.policy.context import PolicyInput
@@ -117,7 +118,7 @@ def at_rest(inp: PolicyInput) -> Iterator[Raised]:
         if eff.key is not None:
             continue
         target = eff.dataset.target
-        if eff.target.sse_c_key is None:
+        if not isinstance(eff.target, S3Target) or eff.target.sse_c_key is None:
             yield Raised(
                 path,
                 "neither client-side encryption (no key) nor SSE-C: objects are stored as sent",

@@ -159,6 +159,8 @@ def replicas(inp: PolicyInput) -> Iterator[Raised]:
                 )
                 continue
             replica = inp.target(name)
+            if replica is None:  # a rehearsal's memory or local target: no S3 facts
+                continue
             problems = [
                 *region_problems(inp, replica, path),
                 *qualification_problems(inp, replica, path),

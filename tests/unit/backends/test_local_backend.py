@@ -12,7 +12,7 @@ import pytest
 
 from hdh_migrate.backends.base import WriteOptions
 from hdh_migrate.backends.local import LocalBackend
-from hdh_migrate.errors import PermanentError
+from hdh_migrate.errors import NotFoundError, PermanentError
 
 
 @pytest.fixture
@@ -31,6 +31,15 @@ def test_unsafe_keys_are_refused(backend: LocalBackend, key: str, tmp_path: Path
     with pytest.raises(PermanentError):
         put(backend, key, b"x")
     assert not (tmp_path / "escape").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("key", ["../escape", ".hdh-envelopes/enc/a.bin.hdhk", "a//b"])
+def test_a_key_no_directory_can_hold_names_no_object(backend: LocalBackend, key: str) -> None:
+    """Reading it is NotFoundError, as on a bucket (verify looks for rotation sidecars)."""
+    with pytest.raises(NotFoundError):
+        backend.stat(key)
+    with pytest.raises(NotFoundError):
+        backend.open_read(key)
 
 
 def test_files_are_plain_bytes_and_private(backend: LocalBackend) -> None:

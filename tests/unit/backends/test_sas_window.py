@@ -4,9 +4,12 @@ refused up front with the time left."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 
+from hdh_migrate.backends.base import Capabilities
+from hdh_migrate.backends.memory import MemoryBackend
 from hdh_migrate.backends.sas import refuse_if_expired, sas_expiry
 from hdh_migrate.engine.credential_window import check_window
 from hdh_migrate.errors import AuthError
@@ -44,8 +47,12 @@ def test_an_expired_sas_is_refused_with_when() -> None:
     refuse_if_expired(NOW + dt.timedelta(seconds=1), "azure://acct", now=NOW)
 
 
-class Source:
-    credential_expires = dt.datetime(2026, 12, 3, 11, 30, tzinfo=dt.UTC)  # 2h30m after NOW
+class Source(MemoryBackend):
+    """A source declaring the SAS expiry its credential carries (as Azure's does)."""
+
+    def capabilities(self) -> Capabilities:
+        expires = dt.datetime(2026, 12, 3, 11, 30, tzinfo=dt.UTC)  # 2h30m after NOW
+        return replace(super().capabilities(), credential_expires=expires)
 
 
 def test_a_wave_that_outlasts_the_sas_is_refused_with_the_time_left() -> None:
@@ -57,4 +64,4 @@ def test_a_wave_that_outlasts_the_sas_is_refused_with_the_time_left() -> None:
     assert "about 3h00m" in line and caught.value.exit_code == 7
     check_window(Source(), 2 * 3600 * mib_per_s, mib_per_s, "dcir", now=NOW)  # type: ignore[arg-type]
     check_window(Source(), 10**15, None, "dcir", now=NOW)  # type: ignore[arg-type]  # no estimate
-    check_window(object(), 10**15, 1, "dcir", now=NOW)  # type: ignore[arg-type]  # no SAS
+    check_window(MemoryBackend(), 10**15, 1, "dcir", now=NOW)  # no SAS

@@ -16,7 +16,7 @@ import pytest
 from hdh_migrate.backends.base import Backend, ObjectInfo, WriteOptions
 from hdh_migrate.backends.memory import drop_store
 from hdh_migrate.engine.cutover import CutoverError, WaveCutover
-from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.engine.run.runner import Migration, plan_digest
 from hdh_migrate.errors import AuthError, GateRefusedError, UsageError
 from hdh_migrate.execution import SerialExecutor
 from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter, verify_manifest
@@ -85,7 +85,7 @@ class FakeClients(MemoryTargetClients):
 
     def backend(self, spec: Any) -> Any:
         found = super().backend(spec)
-        return found if spec.kind == "s3" else Freezable(found, self.flag)
+        return found if spec.kind == "memory" else Freezable(found, self.flag)
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def _plan(
         freeze_hooks=hooks.format(tmp=tmp) if hooks else "",
         switch_extra=switch_extra,
     )
-    return parse_offline_plan("unit-cutover", tmp / "src", rest)
+    return parse_offline_plan("unit-cutover", tmp / "src", rest, store=env["store"])
 
 
 class World:
@@ -154,7 +154,8 @@ def test_hook_freeze_switch_and_rollback(env: dict[str, Any]) -> None:
     report = world.do("cutover", "w1")
     assert world.state_of() is DatasetState.SWITCHED
     assert (env["tmp"] / "frozen").exists()
-    assert (env["tmp"] / "readers").read_text() == "http://127.0.0.1:9 unit-bucket ds\n"
+    store = env["store"]
+    assert (env["tmp"] / "readers").read_text() == f"memory://{store} {store} ds\n"
     freeze = next(s for s in report.steps if s["step"] == "freeze")
     assert freeze["probe"]["refused"] and "403 frozen" in freeze["probe"]["detail"]
     delta = next(s for s in report.steps if s["step"] == "delta")

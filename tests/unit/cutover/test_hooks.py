@@ -12,6 +12,7 @@ import psutil
 import pytest
 
 from hdh_migrate.backends.sftp import CommandOutcome
+from hdh_migrate.backends.specs import SshSpec
 from hdh_migrate.engine.hooks import HookRunner, remote_command, ssh_config
 from hdh_migrate.errors import AuthError, UnreachableError
 from hdh_migrate.plan.cutover import Hook
@@ -77,7 +78,7 @@ def _ssh_hook(**kw: Any) -> Hook:
 def test_ssh_hook_retries_only_connection_failures() -> None:
     calls: list[str] = []
 
-    def remote(config: dict[str, Any], command: str, **kw: Any) -> CommandOutcome:
+    def remote(config: SshSpec, command: str, **kw: Any) -> CommandOutcome:
         calls.append(command)
         if len(calls) < 3:
             raise UnreachableError("cannot connect")
@@ -92,7 +93,7 @@ def test_ssh_hook_retries_only_connection_failures() -> None:
 def test_ssh_hook_failure_after_start_is_not_retried() -> None:
     calls = []
 
-    def remote(config: dict[str, Any], command: str, **kw: Any) -> CommandOutcome:
+    def remote(config: SshSpec, command: str, **kw: Any) -> CommandOutcome:
         calls.append(command)
         return CommandOutcome(1, b"boom\n")
 
@@ -101,7 +102,7 @@ def test_ssh_hook_failure_after_start_is_not_retried() -> None:
 
 
 def test_ssh_auth_error_is_not_retried() -> None:
-    def remote(config: dict[str, Any], command: str, **kw: Any) -> CommandOutcome:
+    def remote(config: SshSpec, command: str, **kw: Any) -> CommandOutcome:
         raise AuthError("host key is not in known_hosts")
 
     with pytest.raises(AuthError):
@@ -113,7 +114,7 @@ def test_ssh_config_resolves_references(monkeypatch: pytest.MonkeyPatch) -> None
     hook = _ssh_hook(ssh=SSH | {"user": "${env:OPS_USER}"})
     assert hook.ssh is not None
     config = ssh_config(hook.ssh)
-    assert config["user"] == "ops2" and config["key"] == "/keys/id"
+    assert config.user == "ops2" and config.key == "/keys/id"
 
 
 def test_failing_hook_is_repeated_only_with_retries(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hdh_migrate.engine.audit_journal import JournalView
+from hdh_migrate.engine.audit.journal import JournalView
 from hdh_migrate.journal import Journal
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hdh_migrate.engine import audit_dataset
 from hdh_migrate.engine.audit import AuditOptions, audit
+from hdh_migrate.engine.audit import dataset as audit_dataset
 from hdh_migrate.errors import UnreachableError
 
 # plans/rehearsal.yaml is portable: its endpoints and ports come from the environment.
@@ -19,13 +18,13 @@ REHEARSAL = Path(__file__).resolve().parents[3] / "plans" / "rehearsal.yaml"
 
 
 def test_backends_are_opened_read_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    opened: list[tuple[str, bool, Mapping[str, Any]]] = []
+    opened: list[tuple[str, bool, Any]] = []
 
-    def refuse(kind: str, config: Mapping[str, Any], *, read_only: bool = False) -> Any:
-        opened.append((kind, read_only, config))
-        raise UnreachableError(f"{kind} is down in this test")
+    def refuse(spec: Any, *, read_only: bool = False) -> Any:
+        opened.append((spec.kind, read_only, spec))
+        raise UnreachableError(f"{spec.kind} is down in this test")
 
-    monkeypatch.setattr(audit_dataset, "open_backend", refuse)
+    monkeypatch.setattr(audit_dataset, "open_spec", refuse)
     plan = tmp_path / "plan.yaml"
     plan.write_text(REHEARSAL.read_text("utf-8") + f"\nstate_dir: {tmp_path / 's'}\n", "utf-8")
     report = audit(str(plan), AuditOptions(environ={}))
@@ -39,13 +38,13 @@ def test_backends_are_opened_read_only(monkeypatch: pytest.MonkeyPatch, tmp_path
 def test_a_local_source_directory_is_never_created(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    opened: list[tuple[str, bool, Mapping[str, Any]]] = []
+    opened: list[tuple[str, bool, Any]] = []
 
-    def refuse(kind: str, config: Mapping[str, Any], *, read_only: bool = False) -> Any:
-        opened.append((kind, read_only, config))
+    def refuse(spec: Any, *, read_only: bool = False) -> Any:
+        opened.append((spec.kind, read_only, spec))
         raise UnreachableError("stop here")
 
-    monkeypatch.setattr(audit_dataset, "open_backend", refuse)
+    monkeypatch.setattr(audit_dataset, "open_spec", refuse)
     text = REHEARSAL.read_text("utf-8").replace(
         "    kind: azure_blob\n", f"    kind: local\n    path: {tmp_path / 'src'}\n"
     )
@@ -57,4 +56,4 @@ def test_a_local_source_directory_is_never_created(
     plan.write_text(text + f"\nstate_dir: {tmp_path / 's'}\n", "utf-8")
     audit(str(plan), AuditOptions(environ={}))
     (kind, read_only, config) = opened[0]
-    assert kind == "local" and read_only and config["create"] is False
+    assert kind == "local" and read_only and config.create is False

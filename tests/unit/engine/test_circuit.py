@@ -12,14 +12,14 @@ import pytest
 
 from hdh_migrate.backends.memory import drop_store
 from hdh_migrate.circuit import CIRCUITS, Circuits, sleep_watching
-from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.engine.run.runner import Migration, plan_digest
 from hdh_migrate.errors import CircuitOpenError, ConnectionFailedError, RetryableError
 from hdh_migrate.events import ListReporter
 from hdh_migrate.execution import make_executor
 from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter
 from hdh_migrate.journal import ItemState, Journal
 from hdh_migrate.stages.retry import RetryPolicy
-from tests.offline_plan import MemoryTargetClients, parse_offline_plan
+from tests.offline_plan import MemoryTargetClients, one_dataset, parse_offline_plan
 
 
 class Clock:
@@ -89,21 +89,6 @@ def test_one_object_never_sleeps_longer_than_max_wait_in_back_offs():
 
 # ---------------------------------------------------------------------------- the run
 
-REST = """\
-keys:
-  k: {{kind: file, path: "{key}", create: true}}
-defaults: {{key: k, verify: full, circuit_open_after: 1s}}
-state_dir: "{state}"
-waves:
-  - name: w1
-    datasets:
-      - name: ds
-        source: disk
-        prefix: data/
-        target: mem
-        target_prefix: enc/
-"""
-
 
 class DyingTarget(MemoryTargetClients):
     """The in-memory target stops accepting connections after ``alive_writes`` uploads (as
@@ -143,8 +128,10 @@ def env(tmp_path):
 
 
 def run_once(env, clients) -> tuple[Any, dict[ItemState, int]]:
-    rest = REST.format(key=env["tmp"] / "kek.key", state=env["tmp"] / "state")
-    plan = parse_offline_plan("circuit", env["tmp"] / "src", rest)
+    rest = one_dataset(
+        env["tmp"] / "kek.key", env["tmp"] / "state", defaults="circuit_open_after: 1s"
+    )
+    plan = parse_offline_plan("circuit", env["tmp"] / "src", rest, store=env["store"])
     state = env["tmp"] / "state"
     state.mkdir(exist_ok=True)
     with (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hdh_migrate.engine.group_commit import GroupCommit
+from hdh_migrate.engine.run.group_commit import GroupCommit
 
 
 class Clock:

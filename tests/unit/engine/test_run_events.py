@@ -13,30 +13,15 @@ import jsonschema
 import pytest
 
 from hdh_migrate.backends.memory import drop_store
-from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.engine.run.runner import Migration, plan_digest
 from hdh_migrate.events import ListReporter
 from hdh_migrate.execution import SerialExecutor
 from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter
 from hdh_migrate.journal import ItemState, Journal
 from hdh_migrate.observe import Envelope
-from tests.offline_plan import MemoryTargetClients, parse_offline_plan
+from tests.offline_plan import MemoryTargetClients, one_dataset, parse_offline_plan
 
 SCHEMA = json.loads((Path(__file__).parents[3] / "docs" / "events.schema.json").read_text())
-
-REST = """\
-keys:
-  k: {{kind: file, path: "{key}", create: true}}
-defaults: {{key: k, verify: "{verify}"}}
-state_dir: "{state}"
-waves:
-  - name: w1
-    datasets:
-      - name: ds
-        source: disk
-        prefix: data/
-        target: mem
-        target_prefix: enc/
-"""
 
 
 @pytest.fixture
@@ -65,8 +50,8 @@ class Stamped(ListReporter):
 
 
 def migrate(env: Any, verify: str, reporter: Any, clients: Any) -> tuple[Migration, list[Any]]:
-    rest = REST.format(key=env["tmp"] / "k.key", state=env["tmp"] / "st", verify=verify)
-    plan = parse_offline_plan("ev", env["src"], rest)
+    rest = one_dataset(env["tmp"] / "k.key", env["tmp"] / "st", verify=verify)
+    plan = parse_offline_plan("ev", env["src"], rest, store=env["store"])
     (env["tmp"] / "st").mkdir(exist_ok=True)
     with (
         Journal(env["tmp"] / "st" / "journal.sqlite") as journal,
@@ -134,7 +119,7 @@ def test_interrupt_takes_no_new_work_then_a_rerun_finishes_without_reuploads(env
     assert job.interrupted
     copied = outcomes[0].copied
     # what was in flight (the window of 2) finished, nothing more; marks are committed by
-    # groups of one window (engine/group_commit.py), so the 5th copy's event can come with
+    # groups of one window (engine/run/group_commit.py), so the 5th copy's event can come with
     # one more already-finished copy of its group: 5 + (2 - 1) + 2 at most
     assert 5 <= copied <= 5 + 1 + 2
     assert outcomes[0].verified == 0
@@ -151,7 +136,7 @@ def test_interrupt_takes_no_new_work_then_a_rerun_finishes_without_reuploads(env
 def test_the_run_report_says_how_objects_were_verified(env: Any) -> None:
     from datetime import UTC, datetime
 
-    from hdh_migrate.engine.run_report import RunReport
+    from hdh_migrate.engine.run.report import RunReport
 
     _, outcomes = migrate(env, "sample:25%", ListReporter(), MemoryTargetClients(env["store"]))
     now = datetime.now(UTC)

@@ -1,8 +1,8 @@
 import json
 from datetime import UTC, datetime, timedelta
 
-from hdh_migrate.engine.run_report import RunReport, write_run_report
-from hdh_migrate.engine.runner import DatasetOutcome
+from hdh_migrate.engine.run.report import RunReport, write_run_report
+from hdh_migrate.engine.run.runner import DatasetOutcome
 
 
 def test_report_files_hold_totals_rates_and_failed_objects(tmp_path):

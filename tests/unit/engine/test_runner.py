@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from hdh_migrate.backends.memory import drop_store
-from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.engine.run.runner import Migration, plan_digest
 from hdh_migrate.events import ListReporter
 from hdh_migrate.execution import SerialExecutor, make_executor
 from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter, verify_manifest
@@ -48,7 +48,7 @@ def env(tmp_path):
 
 def make_plan(env, verify="full"):
     rest = REST.format(key=env["tmp"] / "kek.key", state=env["tmp"] / "state", verify=verify)
-    return parse_offline_plan("unit", env["src"], rest)
+    return parse_offline_plan("unit", env["src"], rest, store=env["store"])
 
 
 def run_once(env, plan, clients, executor=None):

@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
-import hdh_migrate.engine.runner as runner_module
+import hdh_migrate.engine.run.runner as runner_module
 from hdh_migrate.backends.memory import drop_store
-from hdh_migrate.engine.runner import Migration
-from hdh_migrate.engine.session import RunSettings, migration
+from hdh_migrate.engine.run.runner import Migration
+from hdh_migrate.engine.run.session import RunSettings, migration
 from hdh_migrate.engine.specs import source_spec, target_spec
 from hdh_migrate.execution import make_executor
 from hdh_migrate.journal import Journal
@@ -51,7 +51,7 @@ def env(tmp_path):
 
 def plan_for(env, defaults="", dataset=""):
     rest = REST.format(tmp=env["tmp"], defaults=defaults, dataset=dataset)
-    return parse_offline_plan("unit", env["tmp"] / "src", rest)
+    return parse_offline_plan("unit", env["tmp"] / "src", rest, store=env["store"])
 
 
 def run(env, plan, clients, job_class=Migration, workers=4):
@@ -130,7 +130,7 @@ def test_retries_reach_every_backend_spec(env, retries):
 def test_bandwidth_sets_the_process_limit(env, plan_rate, flag, expected):
     rest = REST.format(tmp=env["tmp"], defaults=f", bandwidth: {plan_rate}", dataset="")
     path = env["tmp"] / "plan.yaml"
-    path.write_text(offline_plan_text("unit", env["tmp"] / "src", rest))
+    path.write_text(offline_plan_text("unit", env["tmp"] / "src", rest, store=env["store"]))
     try:
         with migration(path, RunSettings(bandwidth=flag)):
             assert throttle.PROCESS_BANDWIDTH.rate == expected

@@ -15,27 +15,12 @@ import pytest
 
 from hdh_migrate.backends.memory import drop_store
 from hdh_migrate.backends.registry import open_backend
-from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.engine.run.runner import Migration, plan_digest
 from hdh_migrate.events import ListReporter
 from hdh_migrate.execution import SerialExecutor
 from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter
 from hdh_migrate.journal import ItemState, Journal
-from tests.offline_plan import MemoryTargetClients, parse_offline_plan
-
-REST = """\
-keys:
-  k: {{kind: file, path: "{key}", create: true}}
-defaults: {{key: k, verify: full}}
-state_dir: "{state}"
-waves:
-  - name: w1
-    datasets:
-      - name: ds
-        source: disk
-        prefix: data/
-        target: mem
-        target_prefix: enc/
-"""
+from tests.offline_plan import MemoryTargetClients, one_dataset, parse_offline_plan
 
 
 class ChangingReporter(ListReporter):
@@ -61,8 +46,8 @@ def env(tmp_path):
 
 
 def run_once(env, clients, reporter) -> tuple[Any, Any]:
-    rest = REST.format(key=env["tmp"] / "kek.key", state=env["tmp"] / "state")
-    plan = parse_offline_plan("changes", env["tmp"] / "src", rest)
+    rest = one_dataset(env["tmp"] / "kek.key", env["tmp"] / "state")
+    plan = parse_offline_plan("changes", env["tmp"] / "src", rest, store=env["store"])
     state = env["tmp"] / "state"
     state.mkdir(exist_ok=True)
     with (

@@ -17,29 +17,15 @@ import pytest
 
 from hdh_migrate.backends.memory import drop_store
 from hdh_migrate.engine.evidence import StatePaths
-from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.engine.run.runner import Migration, plan_digest
 from hdh_migrate.engine.state_repair import check, guard, repair
 from hdh_migrate.errors import StateError
 from hdh_migrate.events import ListReporter
 from hdh_migrate.execution import SerialExecutor
 from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter
 from hdh_migrate.journal import InventoryEntry, ItemState, Journal
-from tests.offline_plan import MemoryTargetClients, parse_offline_plan
+from tests.offline_plan import MemoryTargetClients, one_dataset, parse_offline_plan
 
-REST = """\
-keys:
-  k: {{kind: file, path: "{key}", create: true}}
-defaults: {{key: k, verify: full}}
-state_dir: "{state}"
-waves:
-  - name: w1
-    datasets:
-      - name: ds
-        source: disk
-        prefix: data/
-        target: mem
-        target_prefix: enc/
-"""
 N = 12
 
 
@@ -50,8 +36,8 @@ def env(tmp_path):
     for i in range(N):
         (src / f"f{i:02}.bin").write_bytes(os.urandom(500 + i))
     store = f"t-{uuid.uuid4().hex}"
-    rest = REST.format(key=tmp_path / "kek.key", state=tmp_path / "state")
-    plan = parse_offline_plan("state", tmp_path / "src", rest)
+    rest = one_dataset(tmp_path / "kek.key", tmp_path / "state")
+    plan = parse_offline_plan("state", tmp_path / "src", rest, store=store)
     yield {
         "tmp": tmp_path,
         "plan": plan,

@@ -19,7 +19,7 @@ from tests.offline_plan import offline_migration, offline_plan_text
 WAVES = "waves:\n  - name: w\n    datasets:\n      - {name: ds, source: disk, target: mem}\n"
 
 
-def write_plan(tmp_path, state_line="", src=None):
+def write_plan(tmp_path, state_line="", src=None, store="unused"):
     folder = tmp_path / "plans"
     folder.mkdir(exist_ok=True)
     path = folder / "plan.yaml"
@@ -27,7 +27,9 @@ def write_plan(tmp_path, state_line="", src=None):
         f'keys:\n  k1: {{kind: file, path: "{tmp_path}/k1", create: true}}\n'
         f'  k2: {{kind: file, path: "{tmp_path}/k2", create: true}}\ndefaults: {{key: k1}}\n'
     )
-    path.write_text(offline_plan_text("unit", src or tmp_path, keys + state_line + WAVES))
+    path.write_text(
+        offline_plan_text("unit", src or tmp_path, keys + state_line + WAVES, store=store)
+    )
     return path
 
 
@@ -118,15 +120,15 @@ def test_run_says_which_journal_it_resumes_and_how_far_it_got(tmp_path):
     import uuid
 
     from hdh_migrate.backends.memory import drop_store
-    from hdh_migrate.engine.session import describe_position, journal_position
+    from hdh_migrate.engine.run.session import describe_position, journal_position
     from hdh_migrate.integrity import Ed25519FileSigner
     from tests.offline_plan import MemoryTargetClients
 
     (tmp_path / "data").mkdir()
     for n in range(3):
         (tmp_path / "data" / f"f{n}").write_bytes(b"x" * n)
-    plan = load_plan(write_plan(tmp_path, 'state_dir: "state"\n', src=tmp_path / "data"))
     store = f"t-{uuid.uuid4().hex}"
+    plan = load_plan(write_plan(tmp_path, 'state_dir: "state"\n', tmp_path / "data", store))
     clients = MemoryTargetClients(store)
     state = plan.state_path
     state.mkdir(parents=True)
@@ -143,18 +145,16 @@ def test_run_says_which_journal_it_resumes_and_how_far_it_got(tmp_path):
     assert lines[1].endswith("3 object(s): 3 verified")
 
 
-def test_each_run_records_how_it_ended(tmp_path, monkeypatch):
+def test_each_run_records_how_it_ended(tmp_path):
     import uuid
 
     from hdh_migrate.backends.memory import drop_store
-    from hdh_migrate.engine import session
-    from tests.offline_plan import MemoryTargetClients
+    from hdh_migrate.engine.run import session
 
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "f").write_bytes(b"x")
-    path = write_plan(tmp_path, 'state_dir: "state"\n', src=tmp_path / "data")
-    store = f"t-{uuid.uuid4().hex}"
-    monkeypatch.setattr(session, "Clients", lambda: MemoryTargetClients(store))
+    store = f"t-{uuid.uuid4().hex}"  # the plan's memory target: no client is substituted
+    path = write_plan(tmp_path, 'state_dir: "state"\n', tmp_path / "data", store)
     try:
         with session.migration(path) as job:
             job.run()

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from hdh_migrate.backends.memory import drop_store
-from hdh_migrate.engine.verdict import verdict
+from hdh_migrate.engine.run.verdict import verdict
 from hdh_migrate.errors import (
     IntegrityAuthError,
     ObjectsFailedError,
@@ -57,7 +57,7 @@ def env(tmp_path):
 
 def make_plan(env, verify="full", key="kek.key"):
     rest = REST.format(key=env["tmp"] / key, state=env["tmp"] / "state", verify=verify)
-    return parse_offline_plan("unit", env["tmp"] / "src", rest)
+    return parse_offline_plan("unit", env["tmp"] / "src", rest, store=env["store"])
 
 
 def migration(env, plan, clients):
@@ -220,7 +220,7 @@ def test_defaults_retries_sets_how_often_a_check_is_tried(env, retries, expected
         job.run()
     text = REST.format(key=env["tmp"] / "kek.key", state=env["tmp"] / "state", verify="full")
     text = text.replace("retries: 1", f"retries: {retries}")
-    plan = parse_offline_plan("unit", env["tmp"] / "src", text)
+    plan = parse_offline_plan("unit", env["tmp"] / "src", text, store=env["store"])
     clients.target.fail_on("open_read", RetryableError("503"), times=2, key="enc/a.bin")
     with migration(env, plan, clients) as job:
         (ds,) = job.reverify(VerifyMode("full"))
@@ -275,8 +275,8 @@ def test_a_sample_is_drawn_per_object_from_the_typed_mode(env):
 
 
 def test_verify_mode_header_checks_every_object_by_header():
-    from hdh_migrate.engine.runner import _concrete_mode
-    from hdh_migrate.engine.session import verify_mode
+    from hdh_migrate.engine.run.runner import _concrete_mode
+    from hdh_migrate.engine.run.session import verify_mode
 
     mode = verify_mode("header")
     assert {_concrete_mode(mode, f"ds/{n}", "seed") for n in range(200)} == {"header"}

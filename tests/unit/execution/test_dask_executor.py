@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from hdh_migrate.engine.dispatch import task_for, worker_share
+from hdh_migrate.backends.s3_config import S3Settings
 from hdh_migrate.engine.executor_choice import _choice, dask_settings, open_executor
+from hdh_migrate.engine.run.dispatch import task_for, worker_share
 from hdh_migrate.errors import UsageError
 from hdh_migrate.execution import DaskSettings, SerialExecutor, is_remote, make_executor
 from hdh_migrate.stages import throttle
@@ -28,7 +29,7 @@ REST = (
 
 
 def _plan(tmp_path: Path, executor: str):
-    return parse_offline_plan("p", tmp_path, REST + executor)
+    return parse_offline_plan("p", tmp_path, REST + executor, store="unused")
 
 
 def test_plan_scheduler_and_command_line_choose_the_executor(tmp_path: Path) -> None:
@@ -92,10 +93,10 @@ def test_a_worker_keeps_its_bucket_while_its_share_is_unchanged() -> None:
 
 
 def test_clients_are_cached_by_the_exact_spec_not_only_its_name() -> None:
-    a = Spec("s3", {"bucket": "one"}, "target:t")
-    b = Spec("s3", {"bucket": "two"}, "target:t")
+    a = Spec(S3Settings(bucket="one"), "target:t")
+    b = Spec(S3Settings(bucket="two"), "target:t")
     assert spec_digest(a) != spec_digest(b)
-    assert spec_digest(a) == spec_digest(Spec("s3", {"bucket": "one"}, "target:t"))
+    assert spec_digest(a) == spec_digest(Spec(S3Settings(bucket="one"), "target:t"))
 
 
 def _pid_after(seconds: float) -> int:
@@ -121,7 +122,7 @@ def test_dask_is_loaded_only_when_a_dask_executor_is_asked_for() -> None:
     import sys
 
     probe = (
-        "import sys, hdh_migrate.cli.main, hdh_migrate.engine.session, hdh_migrate.execution;"
+        "import sys, hdh_migrate.cli.main, hdh_migrate.engine.run.session, hdh_migrate.execution;"
         "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

@@ -35,7 +35,7 @@ def test_status_on_a_damaged_journal_exits_9_naming_it(tmp_path, capsys):
     rest = f'state_dir: "{tmp_path}/state"\nwaves:\n  - name: w\n    datasets:\n'
     rest += "      - {name: ds, source: disk, target: mem}\n"
     plan = tmp_path / "plan.yaml"
-    plan.write_text(offline_plan_text("unit", tmp_path, rest))
+    plan.write_text(offline_plan_text("unit", tmp_path, rest, store="unused"))
     (tmp_path / "state").mkdir()
     journal = tmp_path / "state" / "journal.sqlite"
     journal.write_bytes(b"garbage " * 1000)

@@ -269,6 +269,7 @@ def test_a_version_1_journal_is_migrated_in_place(tmp_path: Path) -> None:
         assert j.resume_header("id1", "e") is None  # migration 3: the resumes table
         item = j.get_by_id("id1")
         assert item is not None and item.state is ItemState.VERIFIED and item.manifest_leaf is None
+        assert item.object_id is None  # filled from the plan's prefixes (test_object_ids)
         assert j.integrity_check() == "ok"
 
 

@@ -41,11 +41,12 @@ def test_valid_kinds_reach_the_backend(minimal_text: str, source: str, expected:
     assert plan is not None
     config = source_spec(plan.effective("ir-referentiels")).config
     names = ("auth", "client_id", "tenant_id", "authority")
-    assert {k: config[k] for k in names if k in config} == expected
+    found = {k: getattr(config, k) for k in names}
+    assert {k: v for k, v in found.items() if v is not None} == expected
     if "certificate" in source:
-        assert config["certificate"] == "/etc/hdh/sp.pem"
+        assert config.certificate == "/etc/hdh/sp.pem"
     if "client_secret" in source:
-        assert str(config["client_secret"]) == "${env:AZURE_CLIENT_SECRET}"
+        assert str(config.client_secret) == "${env:AZURE_CLIENT_SECRET}"
 
 
 @pytest.mark.parametrize(

@@ -69,11 +69,11 @@ def test_the_specs_hand_the_resolved_path_to_the_backends(
     plan = check_text(text).plan
     assert plan is not None
     eff = plan.effective("ir-referentiels")
-    assert source_spec(eff).config["ca_bundle"] == "/etc/hdh/ca.pem"
-    assert target_spec(plan, "snc").config["ca_bundle"] == str(tmp_path / "ca.pem")
+    assert source_spec(eff).config.ca_bundle == "/etc/hdh/ca.pem"  # type: ignore[union-attr]
+    assert target_spec(plan, "snc").config.ca_bundle == str(tmp_path / "ca.pem")  # type: ignore[union-attr]
     plain = check_text(minimal_text).plan
     assert plain is not None
-    assert "ca_bundle" not in target_spec(plain, "snc").config
+    assert target_spec(plain, "snc").config.ca_bundle is None  # type: ignore[union-attr]
 
 
 def test_the_s3_client_verifies_with_the_bundle(tmp_path: Path) -> None:

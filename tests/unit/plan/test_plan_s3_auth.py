@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 
 from hdh_migrate.backends.registry import open_backend
+from hdh_migrate.backends.s3_config import S3Settings
 from hdh_migrate.engine.specs import target_spec
 from hdh_migrate.plan import check_text
+from hdh_migrate.stages.items import Spec
 
 CREDENTIALS = """\
     credentials:
@@ -30,10 +32,12 @@ def errors_of(text: str) -> list[tuple[str, str]]:
 def test_chain_kinds_need_no_credentials(minimal_text: str, auth: str, spec_keys: set[str]) -> None:
     plan = check_text(minimal_text.replace(CREDENTIALS, auth)).plan
     assert plan is not None
-    config = target_spec(plan, "snc").config
-    assert {"access_key", "secret_key", "session_token", "profile"} & set(config) == spec_keys
+    config = target_spec(plan, "snc").backend_spec
+    assert isinstance(config, S3Settings)
+    names = ("access_key", "secret_key", "session_token", "profile")
+    assert {n for n in names if getattr(config, n) is not None} == spec_keys
     if spec_keys:
-        assert config["profile"] == "hdh-migration"
+        assert config.profile == "hdh-migration"
 
 
 def test_profile_kind_without_a_name_uses_aws_profile(
@@ -42,17 +46,22 @@ def test_profile_kind_without_a_name_uses_aws_profile(
     plan = check_text(minimal_text.replace(CREDENTIALS, "    auth: {kind: profile}\n")).plan
     assert plan is not None
     monkeypatch.setenv("AWS_PROFILE", "ops")
-    assert target_spec(plan, "snc").config["profile"] == "ops"
+    assert _s3(target_spec(plan, "snc")).profile == "ops"
     monkeypatch.delenv("AWS_PROFILE")
-    assert target_spec(plan, "snc").config["profile"] == "default"
+    assert _s3(target_spec(plan, "snc")).profile == "default"
 
 
 def test_static_is_the_default_and_carries_a_session_token(minimal_text: str) -> None:
     with_token = CREDENTIALS + "      session_token: ${env:AWS_SESSION_TOKEN}\n"
     plan = check_text(minimal_text.replace(CREDENTIALS, with_token)).plan
     assert plan is not None and plan.targets["snc"].auth.kind == "static"
-    config = target_spec(plan, "snc").config
-    assert str(config["session_token"]) == "${env:AWS_SESSION_TOKEN}"
+    assert str(_s3(target_spec(plan, "snc")).session_token) == "${env:AWS_SESSION_TOKEN}"
+
+
+def _s3(spec: Spec) -> S3Settings:
+    config = spec.backend_spec
+    assert isinstance(config, S3Settings)
+    return config
 
 
 @pytest.mark.parametrize(

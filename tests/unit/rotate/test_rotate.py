@@ -15,11 +15,11 @@ import pytest
 
 from hdh_migrate.backends.memory import MemoryBackend, drop_store
 from hdh_migrate.crypto import Encryptor
-from hdh_migrate.engine.audit_dataset import _target_listing
+from hdh_migrate.engine.audit.dataset import _target_listing
 from hdh_migrate.engine.restore import RestoreItem, restore_one
 from hdh_migrate.engine.restore_fs import RestoreDir
 from hdh_migrate.engine.rotate import Rotation, recorded_rewraps, rotation_datasets
-from hdh_migrate.engine.runner import Migration, plan_digest
+from hdh_migrate.engine.run.runner import Migration, plan_digest
 from hdh_migrate.engine.specs import key_spec, target_spec
 from hdh_migrate.errors import IntegrityAuthError, UsageError
 from hdh_migrate.events import ListReporter
@@ -82,6 +82,7 @@ def env(tmp_path: Path) -> Any:
         "tmp": tmp_path,
         "src": src,
         "files": files,
+        "store": store,
         "clients": MemoryTargetClients(store),
         "signer": Ed25519FileSigner.generate("unit"),
     }
@@ -90,7 +91,7 @@ def env(tmp_path: Path) -> Any:
 
 def make_plan(env: Any, key: str = "k1") -> Plan:
     rest = REST.format(tmp=env["tmp"], key=key)
-    return parse_offline_plan("unit", env["src"], rest)
+    return parse_offline_plan("unit", env["src"], rest, store=env["store"])
 
 
 def state(env: Any) -> Path:
@@ -437,7 +438,7 @@ def test_cli_usage_errors_exit_2_in_one_line(
 
     path = tmp_path / "plan.yaml"
     rest = REST.format(tmp=env["tmp"], key="k1")
-    path.write_text(offline_plan_text("unit", env["src"], rest))
+    path.write_text(offline_plan_text("unit", env["src"], rest, store=env["store"]))
     base = ["keys", "rotate", str(path)]
     assert run([*base, "--from", "k1", "--to", "k1"]) == 2
     assert run([*base, "--from", "k1", "--to", "nope"]) == 2

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
+from hdh_migrate.backends.base import Capabilities
 from hdh_migrate.backends.memory import MemoryBackend
 from hdh_migrate.stages.buffers import BufferBudget, parts_in_flight
 from hdh_migrate.stages.copy import buffer_estimate
@@ -73,16 +75,21 @@ def test_parts_in_flight_fit_the_budget(part: int, threads: int):
 
 
 def test_buffer_estimate_counts_a_single_put_twice_and_multipart_by_parts():
-    class Settings:
-        multipart_threshold, max_concurrency = 16 * MIB, 4
+    class Target(MemoryBackend):  # declares what an S3 target with these settings declares
+        def capabilities(self) -> Capabilities:
+            return replace(super().capabilities(), multipart_threshold=16 * MIB, parts_in_flight=4)
 
-    class Target(MemoryBackend):
-        settings = Settings()
+    class Source(MemoryBackend):  # an Azure-like source reading 3 chunks of 4 MiB ahead
+        def capabilities(self) -> Capabilities:
+            return replace(super().capabilities(), read_ahead=12 * MIB)
 
     source, target = MemoryBackend(), Target()
     assert buffer_estimate(source, target, 1000, 1100, 16 * MIB) == 1000 + 2 * 1100
     big = buffer_estimate(source, target, 1 << 32, (1 << 32) + 4096, 16 * MIB)
     assert big == 2 * MIB + 5 * 16 * MIB
+    assert buffer_estimate(Source(), target, 1 << 32, 1 << 32, 16 * MIB) == 12 * MIB + 5 * 16 * MIB
+    no_threshold = buffer_estimate(source, MemoryBackend(), 1 << 30, 1 << 30, 16 * MIB)
+    assert no_threshold == 2 * MIB + 2 * (1 << 30)  # one PUT: the ciphertext twice
 
 
 def test_etags_compare_without_quotes():

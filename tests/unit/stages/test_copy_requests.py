@@ -13,9 +13,10 @@ from typing import Any, BinaryIO
 
 import pytest
 
-from hdh_migrate.backends.base import ObjectInfo, WriteOptions
+from hdh_migrate.backends.base import Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.backends.memory import MemoryBackend, drop_store
-from hdh_migrate.keys import generate_key_file
+from hdh_migrate.backends.specs import MemorySpec
+from hdh_migrate.keys import FileKeySpec, generate_key_file
 from hdh_migrate.stages.clients import Clients, spec_digest
 from hdh_migrate.stages.copy import copy_object
 from hdh_migrate.stages.envelopes import has_sidecars, sidecar_key
@@ -31,10 +32,13 @@ class Counting:
         self.name = self.inner.name
         self.calls: Counter[str] = Counter()
         self.md5_sent = md5_sent
-        if read_info:
-            self.open_read_info = self._open_read_info
+        self.read_info = read_info
 
-    def _open_read_info(self, key: str, if_match: str | None = None) -> tuple[BinaryIO, ObjectInfo]:
+    def capabilities(self) -> Capabilities:
+        """The memory backend's, declaring ``read_with_info`` when asked (like Azure)."""
+        return replace(self.inner.capabilities(), read_with_info=self.read_info)
+
+    def open_read_info(self, key: str, if_match: str | None = None) -> tuple[BinaryIO, ObjectInfo]:
         self.calls["open_read_info"] += 1
         return self.inner.open_read(key, if_match=if_match), self.inner.stat(key)
 
@@ -64,7 +68,7 @@ def world(tmp_path: Path) -> Any:
     names = (f"src-{uuid.uuid4().hex}", f"dst-{uuid.uuid4().hex}")
     key_path = tmp_path / "kek"
     generate_key_file(key_path)
-    yield names, Spec("file", {"path": str(key_path)}, "kek")
+    yield names, Spec(FileKeySpec(path=str(key_path)), "kek")
     for name in names:
         drop_store(name)
 
@@ -76,8 +80,8 @@ def run(world: Any, *, read_info: bool, md5_sent: bool, **item: Any) -> tuple[Co
     data = b"small object " * 100
     info = source.inner.write("a/k", io.BytesIO(data), len(data))
     clients = Clients()
-    source_spec = Spec("memory", {"store": names[0]}, "src")
-    target_spec = Spec("memory", {"store": names[1]}, "dst")
+    source_spec = Spec(MemorySpec(names[0]), "src")
+    target_spec = Spec(MemorySpec(names[1]), "dst")
     clients._backends = {  # type: ignore[dict-item]
         spec_digest(source_spec): source,
         spec_digest(target_spec): target,

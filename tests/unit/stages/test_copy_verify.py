@@ -8,8 +8,9 @@ import uuid
 import pytest
 
 from hdh_migrate.backends.memory import MemoryBackend, drop_store
+from hdh_migrate.backends.specs import MemorySpec
 from hdh_migrate.errors import PreconditionFailedError, RetryableError, ThrottledError
-from hdh_migrate.keys import generate_key_file
+from hdh_migrate.keys import FileKeySpec, generate_key_file
 from hdh_migrate.stages.clients import Clients
 from hdh_migrate.stages.copy import copy_object
 from hdh_migrate.stages.items import CopyItem, Spec, VerifyItem
@@ -26,9 +27,9 @@ def world(tmp_path):
     key_path = tmp_path / "kek"
     generate_key_file(key_path)
     yield {
-        "source": Spec("memory", {"store": names[0]}, names[0]),
-        "target": Spec("memory", {"store": names[1]}, names[1]),
-        "kek": Spec("file", {"path": str(key_path)}, "kek"),
+        "source": Spec(MemorySpec(names[0]), names[0]),
+        "target": Spec(MemorySpec(names[1]), names[1]),
+        "kek": Spec(FileKeySpec(path=str(key_path)), "kek"),
         "clients": Clients(),
         "src": MemoryBackend(names[0]),
         "dst": MemoryBackend(names[1]),

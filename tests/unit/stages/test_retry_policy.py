@@ -6,6 +6,7 @@ import uuid
 import pytest
 
 from hdh_migrate.backends.memory import MemoryBackend, drop_store
+from hdh_migrate.backends.specs import MemorySpec
 from hdh_migrate.errors import NotFoundError, PermanentError, RetryableError, ThrottledError
 from hdh_migrate.stages.clients import Clients
 from hdh_migrate.stages.items import Spec
@@ -27,8 +28,8 @@ def store():
 def test_a_spec_with_a_policy_gives_a_retrying_backend(store):
     name, raw = store
     clients = Clients()
-    wrapped = clients.backend(Spec("memory", {"store": name}, "w", FAST))
-    plain = clients.backend(Spec("memory", {"store": name}, "p"))
+    wrapped = clients.backend(Spec(MemorySpec(name), "w", FAST))
+    plain = clients.backend(Spec(MemorySpec(name), "p"))
     assert isinstance(wrapped, RetryingBackend) and not isinstance(plain, RetryingBackend)
     wrapped.inner.fail_on("stat", ThrottledError("slow down"), times=2)
     wrapped.inner.fail_on("open_read", RetryableError("reset"), times=2)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hdh_migrate.engine.runner import DatasetOutcome
+from hdh_migrate.engine.run.runner import DatasetOutcome
 from hdh_migrate.errors import (
     HdhError,
     IntegrityAuthError,

@@ -18,10 +18,10 @@ from datetime import UTC, date, datetime
 
 from hdh_migrate import __version__
 from hdh_migrate.backends.probe import ProbeResult, load_probe
-from hdh_migrate.engine.audit_dataset import audit_dataset, skipped_dataset
-from hdh_migrate.engine.audit_journal import JournalView
+from hdh_migrate.engine.audit.dataset import audit_dataset, skipped_dataset
+from hdh_migrate.engine.audit.journal import JournalView
 from hdh_migrate.engine.credential_kinds import credential_notes
-from hdh_migrate.engine.runner import Migration
+from hdh_migrate.engine.run.runner import Migration
 from hdh_migrate.errors import HdhError
 from hdh_migrate.events import NullReporter, Reporter
 from hdh_migrate.plan import Plan

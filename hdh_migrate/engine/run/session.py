@@ -12,7 +12,8 @@ from typing import Any
 from hdh_migrate.engine.evidence import StatePaths, manifest_signer, state_paths
 from hdh_migrate.engine.executor_choice import open_executor
 from hdh_migrate.engine.restore import RestoreOutcome, restore_all, restore_items
-from hdh_migrate.engine.runner import Migration, plan_digest, verified_how
+from hdh_migrate.engine.run.object_ids import fill_object_ids
+from hdh_migrate.engine.run.runner import Migration, plan_digest, verified_how
 from hdh_migrate.engine.specs import key_spec, target_spec
 from hdh_migrate.engine.state_lock import state_lock
 from hdh_migrate.engine.state_repair import guard as state_guard
@@ -186,7 +187,13 @@ def journal_for(plan: Plan) -> Journal:
             f"no journal at {paths.journal}: nothing has run for plan {plan.name!r}",
             hint=f"run `hdh-migrate run` first (state directory {paths.root})",
         )
-    return Journal(paths.journal)
+    journal = Journal(paths.journal)
+    try:
+        fill_object_ids(journal, plan)
+    except BaseException:
+        journal.close()
+        raise
+    return journal
 
 
 def status(path: str | Path) -> dict[str, Any]:

@@ -31,8 +31,8 @@ from a fresh listing; switch hooks re-run unless every dataset is already switch
   remain in the journal for decommissioning).
 
 Modules: this one drives the commands (cutover, gates and switch, rollback, finalize);
-``cutover_freeze`` freezes and unfreezes, ``cutover_delta`` syncs the delta and the final
-pass, ``cutover_base`` holds the shared bookkeeping, ``cutover_report`` the report.
+``cutover.freeze`` freezes and unfreezes, ``cutover.delta`` syncs the delta and the final
+pass, ``cutover.base`` holds the shared bookkeeping, ``reports.cutover_report`` the report.
 """
 
 from __future__ import annotations
@@ -46,10 +46,9 @@ from typing import Any
 
 from hdh_migrate.engine import approvals as signed_approvals
 from hdh_migrate.engine.approvals import Statement
-from hdh_migrate.engine.cutover_base import CutoverError, S, refuse
-from hdh_migrate.engine.cutover_delta import DeltaSteps
-from hdh_migrate.engine.cutover_freeze import LEASE_BATCH, FreezeSteps
-from hdh_migrate.engine.cutover_report import Report, markdown, one_line, utc_now
+from hdh_migrate.engine.cutover.base import CutoverError, S, refuse
+from hdh_migrate.engine.cutover.delta import DeltaSteps
+from hdh_migrate.engine.cutover.freeze import LEASE_BATCH, FreezeSteps
 from hdh_migrate.engine.evidence_report import write_html
 from hdh_migrate.engine.gates import GateInputs, GateResult, enforce, evaluate
 from hdh_migrate.errors import GateRefusedError, HdhError, UsageError
@@ -57,6 +56,7 @@ from hdh_migrate.journal import DatasetState
 from hdh_migrate.plan import Wave
 from hdh_migrate.plan.cutover import Cutover
 from hdh_migrate.plan.types import resolve_text
+from hdh_migrate.reports.cutover_report import Report, markdown, one_line, utc_now
 
 __all__ = [
     "LEASE_BATCH",

@@ -23,12 +23,13 @@ from hdh_migrate import __version__
 from hdh_migrate.backends.base import Backend, OpenUploads
 from hdh_migrate.backends.probe import ProbeResult, load_probe
 from hdh_migrate.circuit import CIRCUITS
-from hdh_migrate.engine.circuit_guard import observe, stop_if_open, until_open
 from hdh_migrate.engine.credential_window import check_window
-from hdh_migrate.engine.dispatch import map_units
-from hdh_migrate.engine.group_commit import GROUP_SIZE, GroupCommit
 from hdh_migrate.engine.names import refuse_name
 from hdh_migrate.engine.resume import kept_upload_keys, resume_header
+from hdh_migrate.engine.run.circuit_guard import observe, stop_if_open, until_open
+from hdh_migrate.engine.run.dispatch import map_units
+from hdh_migrate.engine.run.group_commit import GROUP_SIZE, GroupCommit
+from hdh_migrate.engine.run.object_ids import fill_object_ids, landing, object_id
 from hdh_migrate.engine.specs import key_spec, selection_for, source_spec, target_spec
 from hdh_migrate.errors import UsageError
 from hdh_migrate.events import NullReporter, Reporter
@@ -157,6 +158,7 @@ class Migration:
         self._opened_size = manifest.size  # leaves past this were lost with a crash
         self._stop = threading.Event()
         self._sidecars: dict[str, bool] = {}
+        fill_object_ids(journal, plan)
 
     # ------------------------------------------------------------------ the run
 
@@ -412,14 +414,12 @@ class Migration:
 
     def _copy_item(self, ctx: Context, item: Item) -> CopyItem:
         ds = ctx.eff.dataset
-        relative = item.key[len(ds.prefix) :]
-        object_id = f"{ds.name}/{relative}"
         header = resume_header(
             self.journal,
             self.clients.backend(ctx.target),
             partial(self.clients.key, ctx.kek),
             item,
-            object_id,
+            object_id(item),
             ctx.segment_size,
         )
         return CopyItem(
@@ -427,8 +427,8 @@ class Migration:
             key=item.key,
             size=item.size,
             etag=item.etag or None,
-            object_id=object_id,
-            target_key=ds.target_prefix + relative,
+            object_id=object_id(item),
+            target_key=landing(item),
             source=ctx.source,
             target=ctx.target,
             kek=ctx.kek,
@@ -578,16 +578,15 @@ class Migration:
         )
 
     def _verify_item(self, ctx: Context, item: Item, mode: VerifyMode) -> VerifyItem:
-        relative = item.key[len(ctx.eff.dataset.prefix) :]
-        object_id = f"{ctx.eff.name}/{relative}"
+        oid = object_id(item)
         return VerifyItem(
             dataset=ctx.eff.name,
             key=item.key,
-            object_id=object_id,
+            object_id=oid,
             target_key=item.target_key or "",
             target=ctx.target,
             kek=ctx.kek,
-            mode=_concrete_mode(mode, object_id, self.plan_digest),
+            mode=_concrete_mode(mode, oid, self.plan_digest),
             plaintext_sha256=item.plaintext_sha256,
             plaintext_size=item.size,
             ciphertext_size=item.target_size or 0,
@@ -654,19 +653,18 @@ class Migration:
                 self._record_object(ctx, item)
 
     def _object_record(self, ctx: Context, item: Item, mode: str) -> dict[str, Any]:
-        relative = item.key[len(ctx.eff.dataset.prefix) :]
         return {
             "type": "object",
             "run_id": self.run_id,
             "dataset": ctx.eff.name,
-            "object_id": f"{ctx.eff.name}/{relative}",
+            "object_id": object_id(item),
             "source": {
                 "uri": f"{ctx.source.ident}/{item.key}",
                 "etag": item.etag,
                 "size": item.size,
             },
             "target": {
-                "bucket": ctx.eff.target.bucket,
+                "bucket": ctx.eff.target.location,
                 "key": item.target_key or "",
                 "version": item.target_version,
                 "size": item.target_size or 0,
@@ -715,6 +713,8 @@ def _journal_entry(dataset: str, entry: Entry) -> InventoryEntry:
         content_md5=info.content_md5.hex() if info.content_md5 else None,
         flag=ItemState.FLAGGED if entry.flag else None,
         reason=entry.flag,
+        object_id=entry.object_id,
+        target_key=entry.target_key,
     )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hdh_migrate import __version__, private_files
-from hdh_migrate.engine.runner import DatasetOutcome
+from hdh_migrate.engine.run.runner import DatasetOutcome
 from hdh_migrate.escaping import json_text, md_code, md_text
 from hdh_migrate.units import human_size
 

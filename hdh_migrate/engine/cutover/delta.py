@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from hdh_migrate.engine.cutover_base import CutoverBase, S
-from hdh_migrate.engine.runner import Context
+from hdh_migrate.engine.cutover.base import CutoverBase, S
+from hdh_migrate.engine.run.object_ids import object_id
+from hdh_migrate.engine.run.runner import Context
 from hdh_migrate.errors import ObjectsFailedError
 from hdh_migrate.journal import Item, ItemState
 from hdh_migrate.stages import delta as deltas
@@ -95,7 +96,7 @@ class DeltaSteps(CutoverBase):
                 "to_state": str(state),
                 "event": "deleted_at_source",
                 "step": label,
-                "object_id": f"{ctx.eff.name}/{item.key[len(ctx.eff.dataset.prefix) :]}",
+                "object_id": object_id(item),
                 "source_key": item.key,
                 "target_key": item.target_key,
                 "target_kept": True,

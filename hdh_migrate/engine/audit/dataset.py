@@ -1,7 +1,7 @@
 """One dataset of an audit: the source selection listed read-only, merged with the target
 listing (both in key order) into the inventory, the diff and the request tally.
 
-Backends are opened with ``open_backend(read_only=True)`` (a local source also with
+Backends are opened with ``open_spec(read_only=True)`` (a local source also with
 ``create=False``); the journal only through ``JournalView`` (read-only). See docs/audit.md
 for the definitions of new / changed / identical / extra.
 """
@@ -9,18 +9,19 @@ for the definitions of new / changed / identical / extra.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import replace
 
 from hdh_migrate.backends.base import Backend, ObjectInfo
 from hdh_migrate.backends.probe import PROBE_PREFIX, ProbeResult, load_probe
-from hdh_migrate.backends.registry import open_backend
+from hdh_migrate.backends.registry import open_spec
+from hdh_migrate.backends.specs import LocalSpec
 from hdh_migrate.crypto.format import (
     MAX_HEADER_LEN,
     PREFIX_LEN,
     header_length_from_prefix,
     parse_header,
 )
-from hdh_migrate.engine.audit_journal import DONE_STATES, JournalItem, JournalView
+from hdh_migrate.engine.audit.journal import DONE_STATES, JournalItem, JournalView
 from hdh_migrate.engine.specs import selection_for, source_spec, target_spec
 from hdh_migrate.errors import HdhError, NotFoundError
 from hdh_migrate.plan import EffectiveDataset, Plan
@@ -45,7 +46,7 @@ def _base(eff: EffectiveDataset, status: str, note: str = "") -> DatasetReport:
         ds.name,
         eff.wave.name,
         where,
-        f"{ds.target}:{eff.target.bucket}/{ds.target_prefix}",
+        f"{ds.target}:{eff.target.location}/{ds.target_prefix}",
         ds.target_prefix,
         status,
         note,
@@ -62,9 +63,7 @@ def audit_dataset(
     except HdhError as exc:
         return _failed(report, "unreachable", exc), tally
     try:
-        target = open_backend(
-            "s3", target_spec(plan, eff.dataset.target, eff).config, read_only=True
-        )
+        target = open_spec(target_spec(plan, eff.dataset.target, eff).backend_spec, read_only=True)
     except HdhError as exc:
         source.close()
         return _failed(report, "unreachable", exc), tally
@@ -93,11 +92,10 @@ def _failed(report: DatasetReport, status: str, exc: HdhError) -> DatasetReport:
 
 
 def _open_source(eff: EffectiveDataset) -> Backend:
-    spec = source_spec(eff)
-    config: dict[str, Any] = dict(spec.config)
-    if spec.kind == "local":
-        config["create"] = False  # never make the directory an audit looks at
-    return open_backend(spec.kind, config, read_only=True)
+    spec = source_spec(eff).backend_spec
+    if isinstance(spec, LocalSpec):
+        spec = replace(spec, create=False)  # never make the directory an audit looks at
+    return open_spec(spec, read_only=True)
 
 
 def _transfer(eff: EffectiveDataset) -> Transfer:

@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from hdh_migrate.engine.cutover_base import CutoverBase, CutoverError, S
-from hdh_migrate.engine.runner import Context
+from hdh_migrate.engine.cutover.base import CutoverBase, CutoverError, S
+from hdh_migrate.engine.run.runner import Context
 from hdh_migrate.errors import UsageError
 from hdh_migrate.execution import imap_unordered
 from hdh_migrate.plan import Wave

@@ -1,7 +1,7 @@
 """What every cutover step shares: the collaborators, the dataset states read from the
 journal, the recorded transition (manifest record, then journal), hooks, listings.
 
-``CutoverBase`` holds them; ``cutover_freeze`` and ``cutover_delta`` add the steps, and
+``CutoverBase`` holds them; ``cutover.freeze`` and ``cutover.delta`` add the steps, and
 ``cutover.WaveCutover`` the commands that drive them.
 """
 
@@ -13,14 +13,14 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from hdh_migrate.engine.cutover_report import Report
 from hdh_migrate.engine.hooks import HookResult, HookRunner
-from hdh_migrate.engine.runner import Context, Migration
+from hdh_migrate.engine.run.runner import Context, Migration
 from hdh_migrate.engine.specs import target_endpoint
 from hdh_migrate.errors import HdhError
 from hdh_migrate.journal import DatasetState
 from hdh_migrate.plan import Wave
 from hdh_migrate.plan.cutover import Hook
+from hdh_migrate.reports.cutover_report import Report
 from hdh_migrate.stages.inventory import inventory
 
 S = DatasetState
@@ -92,7 +92,7 @@ class CutoverBase:
         first = self.plan.effective(wave.datasets[0])
         return {
             "HDH_TARGET_ENDPOINT": target_endpoint(first.target),
-            "HDH_TARGET_BUCKET": first.target.bucket,
+            "HDH_TARGET_BUCKET": first.target.location,
             "HDH_TARGET_PREFIX": first.dataset.target_prefix,
             "HDH_WAVE": wave.name,
             "HDH_DATASETS": ",".join(d.name for d in wave.datasets),
