@@ -72,6 +72,7 @@ class CopyResult:
     not_carried: tuple[str, ...] = ()  # metadata and properties the target could not hold
     endpoint: str | None = None  # the endpoint a connection failure was with
     content_md5: str | None = None  # the Content-MD5 (hex) of the version copied, if any
+    retries: tuple[str, ...] = ()  # the cause of each retry made (stages.retry.CAUSES)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,6 +117,7 @@ class VerifyResult:
     reason: str | None = None
     bytes_read: int = 0
     tampered: bool = False  # a mismatch found by authentication (HDH1 tag, header, commitment)
+    retries: tuple[str, ...] = ()  # the cause of each retry made (stages.retry.CAUSES)
 
     @property
     def ok(self) -> bool:
