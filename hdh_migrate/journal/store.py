@@ -19,6 +19,7 @@ hold one page in memory and tolerate state changes made while iterating.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -94,6 +95,8 @@ class Journal:
     def __init__(self, path: str | Path, clock: Callable[[], str] = utc_now) -> None:
         self.path = Path(path)
         self._clock = clock
+        #: Called with the seconds each write transaction took, BEGIN to COMMIT (metrics).
+        self.on_commit: Callable[[float], None] | None = None
         integrity.check_file(self.path)  # garbage or truncated: a one-line StateError
         full_check = integrity.unclean(self.path)
         try:
@@ -139,6 +142,7 @@ class Journal:
     def _txn(self, sync: str) -> Iterator[sqlite3.Connection]:
         """One write transaction committed with ``synchronous=sync``."""
         conn = self._conn
+        began = time.monotonic()
         with integrity.named(self.path):
             conn.execute(f"PRAGMA synchronous={sync}")
             conn.execute("BEGIN IMMEDIATE")
@@ -157,6 +161,8 @@ class Journal:
             raise
         with integrity.named(self.path):
             conn.execute("COMMIT")
+        if self.on_commit is not None:
+            self.on_commit(time.monotonic() - began)
 
     def _rollback(self) -> None:
         with suppress(sqlite3.Error, StateError):  # a failed COMMIT or a full disk ended it

@@ -159,3 +159,58 @@ def test_the_run_report_says_how_objects_were_verified(env: Any) -> None:
     by = report.to_dict()["totals"]["verified_by"]
     assert by == outcomes[0].verified_by and by["sampled"] > 0
     assert f"{by['full']} by full read-back, {by['sampled']} sampled" in report.markdown()
+
+
+def test_object_retry_events_name_each_retry_cause_and_validate(env: Any) -> None:
+    from hdh_migrate.errors import RetryableError, ThrottledError
+
+    clients = MemoryTargetClients(env["store"])
+    try:
+        raise ConnectionResetError(104, "Connection reset by peer")
+    except ConnectionResetError:
+        reset = RetryableError("mem: put: connection dropped")
+    clients.target.fail_on("write", reset, times=1)
+    clients.target.fail_on("open_read", ThrottledError("mem: read: SlowDown (HTTP 503)"), times=1)
+    reporter = Stamped()
+    migrate(env, "full", reporter, clients)
+    retries = [r for r in reporter.records if r["event"] == "object.retry"]
+    for record in retries:
+        jsonschema.validate(record, SCHEMA)
+    by_phase = {r["phase"]: r for r in retries}
+    assert set(by_phase) == {"copy", "verify"}, retries
+    copy, verify = by_phase["copy"], by_phase["verify"]
+    assert copy["causes"] == {"connection_reset": 1} and copy["cause"] == "connection_reset"
+    assert copy["attempts"] == 1 and copy["throttled"] == 0
+    assert verify["causes"] == {"throttled": 1} and verify["throttled"] == 1
+    assert "SlowDown" not in json.dumps(retries)  # causes, not the server's words
+    finished = reporter.records[-1]
+    assert finished["event"] == "run.finished" and finished["verified"] == 40
+
+
+class InFlight(ListReporter):
+    """Reads the job's in-flight gauge at every event, as a metrics scrape would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[int] = []
+
+    def event(self, name: str, /, **fields: Any) -> None:
+        super().event(name, **fields)
+        if hasattr(self, "job"):
+            self.seen.append(self.job.objects_in_flight)
+
+
+def test_objects_in_flight_rise_within_the_window_and_fall_to_zero(env: Any) -> None:
+    reporter = InFlight()
+    job, _ = migrate(env, "full", reporter, MemoryTargetClients(env["store"]))
+    assert max(reporter.seen) >= 1 and all(0 <= n <= 2 for n in reporter.seen)  # window 2
+    assert reporter.seen[-1] == 0 and job.objects_in_flight == 0
+
+
+def test_the_journal_reports_each_commit_time(tmp_path: Path) -> None:
+    times: list[float] = []
+    with Journal(tmp_path / "j.sqlite") as journal:
+        journal.on_commit = times.append
+        journal.begin_run("r", "sha256:x", "0")
+        journal.ensure_dataset("ds", "w1")
+    assert len(times) >= 2 and all(0 <= t < 10 for t in times)

@@ -124,13 +124,29 @@ def test_metrics_are_served_on_loopback_and_written_to_a_textfile(tmp_path: Path
     fan.event("object.copied", dataset="d", key="a", bytes=10)
     fan.event("object.copied", dataset="d", key="b", bytes=20)
     fan.event("object.verified", dataset="d", key="a", mode="full", how="full")
-    fan.event("object.retry", dataset="d", key="b", attempts=3)
+    causes = {"throttled": 2, "connection_reset": 1}
+    fan.event("object.retry", dataset="d", key="b", attempts=3, causes=causes, throttled=2)
+    fan.event("object.retry", dataset="d", key="a", attempts=1, phase="verify")  # no causes
+    in_flight = [5]
+    metrics.watch(lambda: in_flight[0])
+    for seconds in (0.002, 0.004, 0.3):
+        metrics.commit(seconds)
     port = metrics.serve(0)
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    url = f"http://127.0.0.1:{port}/metrics"
+    body = urllib.request.urlopen(url, timeout=5).read().decode()
     assert 'hdh_migrate_bytes_total{dataset="d",outcome="ok",phase="copy"} 30.0' in body
     assert 'hdh_migrate_objects_total{dataset="d",outcome="full",phase="verify"} 1.0' in body
-    assert 'hdh_migrate_retries_total{dataset="d"} 3.0' in body
+    retries = 'hdh_migrate_retries_total{{cause="{}",dataset="d",phase="{}"}} {}'
+    assert retries.format("throttled", "copy", "2.0") in body
+    assert retries.format("connection_reset", "copy", "1.0") in body
+    assert retries.format("other", "verify", "1.0") in body
+    assert 'hdh_migrate_throttles_total{dataset="d"} 2.0' in body
+    assert "hdh_migrate_in_flight_objects 5.0" in body
+    assert "hdh_migrate_journal_commit_seconds_count 3.0" in body
+    assert 'hdh_migrate_journal_commit_seconds_bucket{le="0.005"} 2.0' in body
     assert re.search(r"hdh_migrate_peak_rss_bytes [1-9]", body)
+    in_flight[0] = 0
+    assert "hdh_migrate_in_flight_objects 0.0" in urllib.request.urlopen(url).read().decode()
     out = tmp_path / "hdh.prom"
     metrics.write(out)
     assert 'hdh_migrate_planned_bytes{dataset="d",phase="copy"} 30.0' in out.read_text()

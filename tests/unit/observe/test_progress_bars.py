@@ -1,0 +1,69 @@
+"""The terminal bars (issue 15): inventory, per dataset and phase, per wave and overall, moved
+by the byte meter between object events; retries, throttles and failures on screen."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from hdh_migrate.cli.progress import RichReporter
+from hdh_migrate.stages.meter import ByteMeter
+
+MIB = 1 << 20
+
+
+def bars(reporter: RichReporter) -> dict[str, tuple[float, float | None, str]]:
+    reporter._refresh()
+    return {
+        t.description.strip(): (t.completed, t.total, t.fields["objects"])
+        for t in reporter.progress.tasks
+    }
+
+
+def test_bars_for_inventory_waves_datasets_and_overall_move_with_the_meter() -> None:
+    meter = ByteMeter()
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=160)
+    with RichReporter(meter, console) as screen:
+        screen.event("run.started", waves={"w1": ["a", "b"], "w2": ["c"]}, datasets=["a", "b"])
+        screen.event("dataset.start", dataset="a", wave="w1")
+        meter.add("a", "listed", 3)
+        meter.add("a", "listed_bytes", 6 * MIB)
+        seen = bars(screen)
+        assert seen["list   a"] == (6 * MIB, None, "3 listed")  # listing, total unknown
+        meter.add("a", "listed", 1)
+        meter.add("a", "listed_bytes", 2 * MIB)
+        screen.event("inventory.done", dataset="a", listed=4)
+        screen.event("copy.start", dataset="a", objects=4, bytes=8 * MIB)
+        meter.add("a", "copy", 3 * MIB)  # bytes read inside an object not finished yet
+        seen = bars(screen)
+        assert seen["list   a"] == (8 * MIB, 8 * MIB, "4 listed")
+        assert seen["copy   a"] == (3 * MIB, 8 * MIB, "0/4")
+        assert seen["wave   w1"] == (3 * MIB, 8 * MIB, "1/2 datasets")
+        assert seen["wave   w2"] == (0, 0, "0/1 datasets")
+        assert seen["overall"][:2] == (3 * MIB, 8 * MIB)
+        screen.event("object.copied", dataset="a", key="k", bytes=2 * MIB)
+        causes = {"throttled": 2, "timeout": 1}
+        screen.event("object.retry", dataset="a", key="k", attempts=3, causes=causes, throttled=2)
+        screen.event("object.failed", dataset="a", key="bad\x1b[2J", reason="gone")
+        meter.add("a", "copy", 1 * MIB)
+        seen = bars(screen)
+        assert seen["copy   a"] == (4 * MIB, 8 * MIB, "1/4")
+        assert seen["overall"][2] == "1 copied · 3 retries (2 throttled) · 1 failed"
+        screen.event("dataset.start", dataset="c", wave="w2")
+        screen.event("copy.start", dataset="c", objects=1, bytes=MIB)
+        meter.add("c", "copy", 10 * MIB)  # retried reads count again: capped at the total
+        seen = bars(screen)
+        assert seen["wave   w2"] == (MIB, MIB, "1/1 datasets")
+        assert seen["overall"][:2] == (5 * MIB, 9 * MIB)
+    text = out.getvalue()
+    assert "failed a: bad" in text and "\x1b[2J" not in text  # untrusted text escaped
+
+
+def test_a_single_wave_run_has_no_wave_bar() -> None:
+    screen = RichReporter(ByteMeter(), Console(file=io.StringIO(), force_terminal=True))
+    with screen:
+        screen.event("run.started", waves={"w1": ["a"]}, datasets=["a"])
+        screen.event("copy.start", dataset="a", objects=1, bytes=10)
+        assert set(bars(screen)) == {"overall", "copy   a"}
