@@ -19,6 +19,7 @@ from hdh_migrate.observe import Envelope, Fanout, RunStats
 from hdh_migrate.observe.folding import Folding
 from hdh_migrate.observe.logfile import LogFile
 from hdh_migrate.observe.ticker import Ticker
+from hdh_migrate.stages.meter import PROCESS_METER
 
 if TYPE_CHECKING:
     from hdh_migrate.engine.runner import Migration
@@ -48,7 +49,7 @@ class Observed:
 @contextmanager
 def observed(as_json: bool) -> Iterator[Observed]:
     """Screen + stats + heartbeats + log file + metrics, started and stopped together."""
-    envelope, stats = Envelope(), RunStats()
+    envelope, stats = Envelope(), RunStats(read=lambda: PROCESS_METER.total("copy"))
     with ExitStack() as stack:
         sinks: list[Reporter] = [stats, _screen(as_json, envelope, stack)]
         if STATE.log_file is not None:

@@ -53,6 +53,26 @@ def test_stats_count_events_and_compute_rate_and_eta() -> None:
     assert "MB" not in line.replace("MiB", "")  # one unit system
 
 
+def test_stats_move_inside_a_large_object_by_the_bytes_read() -> None:
+    clock, read = FakeClock(), [7 * MIB]  # the meter before this run: not ours
+    stats = RunStats(clock, read=lambda: read[0])
+    stats.event("copy.start", dataset="d", objects=1, bytes=100 * MIB)
+    clock.now += 10
+    read[0] += 20 * MIB  # a single object in flight, not finished
+    t = stats.snapshot()
+    assert (t.objects_copied, t.bytes_copied, t.bytes_read, t.bytes_moved) == (
+        0,
+        0,
+        20 * MIB,
+        20 * MIB,
+    )
+    assert t.rate == pytest.approx(2 * MIB) and t.eta == pytest.approx(40.0)
+    assert "copied 0/1 objects, 20.0 MiB/100.0 MiB, 2.0 MiB/s, ETA 0m40s" in stats.line()
+    assert t.to_dict()["bytes_moved"] == 20 * MIB
+    read[0] += 200 * MIB  # retried reads count again: never past the total
+    assert stats.snapshot().bytes_moved == 100 * MIB
+
+
 def test_envelope_stamps_schema_time_run_and_a_gapless_sequence() -> None:
     env = Envelope("r1")
     seqs: list[int] = []
