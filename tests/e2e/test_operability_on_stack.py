@@ -122,11 +122,16 @@ def test_metrics_are_scraped_mid_run_and_the_textfile_matches_the_journal(
             break
     assert url, "the metrics address was not printed"
     scraped, copied = "", 'hdh_migrate_bytes_total{dataset="ds",outcome="ok",phase="copy"}'
+    in_flight: list[float] = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and copied not in scraped and process.poll() is None:
         scraped = urllib.request.urlopen(url, timeout=5).read().decode()
+        in_flight.append(gauge(scraped, "hdh_migrate_in_flight_objects"))
         time.sleep(0.2)
     assert copied in scraped  # seen while the run was going
+    assert max(in_flight) >= 1  # objects were in flight at some scrape
+    assert gauge(scraped, "hdh_migrate_journal_commit_seconds_count") >= 1
+    assert gauge(scraped, "hdh_migrate_peak_rss_bytes") > 10 * MIB
     process.communicate(timeout=120)
     assert process.returncode == 0
     text = prom.read_text()
@@ -138,6 +143,55 @@ def test_metrics_are_scraped_mid_run_and_the_textfile_matches_the_journal(
     with sqlite3.connect(world.state / "journal.sqlite") as db:
         journaled = db.execute("SELECT sum(size) FROM items WHERE state = 'verified'").fetchone()
     assert moved == journaled[0] == 10 * 300 * 1024
+
+
+def gauge(text: str, name: str) -> float:
+    found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    assert found, f"{name} missing"
+    return float(found.group(1))
+
+
+def test_retries_are_reported_by_cause_in_events_log_and_metrics(
+    world: Any, stack: Any, tmp_path: Path
+) -> None:
+    """Through a proxy answering 40 % of the target's requests 503 SlowDown (the SDK's own
+    second attempt absorbs most): object.retry events, log records and the metrics name
+    the cause ``throttled`` — never the server's words."""
+    from urllib.parse import urlparse
+
+    from tests.support.faultproxy import FaultProxy, Faults
+
+    seed(world, 16, 50_000)
+    proxy = FaultProxy(urlparse(stack.s3_endpoint).port or 0, Faults(http_error_fraction=0.4))
+    world.plan.write_text(world.plan.read_text().replace(stack.s3_endpoint, proxy.url))
+    log, prom = tmp_path / "run.log", tmp_path / "hdh.prom"
+    root = ("--log-file", str(log), "--metrics-file", str(prom))
+    try:
+        done = world.cli(*root, "run", str(world.plan), "--json")
+    finally:
+        proxy.close()
+    assert done.returncode == 0, done.stderr
+    assert proxy.counters.injected > 0
+    events = [json.loads(x) for x in done.stdout.splitlines()]
+    for event in events:
+        jsonschema.validate(event, SCHEMA)
+    retries = [e for e in events if e["event"] == "object.retry"]
+    assert retries, "no retry reached the tool's policy"
+    throttled = sum(e["causes"].get("throttled", 0) for e in retries)
+    assert throttled > 0 and throttled == sum(e["throttled"] for e in retries)
+    logged = [json.loads(x) for x in log.read_text().splitlines()]
+    warned = [r for r in logged if r["event"] == "object.retry"]
+    assert len(warned) == len(retries) and all(r["level"] == "warning" for r in warned)
+    assert all(r["cause"] in r["causes"] for r in warned)
+    for text in (log.read_text(), done.stdout):
+        assert "SlowDown" not in text and "reduce your request rate" not in text
+    metrics = prom.read_text()
+    counted = sum(
+        float(v)
+        for v in re.findall(r'hdh_migrate_retries_total\{cause="throttled",[^}]*\} (\S+)', metrics)
+    )
+    assert counted == throttled
+    assert gauge(metrics.replace('{dataset="ds"}', ""), "hdh_migrate_throttles_total") == throttled
 
 
 def test_log_file_records_each_object_and_validates(world: Any, tmp_path: Path) -> None:

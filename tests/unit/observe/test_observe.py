@@ -128,6 +128,15 @@ def test_log_file_filters_by_level_is_private_and_escapes_control_characters(
     assert record["level"] == "debug" and record["schema"] == EVENTS_SCHEMA
 
 
+def test_log_file_takes_an_event_after_it_was_closed(tmp_path: Path) -> None:
+    log = LogFile(tmp_path / "run.log")
+    log.event("run.finished", interrupted=False)
+    log.close()  # the watch ended; `run --json` still ends with run.done
+    log.event("run.done", datasets=[])
+    names = [json.loads(x)["event"] for x in (tmp_path / "run.log").read_text().splitlines()]
+    assert names == ["run.finished", "run.done"]
+
+
 def test_log_file_refuses_to_write_through_a_symlink(tmp_path: Path) -> None:
     victim = tmp_path / "victim"
     victim.write_text("keep")
