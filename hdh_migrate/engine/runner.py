@@ -545,27 +545,32 @@ class Migration:
                 for item in self._until_stopped(self.journal.items(state, ctx.eff.name))
             )
         )
-        record = self._record_verify if state == ItemState.COPIED else self._record_recheck
+        commit = self._record_passed if state == ItemState.COPIED else self._record_rechecked
         window = self.in_flight(ctx)
         passed = GroupCommit[VerifyResult](
-            lambda group: self._record_passed(ctx, group, outcome), size=self._group_size
+            lambda group: commit(ctx, group, outcome), size=self._group_size
         )
         try:
             for _, future in map_units(self.executor, self.clients, verify_object, items, window):
                 result = future.result()
                 self.objects_in_flight -= 1
                 self._report_retries(result, "verify")
-                if result.ok and state == ItemState.COPIED:
+                if result.ok:
                     passed.add(result)
                 else:
-                    record(ctx, result, outcome)
+                    self._record_verify(ctx, result, outcome)
         finally:
             self.objects_in_flight = 0
             passed.flush()
         stop_if_open()
 
-    def _record_recheck(self, ctx: Context, result: VerifyResult, outcome: DatasetOutcome) -> None:
-        if result.ok:
+    def _record_rechecked(
+        self, ctx: Context, results: list[VerifyResult], outcome: DatasetOutcome
+    ) -> None:
+        """Verified objects that passed again: the journal keeps the strongest check each
+        passed (a full read-back after a sampled run counts as full for the gate)."""
+        self.journal.upgrade_verify_modes((_item_id(r.dataset, r.key), r.mode) for r in results)
+        for result in results:
             outcome.count_verified(result.mode)
             self.reporter.event(
                 "object.verified",
@@ -574,8 +579,6 @@ class Migration:
                 mode=result.mode,
                 how=verified_how(result.mode),
             )
-            return
-        self._record_verify(ctx, result, outcome)
 
     def _record_unverifiable(self, result: VerifyResult, outcome: DatasetOutcome) -> None:
         """The check could not be made: the object keeps its state (a copied one is

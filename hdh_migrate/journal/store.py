@@ -55,6 +55,15 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+#: How strong a passed check is: the mode kept when an object is verified again.
+MODE_RANK = {"none": 0, "metadata": 1, "header": 2, "full": 3}
+_MODE_RANK = (
+    "CASE COALESCE(verify_mode, '') "
+    + " ".join(f"WHEN '{mode}' THEN {rank}" for mode, rank in MODE_RANK.items())
+    + " ELSE 0 END"
+)
+
+
 class _Connection(sqlite3.Connection):
     """A connection whose SQLite errors (disk full, a damaged or foreign file, I/O errors)
     become one-line ``StateError``s naming the journal file (exit 9), never exit 1."""
@@ -264,6 +273,20 @@ class Journal:
             for item_id, mode in passed:
                 fields = {"verify_mode": mode, "verify_result": "ok", "last_error": None}
                 changed += self._move_in(conn, item_id, ItemState.VERIFIED, fields)
+        return changed
+
+    def upgrade_verify_modes(self, passed: Iterable[tuple[str, str]]) -> int:
+        """Verified items checked again and passed ``(item id, mode)``: keep the strongest
+        check each ever passed (full > header > metadata > none), so a ``verify --mode
+        full`` after a sampled run counts as full read-back; one FULL transaction."""
+        changed = 0
+        with self._txn(FULL) as conn:
+            for item_id, mode in passed:
+                changed += conn.execute(
+                    "UPDATE items SET verify_mode = ?, updated_at = ? WHERE item_id = ? "  # noqa: S608 — constants only
+                    f"AND state = 'verified' AND {_MODE_RANK} < ?",
+                    (mode, self._clock(), item_id, MODE_RANK.get(mode, 0)),
+                ).rowcount
         return changed
 
     def mark_failed(

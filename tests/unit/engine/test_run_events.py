@@ -214,3 +214,35 @@ def test_the_journal_reports_each_commit_time(tmp_path: Path) -> None:
         journal.begin_run("r", "sha256:x", "0")
         journal.ensure_dataset("ds", "w1")
     assert len(times) >= 2 and all(0 <= t < 10 for t in times)
+
+
+def test_a_full_verify_after_a_sampled_run_counts_every_object_as_fully_read_back(
+    env: Any,
+) -> None:
+    """What the cutover gate reads (journal verify modes): the strongest check passed."""
+    from hdh_migrate.plan import VerifyMode
+
+    clients = MemoryTargetClients(env["store"])
+    migrate(env, "sample:25%", ListReporter(), clients)
+    path = env["tmp"] / "st" / "journal.sqlite"
+    with Journal(path) as journal:
+        sampled = journal.verified_modes("ds")
+    assert sampled.get("header", 0) > 0 and sum(sampled.values()) == 40
+    rest = REST.format(key=env["tmp"] / "k.key", state=env["tmp"] / "st", verify="sample:25%")
+    plan = parse_offline_plan("ev", env["src"], rest)
+    for mode, expected in (("full", {"full": 40}), ("sample:10%", {"full": 40})):
+        with (
+            Journal(path) as journal,
+            ManifestWriter(env["tmp"] / "st" / "m.jsonl", env["signer"], "hdh-migrate/ev") as m,
+        ):
+            job = Migration(
+                plan,
+                plan_digest(b"p"),
+                journal=journal,
+                manifest=m,
+                executor=SerialExecutor(),
+                clients=clients,
+            )
+            (outcome,) = job.reverify(VerifyMode.parse(mode))
+            assert outcome.verified == 40
+            assert journal.verified_modes("ds") == expected  # a weaker recheck keeps "full"
