@@ -187,8 +187,8 @@ class RichReporter:
         self._counts["objects"] += 1
         self._finish(dataset, "copy", bytes)
 
-    def _on_object_verified(self, dataset: str, **_: Any) -> None:
-        self._finish(dataset, "verify", 0)
+    def _on_object_verified(self, dataset: str, bytes: int = 0, **_: Any) -> None:
+        self._finish(dataset, "verify", bytes)  # a sampled check reads little: still done
 
     def _on_object_retry(self, attempts: int = 1, throttled: int = 0, **_: Any) -> None:
         self._counts["retries"] += attempts

@@ -578,6 +578,7 @@ class Migration:
                 key=result.key,
                 mode=result.mode,
                 how=verified_how(result.mode),
+                bytes=result.size,
             )
 
     def _record_unverifiable(self, result: VerifyResult, outcome: DatasetOutcome) -> None:
@@ -645,6 +646,7 @@ class Migration:
                 key=result.key,
                 mode=result.mode,
                 how=verified_how(result.mode),
+                bytes=result.size,
             )
 
     def _record_object(self, ctx: Context, item: Item) -> None:

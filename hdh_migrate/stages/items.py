@@ -118,6 +118,7 @@ class VerifyResult:
     bytes_read: int = 0
     tampered: bool = False  # a mismatch found by authentication (HDH1 tag, header, commitment)
     retries: tuple[str, ...] = ()  # the cause of each retry made (stages.retry.CAUSES)
+    size: int = 0  # the object's plaintext size (what its verify bar advances by)
 
     @property
     def ok(self) -> bool:

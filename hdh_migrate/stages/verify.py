@@ -104,7 +104,9 @@ def _result(
     *,
     tampered: bool = False,
 ) -> VerifyResult:
-    return VerifyResult(item.dataset, item.key, item.mode, outcome, reason, read, tampered)
+    return VerifyResult(
+        item.dataset, item.key, item.mode, outcome, reason, read, tampered, size=item.plaintext_size
+    )
 
 
 def sample_drawn(object_id: str, percent: float, seed: str) -> bool:

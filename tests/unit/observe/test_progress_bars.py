@@ -61,6 +61,17 @@ def test_bars_for_inventory_waves_datasets_and_overall_move_with_the_meter() -> 
     assert "failed a: bad" in text and "\x1b[2J" not in text  # untrusted text escaped
 
 
+def test_a_sampled_verify_bar_ends_full_though_it_read_little() -> None:
+    meter = ByteMeter()
+    screen = RichReporter(meter, Console(file=io.StringIO(), force_terminal=True))
+    with screen:
+        screen.event("verify.start", dataset="a", objects=2, bytes=100 * MIB)
+        meter.add("a", "verify", 10)  # the HDH1 header and final segment only
+        screen.event("object.verified", dataset="a", key="k1", mode="header", bytes=60 * MIB)
+        screen.event("object.verified", dataset="a", key="k2", mode="header", bytes=40 * MIB)
+        assert bars(screen)["verify a"] == (100 * MIB, 100 * MIB, "2/2")
+
+
 def test_a_single_wave_run_has_no_wave_bar() -> None:
     screen = RichReporter(ByteMeter(), Console(file=io.StringIO(), force_terminal=True))
     with screen:
