@@ -151,18 +151,20 @@ def gauge(text: str, name: str) -> float:
     return float(found.group(1))
 
 
+@pytest.mark.slow  # ~20 s: the SDK's and the tool's throttle back-offs
 def test_retries_are_reported_by_cause_in_events_log_and_metrics(
     world: Any, stack: Any, tmp_path: Path
 ) -> None:
-    """Through a proxy answering 40 % of the target's requests 503 SlowDown (the SDK's own
-    second attempt absorbs most): object.retry events, log records and the metrics name
-    the cause ``throttled`` — never the server's words."""
+    """Through a proxy answering half the target's requests 503 SlowDown (the SDK's own
+    second attempt absorbs three quarters; ~7 reach the tool's policy): object.retry
+    events, log records and the metrics name the cause ``throttled`` — never the server's
+    words."""
     from urllib.parse import urlparse
 
     from tests.support.faultproxy import FaultProxy, Faults
 
-    seed(world, 16, 50_000)
-    proxy = FaultProxy(urlparse(stack.s3_endpoint).port or 0, Faults(http_error_fraction=0.4))
+    seed(world, 6, 50_000)
+    proxy = FaultProxy(urlparse(stack.s3_endpoint).port or 0, Faults(http_error_fraction=0.5))
     world.plan.write_text(world.plan.read_text().replace(stack.s3_endpoint, proxy.url))
     log, prom = tmp_path / "run.log", tmp_path / "hdh.prom"
     root = ("--log-file", str(log), "--metrics-file", str(prom))
