@@ -10,7 +10,6 @@ from typing import Any
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
     Progress,
     ProgressColumn,
     Task,
@@ -55,6 +54,17 @@ class BinarySpeedColumn(ProgressColumn):
         return Text(f"{human_size(int(speed))}/s", style="progress.data.speed")
 
 
+class BinaryDownloadColumn(ProgressColumn):
+    """``153.2 MiB/2.0 GiB``: each side in its own binary unit, so the bytes done of a
+    large object change with every refresh (rich's column would show ``0.1/2.0 GiB``,
+    moving once per 100 MiB)."""
+
+    def render(self, task: Task) -> Text:
+        done = human_size(int(task.completed))
+        total = "?" if task.total is None else human_size(int(task.total))
+        return Text(f"{done}/{total}", style="progress.download")
+
+
 class RichReporter:
     """Bars on a terminal, refreshed four times a second from the process byte meter (so
     a multi-GB object moves its bar, and with Dask the workers' relayed bytes do too):
@@ -69,7 +79,7 @@ class RichReporter:
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
-            DownloadColumn(binary_units=True),
+            BinaryDownloadColumn(),
             BinarySpeedColumn(),
             TextColumn("{task.fields[objects]}"),
             TimeRemainingColumn(),

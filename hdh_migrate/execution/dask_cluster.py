@@ -45,6 +45,8 @@ _LOST_HINT = "check the scheduler, then re-run: the journal resumes where the ru
 RELAY_TOPIC = "hdh-migrate-progress"
 RELAY_INTERVAL = 0.5  # seconds between a worker's progress events (while counters move)
 
+_ENDED = frozenset({"stopping", "stopped", "closing", "closing_gracefully", "closed", "failed"})
+
 #: A counter: (name, sub-name, running total), e.g. (dataset, phase, bytes read).
 Counts = list[tuple[str, str, int]]
 
@@ -74,9 +76,7 @@ class DaskExecutor(Executor):
         key = f"{_name(fn)}-{tokenize(fn, args, kwargs)}"
         outer: Future[T] = Future()
         outer.set_running_or_notify_cancel()
-        call: tuple[Any, ...] = (fn, *args) if self._read is None else (_relayed, self._read, fn)
-        if self._read is not None:
-            call += args
+        call = (fn, *args) if self._read is None else (_relayed, self._read, fn, *args)
         try:
             inner = self._client.submit(*call, key=key, pure=False, retries=0, **kwargs)
         except (OSError, RuntimeError) as exc:  # the client is closed: the scheduler is gone
@@ -224,11 +224,14 @@ class _Relay:
         threading.Thread(target=relay.loop, name="hdh-relay", daemon=True).start()
 
     def loop(self) -> None:
-        while True:
+        while self.worker.status.name not in _ENDED:
             time.sleep(RELAY_INTERVAL)
             grown = self.grown()
             if grown:
-                self.worker.log_event(RELAY_TOPIC, grown)
+                try:
+                    self.worker.log_event(RELAY_TOPIC, grown)
+                except RuntimeError:  # the worker's event loop is gone: it is shutting down
+                    return
 
     def grown(self) -> list[list[Any]]:
         out = []
