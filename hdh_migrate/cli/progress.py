@@ -55,14 +55,24 @@ class BinarySpeedColumn(ProgressColumn):
 
 
 class BinaryDownloadColumn(ProgressColumn):
-    """``153.2 MiB/2.0 GiB``: each side in its own binary unit, so the bytes done of a
-    large object change with every refresh (rich's column would show ``0.1/2.0 GiB``,
-    moving once per 100 MiB)."""
+    """``1.534/2.000 GiB``: done and total in the total's binary unit, with enough decimals
+    that one step is at most ~1 MiB, so a large object's count moves with every refresh
+    (rich's column shows ``1.5/2.0 GiB``: one step per 100 MiB)."""
 
     def render(self, task: Task) -> Text:
-        done = human_size(int(task.completed))
-        total = "?" if task.total is None else human_size(int(task.total))
-        return Text(f"{done}/{total}", style="progress.download")
+        reference = int(task.total if task.total is not None else task.completed)
+        unit, scale, places = _unit(reference)
+        done = f"{task.completed / scale:.{places}f}"
+        total = "?" if task.total is None else f"{task.total / scale:.{places}f}"
+        return Text(f"{done}/{total} {unit}", style="progress.download")
+
+
+def _unit(size: int) -> tuple[str, int, int]:
+    """The binary unit for ``size``, its scale and the decimals that make a step ≤ ~1 MiB."""
+    for unit, power, places in (("TiB", 4, 6), ("GiB", 3, 3), ("MiB", 2, 1), ("KiB", 1, 1)):
+        if size >= 1024**power:
+            return unit, 1024**power, places
+    return "B", 1, 0
 
 
 class RichReporter:

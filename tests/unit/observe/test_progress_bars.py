@@ -78,3 +78,25 @@ def test_a_single_wave_run_has_no_wave_bar() -> None:
         screen.event("run.started", waves={"w1": ["a"]}, datasets=["a"])
         screen.event("copy.start", dataset="a", objects=1, bytes=10)
         assert set(bars(screen)) == {"overall", "copy   a"}
+
+
+def test_the_byte_column_steps_by_at_most_a_mebibyte_whatever_the_size() -> None:
+    from rich.progress import Progress
+
+    from hdh_migrate.cli.progress import BinaryDownloadColumn
+
+    progress = Progress()
+    column = BinaryDownloadColumn()
+    cases = [
+        (0, 2 << 30, "0.000/2.000 GiB"),
+        (1536 << 20, 2 << 30, "1.500/2.000 GiB"),
+        ((1536 << 20) + MIB, 2 << 30, "1.501/2.000 GiB"),  # one MiB more: a new value
+        (12 * MIB + MIB // 10, 48 * MIB, "12.1/48.0 MiB"),
+        (512, 1000, "512/1000 B"),
+        (3 << 40, 5 << 40, "3.000000/5.000000 TiB"),
+    ]
+    for done, total, text in cases:
+        task_id = progress.add_task("x", total=total, completed=done)
+        assert column.render(progress.tasks[task_id]).plain == text
+    task_id = progress.add_task("list", total=None, completed=3 * MIB)
+    assert column.render(progress.tasks[task_id]).plain == "3.0/? MiB"
