@@ -8,16 +8,22 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hdh_migrate.cli.progress import JsonLinesReporter, RichReporter
 from hdh_migrate.cli.render import stderr
 from hdh_migrate.cli.state import STATE
 from hdh_migrate.events import NullReporter, Reporter
+from hdh_migrate.journal import Journal
 from hdh_migrate.observe import Envelope, Fanout, RunStats
 from hdh_migrate.observe.folding import Folding
 from hdh_migrate.observe.logfile import LogFile
 from hdh_migrate.observe.ticker import Ticker
+from hdh_migrate.stages.meter import PROCESS_METER
+
+if TYPE_CHECKING:
+    from hdh_migrate.engine.run.runner import Migration
+    from hdh_migrate.observe.metrics import Metrics
 
 
 @dataclass
@@ -27,27 +33,36 @@ class Observed:
     reporter: Reporter
     envelope: Envelope
     stats: RunStats
+    metrics: Metrics | None = None
 
-    def bind(self, run_id: str) -> None:
-        """Stamp every later event with the run's id."""
-        self.envelope.run_id = run_id
+    def bind(self, job: Migration) -> None:
+        """Stamp every later event with the run's id; let the metrics read the job's
+        objects in flight and time its journal's commits."""
+        self.envelope.run_id = job.run_id
+        if self.metrics is None:
+            return
+        self.metrics.watch(lambda: job.objects_in_flight)
+        if isinstance(job.journal, Journal):
+            job.journal.on_commit = self.metrics.commit
 
 
 @contextmanager
 def observed(as_json: bool) -> Iterator[Observed]:
     """Screen + stats + heartbeats + log file + metrics, started and stopped together."""
-    envelope, stats = Envelope(), RunStats()
+    envelope, stats = Envelope(), RunStats(read=lambda: PROCESS_METER.total("copy"))
     with ExitStack() as stack:
         sinks: list[Reporter] = [stats, _screen(as_json, envelope, stack)]
         if STATE.log_file is not None:
             log = LogFile(STATE.log_file, STATE.log_level, STATE.log_format, envelope)
             stack.callback(log.close)
             sinks.append(log)
-        sinks += _metrics(stack)
+        metrics = _metrics(stack)
+        if metrics is not None:
+            sinks.append(metrics)
         fanout = Fanout(sinks)
         reporter: Reporter = fanout if STATE.verbose else Folding(fanout)
         stack.enter_context(Ticker(STATE.stats_seconds, _tick(reporter, stats), final=False))
-        yield Observed(reporter, envelope, stats)
+        yield Observed(reporter, envelope, stats, metrics)
 
 
 def _screen(as_json: bool, envelope: Envelope, stack: ExitStack) -> Reporter:
@@ -71,9 +86,9 @@ def _tick(reporter: Reporter, stats: RunStats) -> Any:
     return tick
 
 
-def _metrics(stack: ExitStack) -> list[Reporter]:
+def _metrics(stack: ExitStack) -> Metrics | None:
     if STATE.metrics_port is None and STATE.metrics_file is None:
-        return []
+        return None
     from hdh_migrate.observe.metrics import Metrics
 
     metrics = Metrics()
@@ -83,4 +98,4 @@ def _metrics(stack: ExitStack) -> list[Reporter]:
     if STATE.metrics_file is not None:
         path = STATE.metrics_file
         stack.enter_context(Ticker(max(STATE.stats_seconds, 1.0), lambda: metrics.write(path)))
-    return [metrics]
+    return metrics

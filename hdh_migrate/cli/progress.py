@@ -7,9 +7,9 @@ import sys
 import threading
 from typing import Any
 
+from rich.console import Console
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
     Progress,
     ProgressColumn,
     Task,
@@ -54,28 +54,58 @@ class BinarySpeedColumn(ProgressColumn):
         return Text(f"{human_size(int(speed))}/s", style="progress.data.speed")
 
 
-class RichReporter:
-    """A bar per dataset and phase, moving by bytes (read from the process byte meter
-    four times a second, so a multi-GB object moves its bar), and an overall bar with
-    objects, retries and failures."""
+class BinaryDownloadColumn(ProgressColumn):
+    """``1.534/2.000 GiB``: done and total in the total's binary unit, with enough decimals
+    that one step is at most ~1 MiB, so a large object's count moves with every refresh
+    (rich's column shows ``1.5/2.0 GiB``: one step per 100 MiB)."""
 
-    def __init__(self, meter: ByteMeter = PROCESS_METER) -> None:
+    def render(self, task: Task) -> Text:
+        reference = int(task.total if task.total is not None else task.completed)
+        unit, scale, places = _unit(reference)
+        done = f"{task.completed / scale:.{places}f}"
+        total = "?" if task.total is None else f"{task.total / scale:.{places}f}"
+        return Text(f"{done}/{total} {unit}", style="progress.download")
+
+
+def _unit(size: int) -> tuple[str, int, int]:
+    """The binary unit for ``size``, its scale and the decimals that make a step ≤ ~1 MiB."""
+    for unit, power, places in (("TiB", 4, 6), ("GiB", 3, 3), ("MiB", 2, 1), ("KiB", 1, 1)):
+        if size >= 1024**power:
+            return unit, 1024**power, places
+    return "B", 1, 0
+
+
+class RichReporter:
+    """Bars on a terminal, refreshed four times a second from the process byte meter (so
+    a multi-GB object moves its bar, and with Dask the workers' relayed bytes do too):
+
+    - ``list   DATASET``: objects (and their bytes) listed so far by the inventory;
+    - ``copy   DATASET``, ``verify DATASET``: bytes, rate, ETA, objects done/total;
+    - ``wave   NAME`` (when the run spans several waves): its datasets' copy bytes;
+    - ``overall``: every copy byte, with objects copied, retries, throttles and failures.
+    """
+
+    def __init__(self, meter: ByteMeter = PROCESS_METER, console: Console | None = None) -> None:
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
-            DownloadColumn(binary_units=True),
+            BinaryDownloadColumn(),
             BinarySpeedColumn(),
             TextColumn("{task.fields[objects]}"),
             TimeRemainingColumn(),
-            console=stderr,
+            console=console or stderr,
             transient=False,
         )
         self.meter = meter
         self._tasks: dict[tuple[str, str], TaskID] = {}
         self._done: dict[tuple[str, str], list[int]] = {}  # objects, bytes of finished
         self._totals: dict[tuple[str, str], tuple[int, int]] = {}
+        self._listing: dict[str, TaskID] = {}  # dataset → its inventory bar, while listing
+        self._waves: dict[str, list[str]] = {}  # wave → datasets (from run.started)
+        self._wave_of: dict[str, str] = {}
+        self._wave_tasks: dict[str, TaskID] = {}
         self._overall: TaskID | None = None
-        self._counts = {"objects": 0, "retries": 0, "failed": 0}
+        self._counts = {"objects": 0, "retries": 0, "throttled": 0, "failed": 0}
         self._lock = threading.Lock()
         self._ticker = Ticker(0.25, self._refresh, final=True)
 
@@ -101,9 +131,13 @@ class RichReporter:
         self._done[key], self._totals[key] = [0, 0], (objects, total)
         label = term(f"{phase:<6} {dataset}")
         self._tasks[key] = self.progress.add_task(label, total=total, objects=f"0/{objects}")
-        if phase == "copy" and self._overall is not None:
-            overall = self.progress.tasks[self._overall].total or 0
-            self.progress.update(self._overall, total=overall + total)
+        if phase == "copy":
+            self._grow(self._overall, total)
+            self._grow(self._wave_tasks.get(self._wave_of.get(dataset, "")), total)
+
+    def _grow(self, task: TaskID | None, total: int) -> None:
+        if task is not None:
+            self.progress.update(task, total=(self.progress.tasks[task].total or 0) + total)
 
     def _finish(self, dataset: str, phase: str, size: int) -> None:
         key = (dataset, phase)
@@ -113,18 +147,55 @@ class RichReporter:
 
     def _refresh(self) -> None:
         with self._lock:
-            moved_total = 0
+            copied: dict[str, int] = {}
             for key, task in self._tasks.items():
                 objects, total = self._totals[key]
                 done_objects, done_bytes = self._done[key]
                 moved = min(total, max(done_bytes, self.meter.get(*key)))
                 self.progress.update(task, completed=moved, objects=f"{done_objects}/{objects}")
                 if key[1] == "copy":
-                    moved_total += moved
+                    copied[key[0]] = moved
+            for dataset, task in self._listing.items():
+                listed = self.meter.get(dataset, "listed")
+                size = self.meter.get(dataset, "listed_bytes")
+                self.progress.update(task, completed=size, objects=f"{listed} listed")
+            for wave, task in self._wave_tasks.items():
+                names = self._waves[wave]
+                started = sum(1 for n in names if (n, "copy") in self._tasks)
+                moved = sum(copied.get(n, 0) for n in names)
+                text = f"{started}/{len(names)} datasets"
+                self.progress.update(task, completed=moved, objects=text)
             if self._overall is not None:
-                c = self._counts
-                text = f"{c['objects']} copied · {c['retries']} retries · {c['failed']} failed"
-                self.progress.update(self._overall, completed=moved_total, objects=text)
+                self.progress.update(
+                    self._overall, completed=sum(copied.values()), objects=self._summary()
+                )
+
+    def _summary(self) -> str:
+        c = self._counts
+        return (
+            f"{c['objects']} copied · {c['retries']} retries ({c['throttled']} throttled) · "
+            f"{c['failed']} failed"
+        )
+
+    def _on_run_started(self, waves: dict[str, list[str]] | None = None, **_: Any) -> None:
+        self._waves = dict(waves or {})
+        self._wave_of = {name: wave for wave, names in self._waves.items() for name in names}
+        if len(self._waves) > 1:  # one wave: the overall bar says it all
+            for wave in self._waves:
+                label = term(f"wave   {wave}")
+                self._wave_tasks[wave] = self.progress.add_task(label, total=0, objects="")
+
+    def _on_dataset_start(self, dataset: str, **_: Any) -> None:
+        self.meter.reset(dataset, "listed")
+        self.meter.reset(dataset, "listed_bytes")
+        label = term(f"list   {dataset}")
+        self._listing[dataset] = self.progress.add_task(label, total=None, objects="0 listed")
+
+    def _on_inventory_done(self, dataset: str, listed: int = 0, **_: Any) -> None:
+        task = self._listing.pop(dataset, None)
+        if task is not None:
+            size = self.meter.get(dataset, "listed_bytes")
+            self.progress.update(task, total=size, completed=size, objects=f"{listed} listed")
 
     def _on_copy_start(self, dataset: str, objects: int, bytes: int, **_: Any) -> None:
         self._start(dataset, "copy", objects, bytes)
@@ -136,11 +207,12 @@ class RichReporter:
         self._counts["objects"] += 1
         self._finish(dataset, "copy", bytes)
 
-    def _on_object_verified(self, dataset: str, **_: Any) -> None:
-        self._finish(dataset, "verify", 0)
+    def _on_object_verified(self, dataset: str, bytes: int = 0, **_: Any) -> None:
+        self._finish(dataset, "verify", bytes)  # a sampled check reads little: still done
 
-    def _on_object_retry(self, attempts: int = 1, **_: Any) -> None:
+    def _on_object_retry(self, attempts: int = 1, throttled: int = 0, **_: Any) -> None:
         self._counts["retries"] += attempts
+        self._counts["throttled"] += throttled
 
     def _on_object_failed(self, dataset: str, key: str, reason: str, **_: Any) -> None:
         self._counts["failed"] += 1

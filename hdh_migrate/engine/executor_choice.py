@@ -19,6 +19,7 @@ from hdh_migrate.errors import UsageError
 from hdh_migrate.execution import DaskSettings, make_executor
 from hdh_migrate.plan import Plan
 from hdh_migrate.plan.types import is_loopback, resolve_text
+from hdh_migrate.stages import meter
 
 _SCHEMES = ("tcp://", "tls://")
 
@@ -28,9 +29,11 @@ def open_executor(plan: Plan, override: str | None, concurrency: int) -> tuple[E
     kind, scheduler = _choice(plan, override)
     if kind != "dask":
         return make_executor(kind, concurrency), 2 * concurrency
-    return make_executor("dask", concurrency, dask_settings(plan, scheduler, concurrency)), (
-        concurrency
-    )
+    executor = make_executor("dask", concurrency, dask_settings(plan, scheduler, concurrency))
+    relay = getattr(executor, "relay", None)
+    if callable(relay):  # the workers' bytes read move this process's bars and heartbeats
+        relay(meter.counts, meter.PROCESS_METER.add)
+    return executor, concurrency
 
 
 def dask_settings(plan: Plan, scheduler: str | None, concurrency: int) -> DaskSettings:

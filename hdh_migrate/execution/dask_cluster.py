@@ -12,7 +12,10 @@ What Dask does not give, this module adds (docs/scale-out.md):
 - futures are released as soon as their result is handed over, so the scheduler never holds
   more than the coordinator's window;
 - losing the scheduler mid-run fails every pending future with ``UnreachableError`` (exit 8):
-  the journal is the source of truth, re-running resumes.
+  the journal is the source of truth, re-running resumes;
+- progress counters relayed while tasks run (``relay``): each worker process sends the
+  deltas of its counters (bytes read so far) every half second as a Dask event; the
+  coordinator adds them to its own, so a bar moves inside a large object on any worker.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from dask.base import tokenize
-from distributed import Client, LocalCluster
+from distributed import Client, LocalCluster, get_worker
 from distributed import Future as DaskFuture
 from distributed.scheduler import KilledWorker
 from distributed.security import Security
@@ -39,6 +42,13 @@ IDLE_TIMEOUT = 300.0  # seconds to wait for a previous coordinator's tasks to en
 CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler (and to reconnect after a loss)
 _LOST = "lost the connection to the Dask scheduler at {address} mid-run"
 _LOST_HINT = "check the scheduler, then re-run: the journal resumes where the run stopped"
+RELAY_TOPIC = "hdh-migrate-progress"
+RELAY_INTERVAL = 0.5  # seconds between a worker's progress events (while counters move)
+
+_ENDED = frozenset({"stopping", "stopped", "closing", "closing_gracefully", "closed", "failed"})
+
+#: A counter: (name, sub-name, running total), e.g. (dataset, phase, bytes read).
+Counts = list[tuple[str, str, int]]
 
 
 class DaskExecutor(Executor):
@@ -52,13 +62,23 @@ class DaskExecutor(Executor):
         self.address = str(client.scheduler.address) if client.scheduler else "?"
         self._lock = threading.Lock()
         self._live: dict[str, DaskFuture[Any]] = {}
+        self._read: Callable[[], Counts] | None = None
+
+    def relay(self, read: Callable[[], Counts], add: Callable[[str, str, int], None]) -> None:
+        """While tasks run, relay counters from the workers: ``read`` (a top-level function,
+        called in each worker process) gives that process's running totals; their growth
+        is sent as Dask events (bounded: one small message per worker and half second,
+        only when something moved) and passed to ``add`` here."""
+        self._read = read
+        self._client.subscribe_topic(RELAY_TOPIC, lambda event: _apply(event, add))
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         key = f"{_name(fn)}-{tokenize(fn, args, kwargs)}"
         outer: Future[T] = Future()
         outer.set_running_or_notify_cancel()
+        call = (fn, *args) if self._read is None else (_relayed, self._read, fn, *args)
         try:
-            inner = self._client.submit(fn, *args, key=key, pure=False, retries=0, **kwargs)
+            inner = self._client.submit(*call, key=key, pure=False, retries=0, **kwargs)
         except (OSError, RuntimeError) as exc:  # the client is closed: the scheduler is gone
             raise self._lost() from exc
         with self._lock:
@@ -175,6 +195,59 @@ def _local(settings: DaskSettings) -> DaskExecutor:
         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # its HTTP server: any port
     )
     return DaskExecutor(Client(cluster, set_as_default=False), cluster)
+
+
+def _relayed(read: Callable[[], Counts], fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """In a worker: make sure this process relays ``read``'s counters, then run the task."""
+    _Relay.ensure(read)
+    return fn(*args, **kwargs)
+
+
+class _Relay:
+    """One daemon thread per worker process and counter source: every ``RELAY_INTERVAL``
+    it sends what grew since its last message (nothing when nothing moved)."""
+
+    _running: ClassVar[dict[str, _Relay]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, read: Callable[[], Counts]) -> None:
+        self.read, self.worker = read, get_worker()
+        self.sent: dict[tuple[str, str], int] = {(a, b): n for a, b, n in read()}
+
+    @classmethod
+    def ensure(cls, read: Callable[[], Counts]) -> None:
+        name = f"{read.__module__}.{read.__qualname__}"
+        with cls._lock:
+            if name in cls._running:
+                return
+            relay = cls._running[name] = cls(read)
+        threading.Thread(target=relay.loop, name="hdh-relay", daemon=True).start()
+
+    def loop(self) -> None:
+        while self.worker.status.name not in _ENDED:
+            time.sleep(RELAY_INTERVAL)
+            grown = self.grown()
+            if grown:
+                try:
+                    self.worker.log_event(RELAY_TOPIC, grown)
+                except RuntimeError:  # the worker's event loop is gone: it is shutting down
+                    return
+
+    def grown(self) -> list[list[Any]]:
+        out = []
+        for a, b, n in self.read():
+            delta = n - self.sent.get((a, b), 0)
+            if delta > 0:
+                out.append([a, b, delta])
+                self.sent[(a, b)] = n
+        return out
+
+
+def _apply(event: Any, add: Callable[[str, str, int], None]) -> None:
+    """A relayed message, ``(timestamp, [[name, sub-name, delta], …])``, added here."""
+    _, grown = event
+    for a, b, delta in grown:
+        add(str(a), str(b), int(delta))
 
 
 def _executing(dask_worker: Any) -> int:

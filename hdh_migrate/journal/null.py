@@ -62,6 +62,9 @@ class NullJournal:
     def mark_verified_many(self, passed: Iterable[tuple[str, str]]) -> int:
         return 0
 
+    def upgrade_verify_modes(self, passed: Iterable[tuple[str, str]]) -> int:
+        return 0
+
     def mark_failed(
         self, item_id: str, reason: str, error: str | None = None, verify_mode: str | None = None
     ) -> bool:

@@ -19,6 +19,7 @@ hold one page in memory and tolerate state changes made while iterating.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -52,6 +53,15 @@ _ITEM_COLUMNS = tuple(Item.__dataclass_fields__)
 
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+#: How strong a passed check is: the mode kept when an object is verified again.
+MODE_RANK = {"none": 0, "metadata": 1, "header": 2, "full": 3}
+_MODE_RANK = (
+    "CASE COALESCE(verify_mode, '') "
+    + " ".join(f"WHEN '{mode}' THEN {rank}" for mode, rank in MODE_RANK.items())
+    + " ELSE 0 END"
+)
 
 
 class _Connection(sqlite3.Connection):
@@ -94,6 +104,8 @@ class Journal:
     def __init__(self, path: str | Path, clock: Callable[[], str] = utc_now) -> None:
         self.path = Path(path)
         self._clock = clock
+        #: Called with the seconds each write transaction took, BEGIN to COMMIT (metrics).
+        self.on_commit: Callable[[float], None] | None = None
         integrity.check_file(self.path)  # garbage or truncated: a one-line StateError
         full_check = integrity.unclean(self.path)
         try:
@@ -139,6 +151,7 @@ class Journal:
     def _txn(self, sync: str) -> Iterator[sqlite3.Connection]:
         """One write transaction committed with ``synchronous=sync``."""
         conn = self._conn
+        began = time.monotonic()
         with integrity.named(self.path):
             conn.execute(f"PRAGMA synchronous={sync}")
             conn.execute("BEGIN IMMEDIATE")
@@ -157,6 +170,8 @@ class Journal:
             raise
         with integrity.named(self.path):
             conn.execute("COMMIT")
+        if self.on_commit is not None:
+            self.on_commit(time.monotonic() - began)
 
     def _rollback(self) -> None:
         with suppress(sqlite3.Error, StateError):  # a failed COMMIT or a full disk ended it
@@ -259,6 +274,20 @@ class Journal:
             for item_id, mode in passed:
                 fields = {"verify_mode": mode, "verify_result": "ok", "last_error": None}
                 changed += self._move_in(conn, item_id, ItemState.VERIFIED, fields)
+        return changed
+
+    def upgrade_verify_modes(self, passed: Iterable[tuple[str, str]]) -> int:
+        """Verified items checked again and passed ``(item id, mode)``: keep the strongest
+        check each ever passed (full > header > metadata > none), so a ``verify --mode
+        full`` after a sampled run counts as full read-back; one FULL transaction."""
+        changed = 0
+        with self._txn(FULL) as conn:
+            for item_id, mode in passed:
+                changed += conn.execute(
+                    "UPDATE items SET verify_mode = ?, updated_at = ? WHERE item_id = ? "  # noqa: S608 — constants only
+                    f"AND state = 'verified' AND {_MODE_RANK} < ?",
+                    (mode, self._clock(), item_id, MODE_RANK.get(mode, 0)),
+                ).rowcount
         return changed
 
     def mark_failed(

@@ -56,6 +56,10 @@ class LogFile:
         if self.fmt == "text":
             line = _text(record)
         with self._lock:
+            if self._file.closed:  # a command's last event (run.done) after the watch ended
+                with _open_private(self.path) as late:
+                    late.write(line + "\n")
+                return
             self._file.write(line + "\n")
             self._file.flush()
 

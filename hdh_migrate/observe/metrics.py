@@ -4,19 +4,23 @@ Served on a loopback port (``--metrics-port``) for a scraper, and/or written to 
 textfile (``--metrics-file``) for node_exporter's textfile collector. Fed by events:
 
 - ``hdh_migrate_bytes_total{dataset,phase,outcome}``, ``hdh_migrate_objects_total{…}``
-- ``hdh_migrate_retries_total{dataset}``, ``hdh_migrate_throttles_total{dataset}``
+- ``hdh_migrate_retries_total{dataset,phase,cause}`` (cause: ``stages.retry.CAUSES``),
+  ``hdh_migrate_throttles_total{dataset}``
 - ``hdh_migrate_planned_objects{dataset,phase}``, ``hdh_migrate_planned_bytes{…}``
-- ``hdh_migrate_peak_rss_bytes`` (read at scrape time)
+- ``hdh_migrate_in_flight_objects`` and ``hdh_migrate_peak_rss_bytes`` (read at scrape
+  time, through ``watch``), ``hdh_migrate_journal_commit_seconds`` (a histogram, fed by
+  ``commit``)
 """
 
 from __future__ import annotations
 
 import resource
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client import write_to_textfile as _write_textfile
 
 LOOPBACK = "127.0.0.1"
@@ -47,7 +51,11 @@ class Metrics:
             registry=self.registry,
         )
         self.retries = Counter(
-            "hdh_migrate_retries", "Retried attempts.", ("dataset",), registry=self.registry
+            "hdh_migrate_retries",
+            "Retries, by cause (throttled, connect_failed, connection_reset, timeout, "
+            "server_error, mismatch, other).",
+            ("dataset", "phase", "cause"),
+            registry=self.registry,
         )
         self.throttles = Counter(
             "hdh_migrate_throttles",
@@ -69,6 +77,25 @@ class Metrics:
         )
         rss = Gauge("hdh_migrate_peak_rss_bytes", "Peak RSS.", registry=self.registry)
         rss.set_function(peak_rss_bytes)
+        self.in_flight = Gauge(
+            "hdh_migrate_in_flight_objects",
+            "Objects handed to the executor whose result has not come back.",
+            registry=self.registry,
+        )
+        self.commits = Histogram(
+            "hdh_migrate_journal_commit_seconds",
+            "Journal write transactions, BEGIN to COMMIT.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+            registry=self.registry,
+        )
+
+    def watch(self, in_flight: Callable[[], float]) -> None:
+        """Read the in-flight gauge from ``in_flight`` at each scrape or write."""
+        self.in_flight.set_function(in_flight)
+
+    def commit(self, seconds: float) -> None:
+        """One journal transaction took ``seconds``."""
+        self.commits.observe(seconds)
 
     def serve(self, port: int) -> int:
         """Serve ``/metrics`` on 127.0.0.1:``port`` (0 picks a free port); return the port."""
@@ -88,7 +115,10 @@ class Metrics:
         elif name == "object.failed":
             self._count(dataset, str(f.get("phase", "copy")), "failed", 0)
         elif name == "object.retry":
-            self.retries.labels(dataset).inc(int(f.get("attempts", 1)))
+            phase = str(f.get("phase", "copy"))
+            causes = f.get("causes") or {"other": int(f.get("attempts", 1))}
+            for cause, count in causes.items():
+                self.retries.labels(dataset, phase, str(cause)).inc(int(count))
             self.throttles.labels(dataset).inc(int(f.get("throttled", 0)))
         elif name in ("copy.start", "verify.start"):
             phase = name.split(".", 1)[0]

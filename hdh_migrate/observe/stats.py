@@ -27,15 +27,22 @@ class Totals:
     throttles: int = 0
     failed: int = 0
     listed: int = 0
+    bytes_read: int = 0  # read by copies so far, objects in flight included (retries twice)
+
+    @property
+    def bytes_moved(self) -> int:
+        """Copy progress by bytes: finished objects, or the bytes read when ahead (a large
+        object in flight), never past what the run announced."""
+        return min(max(self.bytes_copied, self.bytes_read), max(self.bytes_total, 0))
 
     @property
     def rate(self) -> float:
-        """Bytes copied per second since the start."""
-        return self.bytes_copied / self.elapsed if self.elapsed > 0 else 0.0
+        """Bytes moved per second since the start."""
+        return self.bytes_moved / self.elapsed if self.elapsed > 0 else 0.0
 
     @property
     def eta(self) -> float | None:
-        left = self.bytes_total - self.bytes_copied
+        left = self.bytes_total - self.bytes_moved
         if left <= 0:
             return 0.0
         return left / self.rate if self.rate > 0 else None
@@ -43,6 +50,7 @@ class Totals:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["elapsed"] = round(self.elapsed, 3)
+        data["bytes_moved"] = self.bytes_moved
         data["bytes_per_s"] = round(self.rate, 1)
         data["eta_s"] = None if self.eta is None else round(self.eta, 1)
         return data
@@ -52,9 +60,15 @@ class RunStats:
     """A ``Reporter`` that counts. ``snapshot()`` and ``line()`` may be called from any
     thread (the stats ticker, the metrics server)."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, read: Callable[[], int] | None = None
+    ) -> None:
+        """``read`` gives the bytes copies have read so far (the process byte meter, which
+        Dask workers feed too): what moves the numbers inside a large object."""
         self._clock = clock
         self._start = clock()
+        self._read = read
+        self._read_base = read() if read is not None else 0
         self._t = Totals()
         self._lock = threading.Lock()
 
@@ -68,6 +82,8 @@ class RunStats:
         with self._lock:
             copy = Totals(**asdict(self._t))
         copy.elapsed = self._clock() - self._start
+        if self._read is not None:
+            copy.bytes_read = self._read() - self._read_base
         return copy
 
     def line(self) -> str:
@@ -77,7 +93,7 @@ class RunStats:
         eta = "-" if t.eta is None else _duration(t.eta)
         return (
             f"elapsed {_duration(t.elapsed)} · copied {t.objects_copied}/{t.objects_total} "
-            f"objects, {human_size(t.bytes_copied)}/{human_size(t.bytes_total)}, "
+            f"objects, {human_size(t.bytes_moved)}/{human_size(t.bytes_total)}, "
             f"{human_size(int(t.rate))}/s, ETA {eta} · verified {t.objects_verified}/"
             f"{t.verify_total} · retries {t.retries} · throttled {t.throttles} · "
             f"failed {t.failed}"

@@ -34,7 +34,7 @@ from hdh_migrate.stages.envelopes import drop_stale_sidecar
 from hdh_migrate.stages.items import CopyItem, CopyResult
 from hdh_migrate.stages.metadata import not_carried, target_metadata
 from hdh_migrate.stages.meter import metered
-from hdh_migrate.stages.retry import RetryPolicy
+from hdh_migrate.stages.retry import RetryPolicy, recording_retries
 from hdh_migrate.stages.source_read import open_source, same_etag
 from hdh_migrate.stages.throttle import limited
 from hdh_migrate.stages.write_confirm import confirmed_by_write
@@ -54,7 +54,14 @@ def copy_object(
 ) -> CopyResult:
     """Copy one object; never raises for a per-object failure (the result says why). An
     AuthError is not one: credentials or keys refused are the run's, so it propagates and
-    the run stops with exit 7 on the first object, not 5."""
+    the run stops with exit 7 on the first object, not 5. The result carries the cause of
+    every retry made, at any level (stages.retry.recording_retries)."""
+    with recording_retries() as causes:
+        result = _copy(item, clients, retry)
+    return replace(result, retries=tuple(causes)) if causes else result
+
+
+def _copy(item: CopyItem, clients: Clients, retry: RetryPolicy | None) -> CopyResult:
     attempts = _Attempts()
     policy = retry or item.retry
     try:

@@ -97,6 +97,7 @@ class CopyResult:
     content_md5: str | None = None  # the Content-MD5 (hex) of the version copied, if any
     parts_reused: int = 0  # multipart parts an interrupted attempt had uploaded, not sent again
     parts_uploaded: int = 0  # multipart parts sent by this copy (when it resumed an upload)
+    retries: tuple[str, ...] = ()  # the cause of each retry made (stages.retry.CAUSES)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,6 +142,8 @@ class VerifyResult:
     reason: str | None = None
     bytes_read: int = 0
     tampered: bool = False  # a mismatch found by authentication (HDH1 tag, header, commitment)
+    retries: tuple[str, ...] = ()  # the cause of each retry made (stages.retry.CAUSES)
+    size: int = 0  # the object's plaintext size (what its verify bar advances by)
 
     @property
     def ok(self) -> bool:

@@ -2,9 +2,11 @@
 move inside a multi-GB object instead of jumping when it finishes.
 
 Work units wrap their source stream in ``metered``; the CLI polls ``PROCESS_METER``. On an
-executor whose tasks run in other processes (Dask) the meter stays at zero here and the
-bars advance per finished object, as before. Retried reads count again: the bar shows
-bytes moved, capped at the phase's total by the reader of the meter.
+executor whose tasks run in other processes (Dask), each worker process relays the growth
+of its own ``PROCESS_METER`` (``counts``) to the coordinator's every half second
+(``execution.dask_cluster``: ``DaskExecutor.relay``). Retried reads count again: the bar
+shows bytes moved, capped at the phase's total by the reader of the meter. The inventory
+counts what it listed under the phases ``listed`` (objects) and ``listed_bytes``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ class ByteMeter:
 
     def __init__(self) -> None:
         self._counts: dict[tuple[str, str], int] = {}
+        self._phases: dict[str, int] = {}  # every dataset together, never reset
         self._lock = threading.Lock()
 
     def add(self, dataset: str, phase: str, n: int) -> None:
@@ -25,6 +28,12 @@ class ByteMeter:
             with self._lock:
                 key = (dataset, phase)
                 self._counts[key] = self._counts.get(key, 0) + n
+                self._phases[phase] = self._phases.get(phase, 0) + n
+
+    def total(self, phase: str) -> int:
+        """Everything counted under ``phase`` in this process, resets ignored."""
+        with self._lock:
+            return self._phases.get(phase, 0)
 
     def get(self, dataset: str, phase: str) -> int:
         with self._lock:
@@ -33,6 +42,10 @@ class ByteMeter:
     def reset(self, dataset: str, phase: str) -> None:
         with self._lock:
             self._counts.pop((dataset, phase), None)
+
+    def snapshot(self) -> list[tuple[str, str, int]]:
+        with self._lock:
+            return [(d, p, n) for (d, p), n in self._counts.items()]
 
 
 PROCESS_METER = ByteMeter()
@@ -55,6 +68,11 @@ class MeteredReader:
 
     def close(self) -> None:
         self._inner.close()
+
+
+def counts() -> list[tuple[str, str, int]]:
+    """This process's meter, ``(dataset, phase, bytes)`` each: what a worker relays."""
+    return PROCESS_METER.snapshot()
 
 
 def metered(stream: BinaryIO, dataset: str, phase: str) -> BinaryIO:

@@ -17,12 +17,20 @@ the SDK's own retries inside each attempt (botocore ``sdk_attempts``, Azure
 ``sdk_retries``; see docs/reliability.md for the bound they make together). Back-offs sleep
 in slices watching the circuit breakers (``hdh_migrate.circuit``): once an endpoint's
 circuit opens, a sleeping retry gives up at once with ``CircuitOpenError``.
+
+Each retry's cause is classified (``retry_cause``: a fixed vocabulary, never a server's
+text) and noted in the work unit's ``recording_retries`` log, whatever level retried it:
+the unit's result carries the causes back to the coordinator, which reports them
+(``object.retry``, metrics, logs).
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, BinaryIO, TypeVar
@@ -37,7 +45,7 @@ from tenacity.stop import stop_base
 
 from hdh_migrate.backends.base import Backend, Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.circuit import sleep_watching
-from hdh_migrate.errors import RetryableError, ThrottledError
+from hdh_migrate.errors import ConnectionFailedError, RetryableError, ThrottledError
 
 T = TypeVar("T")
 
@@ -111,7 +119,114 @@ class _StopWhen(stop_base):
 def _notify(state: RetryCallState, on_retry: Callable[[int, BaseException], None]) -> None:
     exc = state.outcome.exception() if state.outcome else None
     if exc is not None:
+        _note(exc)
         on_retry(state.attempt_number, exc)
+
+
+# ---------------------------------------------------------------------- retry causes
+
+#: Why an attempt was retried: what ``object.retry`` events, logs and the
+#: ``hdh_migrate_retries_total{cause}`` metric say. A fixed set (bounded label values; a
+#: server's text, which may hold anything, never becomes a cause).
+CAUSES = (
+    "throttled",  # 503 SlowDown, 429, Azure ServerBusy
+    "connect_failed",  # no connection could be opened (refused, unreachable)
+    "connection_reset",  # a connection dropped mid-request or mid-body
+    "timeout",  # a read or request timed out (408 included)
+    "server_error",  # another 5xx
+    "mismatch",  # the target did not hold what was written (size, another writer)
+    "other",
+)
+MAX_NOTED = 64  # causes kept per work unit (attempts are bounded anyway; this bounds memory)
+
+_DROPPED = re.compile(
+    r"ConnectionClosed|IncompleteRead|ResponseStreaming|ProtocolError|ServiceResponse"
+    r"|RemoteDisconnected|ChunkedEncoding|ConnectionReset|ConnectionAborted|BrokenPipe"
+    r"|connection (dropped|lost|failed|reset)"
+)
+_TIMEOUT = re.compile(r"Timeout|timed out", re.IGNORECASE)
+_MISMATCH = re.compile(r"target holds \d+ bytes|another writer replaced")
+_HTTP = re.compile(r"\(HTTP (\d{3})\)$")
+_NOTED: ContextVar[list[str] | None] = ContextVar("hdh_retry_causes", default=None)
+
+
+def retry_cause(exc: BaseException) -> str:
+    """The cause of one retried error, one of ``CAUSES``: from its class, then from the SDK
+    error it was translated from (kept as ``__context__``), then from our own message."""
+    if isinstance(exc, ThrottledError):
+        return "throttled"
+    if isinstance(exc, ConnectionFailedError):
+        return "connect_failed"
+    for link in _chain(exc):
+        cause = _cause_of(link)
+        if cause is not None:
+            return cause
+    return "other"
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen and len(seen) < 8:
+        seen.add(id(link))
+        yield link
+        link = link.__cause__ or link.__context__
+
+
+def _cause_of(link: BaseException) -> str | None:
+    status = _status(link)
+    if status in (429, 503):
+        return "throttled"
+    if status == 408 or isinstance(link, TimeoutError):
+        return "timeout"
+    text = f"{type(link).__name__} {_own_text(link)}"
+    if _TIMEOUT.search(text):
+        return "timeout"
+    if isinstance(link, ConnectionError) or _DROPPED.search(text):
+        return "connection_reset"
+    if status is not None and status >= 500:
+        return "server_error"
+    if _MISMATCH.search(text):
+        return "mismatch"
+    return None
+
+
+def _own_text(link: BaseException) -> str:
+    """Our own messages only (an SDK's may quote the server): matched, never reported."""
+    return str(getattr(link, "message", "")) if isinstance(link, RetryableError) else ""
+
+
+def _status(link: BaseException) -> int | None:
+    """An HTTP status: Azure errors' ``status_code``, botocore's response metadata, or the
+    ``(HTTP 503)`` our S3 backend ends its messages with."""
+    code = getattr(link, "status_code", None)
+    if isinstance(code, int):
+        return code
+    response = getattr(link, "response", None)
+    if isinstance(response, dict):
+        meta = response.get("ResponseMetadata") or {}
+        if isinstance(meta.get("HTTPStatusCode"), int):
+            return int(meta["HTTPStatusCode"])
+    found = _HTTP.search(_own_text(link))
+    return int(found.group(1)) if found else None
+
+
+@contextmanager
+def recording_retries() -> Iterator[list[str]]:
+    """Collect the cause of every retry made in this context (this thread or task), by any
+    policy at any level: what a work unit hands back in its result."""
+    causes: list[str] = []
+    token = _NOTED.set(causes)
+    try:
+        yield causes
+    finally:
+        _NOTED.reset(token)
+
+
+def _note(exc: BaseException) -> None:
+    causes = _NOTED.get()
+    if causes is not None and len(causes) < MAX_NOTED:
+        causes.append(retry_cause(exc))
 
 
 class RetryingBackend:

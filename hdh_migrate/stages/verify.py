@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from dataclasses import replace
 from functools import partial
 from typing import BinaryIO
 
@@ -43,13 +44,21 @@ from hdh_migrate.stages.clients import PROCESS_CLIENTS, Clients
 from hdh_migrate.stages.envelopes import RotatedKeyError, current_envelope, open_plaintext
 from hdh_migrate.stages.items import Outcome, VerifyItem, VerifyResult
 from hdh_migrate.stages.meter import metered
+from hdh_migrate.stages.retry import recording_retries
 
 CHUNK = 1 << 20
 
 
 def verify_object(item: VerifyItem, clients: Clients = PROCESS_CLIENTS) -> VerifyResult:
     """Verify one object: ``verified``, ``mismatch`` or ``unverifiable`` (see the module
-    docstring); raises only for configuration errors (wrong key, refused credentials)."""
+    docstring); raises only for configuration errors (wrong key, refused credentials). The
+    result carries the cause of every retry made."""
+    with recording_retries() as causes:
+        result = _verify(item, clients)
+    return replace(result, retries=tuple(causes)) if causes else result
+
+
+def _verify(item: VerifyItem, clients: Clients) -> VerifyResult:
     check = _CHECKS[item.mode]
     target = clients.backend(item.target)
     try:
@@ -95,7 +104,9 @@ def _result(
     *,
     tampered: bool = False,
 ) -> VerifyResult:
-    return VerifyResult(item.dataset, item.key, item.mode, outcome, reason, read, tampered)
+    return VerifyResult(
+        item.dataset, item.key, item.mode, outcome, reason, read, tampered, size=item.plaintext_size
+    )
 
 
 def sample_drawn(object_id: str, percent: float, seed: str) -> bool:

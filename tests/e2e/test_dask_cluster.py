@@ -531,3 +531,28 @@ def test_rehearse_runs_every_step_on_the_cluster(live, tmp_path):
     payloads = live.capture.read_bytes()
     for unit in (b"copy_object", b"verify_object"):
         assert unit in payloads, f"no {unit.decode()} task reached the scheduler"
+
+
+def test_progress_heartbeats_move_while_a_worker_copies_one_object(world, live):
+    """Bytes read on a worker reach the coordinator while the object is copied (relayed as
+    Dask events every 0.5 s): the 1 s heartbeats move before ``object.copied``. One 6 MiB
+    object at 2 MiB/s for the run (1 MiB/s per worker share): ~6 s of copy."""
+    size = 6 * MIB
+    data = seed(world, {"big.bin": size})
+    on_cluster(world, live)
+    command = [sys.executable, "-m", "hdh_migrate", "--stats", "1s", "run", str(world.plan)]
+    done = subprocess.run(
+        [*command, "--json", "--bandwidth", "2MiB/s"],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = events(done.stdout)
+    copied = next(i for i, e in enumerate(lines) if e["event"] == "object.copied")
+    before = [e["bytes_read"] for e in lines[:copied] if e["event"] == "progress"]
+    moving = sorted({n for n in before if 0 < n < size})
+    assert len(moving) >= 2, before  # several heartbeats inside the one object
+    assert all(e["bytes_moved"] <= size for e in lines if e["event"] == "progress")
+    assert_consistent(world, data)

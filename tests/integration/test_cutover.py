@@ -476,3 +476,34 @@ def test_ssh_hook_refuses_a_host_key_missing_from_known_hosts(stack: Any, tmp_pa
     )
     result = HookRunner(backoff=0).run(good, {"HDH_WAVE": "w 1; not a command"}, "x")
     assert (result.exit_status, result.output) == (7, "w 1; not a command\n")
+
+
+def test_a_sampled_wave_is_refused_until_a_full_verify_when_full_readback_is_required(
+    stack: Any, tmp_path: Path, unique_name: str
+) -> None:
+    """Issue 15: a ``sample:P%`` wave counts as sampled in the run report and the gate, and
+    ``gates.require_full_readback`` refuses the switch until ``verify --mode full``."""
+    gates = "{approvals: 0, require_full_readback: true}"
+    world = make_world(stack, tmp_path, unique_name, gates=gates)
+    text = world.plan.read_text().replace("verify: full", "verify: 'sample:25%'", 1)
+    world.plan.write_text(text)
+    try:
+        _seed(world, 12)
+        _ok(world.cli("run", str(world.plan), "--wave", "w1"))
+        (report,) = (world.state / "reports").glob("run-*.json")
+        by = json.loads(report.read_text())["totals"]["verified_by"]
+        assert by["sampled"] > 0 and by["full"] + by["sampled"] == 12, by
+        plan = str(world.plan)
+        refused = world.cli("cutover", plan, "--wave", "w1")
+        assert refused.returncode == 6, refused.stdout + refused.stderr
+        assert "gate full_readback refused" in refused.stderr
+        assert "verify PLAN --mode full" in refused.stderr
+        assert not world.effect.exists()  # nothing switched
+        _ok(world.cli("verify", plan, "--wave", "w1", "--mode", "full"))
+        done = world.cli("cutover", plan, "--wave", "w1", "--json")
+        _ok(done)
+        assert json.loads(done.stdout)["datasets"] == {"ds": "switched"}
+        verified = [g for g in json.loads(done.stdout)["gates"] if g["gate"] == "verified"]
+        assert verified and "(100.000% by full read-back)" in verified[0]["measured"]
+    finally:
+        _teardown(world)

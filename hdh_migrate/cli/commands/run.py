@@ -118,7 +118,7 @@ def run(
     settings = RunSettings(concurrency, parse_rate(bandwidth) if bandwidth else None, executor)
     with observed(as_json) as watch, migration(plan, settings, watch.reporter) as job:
         show_endpoints(plan)  # once the plan's state is ours, before anything connects
-        watch.bind(job.run_id)
+        watch.bind(job)
         _announce_journal(job, watch.reporter, as_json)  # before the run record is added
         if override is not None:
             record_policy_override(job, override)  # signed manifest record, before any copy
@@ -156,7 +156,7 @@ def verify(
         observed(as_json) as watch,
         migration(plan, settings, watch.reporter, command="verify") as job,
     ):
-        watch.bind(job.run_id)
+        watch.bind(job)
         started = utc_now()
         with interruptible(job) as signals:
             outcomes = job.reverify(checks, wave, dataset)

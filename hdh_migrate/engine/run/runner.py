@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import chain
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from hdh_migrate import __version__
 from hdh_migrate.backends.base import Backend, OpenUploads
@@ -50,6 +51,7 @@ from hdh_migrate.stages.items import (
     VerifyResult,
 )
 from hdh_migrate.stages.metadata import as_pairs
+from hdh_migrate.stages.meter import PROCESS_METER
 from hdh_migrate.stages.names import NAME_PROBLEM
 from hdh_migrate.stages.retry import DEFAULT_RETRY, RetryPolicy
 from hdh_migrate.stages.verify import sample_drawn, verify_object
@@ -89,6 +91,8 @@ class DatasetOutcome:
         data["verified_by"] = dict(self.verified_by)
         return data
 
+
+T = TypeVar("T")
 
 #: A concrete verification mode → how an auditor should read it.
 VERIFIED_HOW = {"full": "full", "header": "sampled", "metadata": "metadata", "none": "none"}
@@ -159,6 +163,8 @@ class Migration:
         self._stop = threading.Event()
         self._sidecars: dict[str, bool] = {}
         fill_object_ids(journal, plan)
+        #: Objects handed to the executor whose result has not come back (a metric gauge).
+        self.objects_in_flight = 0
 
     # ------------------------------------------------------------------ the run
 
@@ -195,6 +201,7 @@ class Migration:
             "plan_digest": self.plan_digest,
             "executor": self.plan.executor.kind,
             "datasets": names,
+            "waves": _waves(names, contexts),
             "sources": sorted({ctx.source.ident for ctx in contexts}),
             "targets": sorted({ctx.target.ident for ctx in contexts}),
         }
@@ -329,6 +336,8 @@ class Migration:
     ) -> Iterator[InventoryEntry]:
         for entry in inventory(source, self.selection(ctx)):
             outcome.listed += 1
+            PROCESS_METER.add(outcome.dataset, "listed", 1)  # the inventory bar's counts
+            PROCESS_METER.add(outcome.dataset, "listed_bytes", entry.info.size)
             outcome.flagged += entry.flag is not None
             if entry.flag is not None and entry.flag.startswith(NAME_PROBLEM):
                 refuse_name(entry, outcome.failed, self.reporter, ctx.eff.name)
@@ -368,7 +377,7 @@ class Migration:
 
     def _copy(self, ctx: Context, outcome: DatasetOutcome) -> None:
         self._announce(ctx, "copy.start", ItemState.PENDING)
-        items = until_open(self._copy_items(ctx))
+        items = self._counted(until_open(self._copy_items(ctx)))
         window = self.in_flight(ctx)
         copied = GroupCommit[CopyResult](
             lambda group: self._record_copied(group, outcome), size=self._group_size
@@ -376,6 +385,7 @@ class Migration:
         try:
             for _, future in map_units(self.executor, self.clients, copy_object, items, window):
                 result = future.result()
+                self.objects_in_flight -= 1
                 observe(result)
                 if result.state == "copied":
                     self._report_retries(result)
@@ -383,8 +393,15 @@ class Migration:
                 else:
                     self._record_copy(result, outcome)
         finally:
+            self.objects_in_flight = 0  # what was not started is cancelled
             copied.flush()
         stop_if_open()  # a dead endpoint: what was in flight is recorded, exit 8
+
+    def _counted(self, items: Iterator[T]) -> Iterator[T]:
+        """``items``, counting each one handed out into ``objects_in_flight``."""
+        for item in items:
+            self.objects_in_flight += 1
+            yield item
 
     def in_flight(self, ctx: Context) -> int:
         """Tasks of one dataset in flight at once: its ``concurrency`` (or the command
@@ -457,8 +474,11 @@ class Migration:
             return
         self._record_copied([result], outcome)
 
-    def _report_retries(self, result: CopyResult) -> None:
-        if result.parts_reused:
+    def _report_retries(self, result: CopyResult | VerifyResult, phase: str = "copy") -> None:
+        """One ``object.resumed`` per copy that reused the parts of an interrupted upload;
+        one ``object.retry`` per object that was retried: how many retries, their causes
+        (a fixed vocabulary: stages.retry.CAUSES) and how many were throttled."""
+        if isinstance(result, CopyResult) and result.parts_reused:
             self.reporter.event(
                 "object.resumed",
                 dataset=result.dataset,
@@ -466,14 +486,22 @@ class Migration:
                 parts_reused=result.parts_reused,
                 parts_uploaded=result.parts_uploaded,
             )
-        if result.attempts > 1:
-            self.reporter.event(
-                "object.retry",
-                dataset=result.dataset,
-                key=result.key,
-                attempts=result.attempts - 1,
-                phase="copy",
-            )
+        causes = Counter(result.retries)
+        attempts = getattr(result, "attempts", 1) - 1
+        if not causes and attempts > 0:
+            causes["other"] = attempts  # a unit that could not note its causes
+        if not causes:
+            return
+        self.reporter.event(
+            "object.retry",
+            dataset=result.dataset,
+            key=result.key,
+            attempts=causes.total(),
+            cause=result.retries[-1] if result.retries else "other",
+            causes=dict(causes),
+            throttled=causes["throttled"],
+            phase=phase,
+        )
 
     def _record_copied(self, results: list[CopyResult], outcome: DatasetOutcome) -> None:
         """Journal a group of confirmed copies in one transaction, then count them."""
@@ -535,28 +563,38 @@ class Migration:
         state: ItemState = ItemState.COPIED,
     ) -> None:
         self._announce(ctx, "verify.start", state)
-        items = until_open(
-            self._verify_item(ctx, item, mode)
-            for item in self._until_stopped(self.journal.items(state, ctx.eff.name))
+        items = self._counted(
+            until_open(
+                self._verify_item(ctx, item, mode)
+                for item in self._until_stopped(self.journal.items(state, ctx.eff.name))
+            )
         )
-        record = self._record_verify if state == ItemState.COPIED else self._record_recheck
+        commit = self._record_passed if state == ItemState.COPIED else self._record_rechecked
         window = self.in_flight(ctx)
         passed = GroupCommit[VerifyResult](
-            lambda group: self._record_passed(ctx, group, outcome), size=self._group_size
+            lambda group: commit(ctx, group, outcome), size=self._group_size
         )
         try:
             for _, future in map_units(self.executor, self.clients, verify_object, items, window):
                 result = future.result()
-                if result.ok and state == ItemState.COPIED:
+                self.objects_in_flight -= 1
+                self._report_retries(result, "verify")
+                if result.ok:
                     passed.add(result)
                 else:
-                    record(ctx, result, outcome)
+                    self._record_verify(ctx, result, outcome)
         finally:
+            self.objects_in_flight = 0
             passed.flush()
         stop_if_open()
 
-    def _record_recheck(self, ctx: Context, result: VerifyResult, outcome: DatasetOutcome) -> None:
-        if result.ok:
+    def _record_rechecked(
+        self, ctx: Context, results: list[VerifyResult], outcome: DatasetOutcome
+    ) -> None:
+        """Verified objects that passed again: the journal keeps the strongest check each
+        passed (a full read-back after a sampled run counts as full for the gate)."""
+        self.journal.upgrade_verify_modes((_item_id(r.dataset, r.key), r.mode) for r in results)
+        for result in results:
             outcome.count_verified(result.mode)
             self.reporter.event(
                 "object.verified",
@@ -564,9 +602,8 @@ class Migration:
                 key=result.key,
                 mode=result.mode,
                 how=verified_how(result.mode),
+                bytes=result.size,
             )
-            return
-        self._record_verify(ctx, result, outcome)
 
     def _record_unverifiable(self, result: VerifyResult, outcome: DatasetOutcome) -> None:
         """The check could not be made: the object keeps its state (a copied one is
@@ -632,6 +669,7 @@ class Migration:
                 key=result.key,
                 mode=result.mode,
                 how=verified_how(result.mode),
+                bytes=result.size,
             )
 
     def _record_object(self, ctx: Context, item: Item) -> None:
@@ -700,6 +738,14 @@ class Migration:
 
 
 _DONE = {ItemState.VERIFIED, ItemState.SKIPPED, ItemState.FLAGGED}
+
+
+def _waves(names: list[str], contexts: list[Context]) -> dict[str, list[str]]:
+    """Each selected wave → its selected datasets, in plan order."""
+    waves: dict[str, list[str]] = {}
+    for name, ctx in zip(names, contexts, strict=True):
+        waves.setdefault(ctx.eff.wave.name, []).append(name)
+    return waves
 
 
 def _journal_entry(dataset: str, entry: Entry) -> InventoryEntry:

@@ -144,3 +144,90 @@ def test_the_run_report_says_how_objects_were_verified(env: Any) -> None:
     by = report.to_dict()["totals"]["verified_by"]
     assert by == outcomes[0].verified_by and by["sampled"] > 0
     assert f"{by['full']} by full read-back, {by['sampled']} sampled" in report.markdown()
+
+
+def test_object_retry_events_name_each_retry_cause_and_validate(env: Any) -> None:
+    from hdh_migrate.errors import RetryableError, ThrottledError
+
+    clients = MemoryTargetClients(env["store"])
+    try:
+        raise ConnectionResetError(104, "Connection reset by peer")
+    except ConnectionResetError:
+        reset = RetryableError("mem: put: connection dropped")
+    clients.target.fail_on("write", reset, times=1)
+    clients.target.fail_on("open_read", ThrottledError("mem: read: SlowDown (HTTP 503)"), times=1)
+    reporter = Stamped()
+    migrate(env, "full", reporter, clients)
+    retries = [r for r in reporter.records if r["event"] == "object.retry"]
+    for record in retries:
+        jsonschema.validate(record, SCHEMA)
+    by_phase = {r["phase"]: r for r in retries}
+    assert set(by_phase) == {"copy", "verify"}, retries
+    copy, verify = by_phase["copy"], by_phase["verify"]
+    assert copy["causes"] == {"connection_reset": 1} and copy["cause"] == "connection_reset"
+    assert copy["attempts"] == 1 and copy["throttled"] == 0
+    assert verify["causes"] == {"throttled": 1} and verify["throttled"] == 1
+    assert "SlowDown" not in json.dumps(retries)  # causes, not the server's words
+    finished = reporter.records[-1]
+    assert finished["event"] == "run.finished" and finished["verified"] == 40
+
+
+class InFlight(ListReporter):
+    """Reads the job's in-flight gauge at every event, as a metrics scrape would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[int] = []
+
+    def event(self, name: str, /, **fields: Any) -> None:
+        super().event(name, **fields)
+        if hasattr(self, "job"):
+            self.seen.append(self.job.objects_in_flight)
+
+
+def test_objects_in_flight_rise_within_the_window_and_fall_to_zero(env: Any) -> None:
+    reporter = InFlight()
+    job, _ = migrate(env, "full", reporter, MemoryTargetClients(env["store"]))
+    assert max(reporter.seen) >= 1 and all(0 <= n <= 2 for n in reporter.seen)  # window 2
+    assert reporter.seen[-1] == 0 and job.objects_in_flight == 0
+
+
+def test_the_journal_reports_each_commit_time(tmp_path: Path) -> None:
+    times: list[float] = []
+    with Journal(tmp_path / "j.sqlite") as journal:
+        journal.on_commit = times.append
+        journal.begin_run("r", "sha256:x", "0")
+        journal.ensure_dataset("ds", "w1")
+    assert len(times) >= 2 and all(0 <= t < 10 for t in times)
+
+
+def test_a_full_verify_after_a_sampled_run_counts_every_object_as_fully_read_back(
+    env: Any,
+) -> None:
+    """What the cutover gate reads (journal verify modes): the strongest check passed."""
+    from hdh_migrate.plan import VerifyMode
+
+    clients = MemoryTargetClients(env["store"])
+    migrate(env, "sample:25%", ListReporter(), clients)
+    path = env["tmp"] / "st" / "journal.sqlite"
+    with Journal(path) as journal:
+        sampled = journal.verified_modes("ds")
+    assert sampled.get("header", 0) > 0 and sum(sampled.values()) == 40
+    rest = one_dataset(env["tmp"] / "k.key", env["tmp"] / "st", verify="sample:25%")
+    plan = parse_offline_plan("ev", env["src"], rest, store=env["store"])
+    for mode, expected in (("full", {"full": 40}), ("sample:10%", {"full": 40})):
+        with (
+            Journal(path) as journal,
+            ManifestWriter(env["tmp"] / "st" / "m.jsonl", env["signer"], "hdh-migrate/ev") as m,
+        ):
+            job = Migration(
+                plan,
+                plan_digest(b"p"),
+                journal=journal,
+                manifest=m,
+                executor=SerialExecutor(),
+                clients=clients,
+            )
+            (outcome,) = job.reverify(VerifyMode.parse(mode))
+            assert outcome.verified == 40
+            assert journal.verified_modes("ds") == expected  # a weaker recheck keeps "full"

@@ -7,6 +7,7 @@ import os
 import time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,17 +105,26 @@ def _pid_after(seconds: float) -> int:
     return os.getpid()
 
 
-@pytest.mark.slow
-def test_a_local_cluster_runs_tasks_in_worker_processes_and_collapses_duplicates() -> None:
+@pytest.fixture(scope="module")
+def cluster() -> Any:
+    """One local cluster of two worker processes for the tests below (it starts slowly)."""
     with make_executor("dask", dask=DaskSettings(workers=2, threads_per_worker=1)) as executor:
-        assert is_remote(executor)
-        assert executor.worker_count() == 2  # type: ignore[attr-defined]
-        pids = {f.result(timeout=60) for f in [executor.submit(_pid_after, 0.3) for _ in range(1)]}
-        spread = [executor.submit(_pid_after, 0.2 + i / 1000) for i in range(6)]
-        pids |= {f.result(timeout=60) for f in spread}
-        assert os.getpid() not in pids and len(pids) == 2  # both worker processes, not us
-        first, second = executor.submit(_pid_after, 0.5), executor.submit(_pid_after, 0.5)
-        assert first.result(timeout=60) == second.result(timeout=60)  # one task, one key
+        yield executor
+
+
+@pytest.mark.slow
+def test_a_local_cluster_runs_tasks_in_worker_processes_and_collapses_duplicates(
+    cluster: Any,
+) -> None:
+    executor = cluster
+    assert is_remote(executor)
+    assert executor.worker_count() == 2  # type: ignore[attr-defined]
+    pids = {f.result(timeout=60) for f in [executor.submit(_pid_after, 0.3) for _ in range(1)]}
+    spread = [executor.submit(_pid_after, 0.2 + i / 1000) for i in range(6)]
+    pids |= {f.result(timeout=60) for f in spread}
+    assert os.getpid() not in pids and len(pids) == 2  # both worker processes, not us
+    first, second = executor.submit(_pid_after, 0.5), executor.submit(_pid_after, 0.5)
+    assert first.result(timeout=60) == second.result(timeout=60)  # one task, one key
 
 
 def test_dask_is_loaded_only_when_a_dask_executor_is_asked_for() -> None:
@@ -127,3 +137,35 @@ def test_dask_is_loaded_only_when_a_dask_executor_is_asked_for() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def _trickle(steps: int) -> int:
+    """In a worker: read 1 MiB every 0.1 s into this process's byte meter."""
+    from hdh_migrate.stages.meter import PROCESS_METER
+
+    for _ in range(steps):
+        PROCESS_METER.add("ds", "copy", MIB)
+        time.sleep(0.1)
+    return os.getpid()
+
+
+@pytest.mark.slow
+def test_bytes_read_on_a_worker_reach_the_coordinator_while_the_task_runs(cluster: Any) -> None:
+    """The bar of a large object copied on a Dask worker moves before the object ends."""
+    from hdh_migrate.stages import meter
+
+    here = meter.ByteMeter()
+    executor = cluster
+    executor.relay(meter.counts, here.add)  # type: ignore[attr-defined]
+    future = executor.submit(_trickle, 40)  # ~4 s
+    seen: list[int] = []
+    while not future.done():
+        seen.append(here.get("ds", "copy"))
+        time.sleep(0.1)
+    assert future.result() != os.getpid()  # it ran in a worker process
+    moving = sorted(set(n for n in seen if 0 < n < 40 * MIB))
+    assert len(moving) >= 3, seen  # several relays while the task ran, not one at the end
+    deadline = time.monotonic() + 10
+    while here.get("ds", "copy") < 40 * MIB and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert here.get("ds", "copy") == 40 * MIB  # every byte, once

@@ -53,6 +53,26 @@ def test_stats_count_events_and_compute_rate_and_eta() -> None:
     assert "MB" not in line.replace("MiB", "")  # one unit system
 
 
+def test_stats_move_inside_a_large_object_by_the_bytes_read() -> None:
+    clock, read = FakeClock(), [7 * MIB]  # the meter before this run: not ours
+    stats = RunStats(clock, read=lambda: read[0])
+    stats.event("copy.start", dataset="d", objects=1, bytes=100 * MIB)
+    clock.now += 10
+    read[0] += 20 * MIB  # a single object in flight, not finished
+    t = stats.snapshot()
+    assert (t.objects_copied, t.bytes_copied, t.bytes_read, t.bytes_moved) == (
+        0,
+        0,
+        20 * MIB,
+        20 * MIB,
+    )
+    assert t.rate == pytest.approx(2 * MIB) and t.eta == pytest.approx(40.0)
+    assert "copied 0/1 objects, 20.0 MiB/100.0 MiB, 2.0 MiB/s, ETA 0m40s" in stats.line()
+    assert t.to_dict()["bytes_moved"] == 20 * MIB
+    read[0] += 200 * MIB  # retried reads count again: never past the total
+    assert stats.snapshot().bytes_moved == 100 * MIB
+
+
 def test_envelope_stamps_schema_time_run_and_a_gapless_sequence() -> None:
     env = Envelope("r1")
     seqs: list[int] = []
@@ -108,6 +128,15 @@ def test_log_file_filters_by_level_is_private_and_escapes_control_characters(
     assert record["level"] == "debug" and record["schema"] == EVENTS_SCHEMA
 
 
+def test_log_file_takes_an_event_after_it_was_closed(tmp_path: Path) -> None:
+    log = LogFile(tmp_path / "run.log")
+    log.event("run.finished", interrupted=False)
+    log.close()  # the watch ended; `run --json` still ends with run.done
+    log.event("run.done", datasets=[])
+    names = [json.loads(x)["event"] for x in (tmp_path / "run.log").read_text().splitlines()]
+    assert names == ["run.finished", "run.done"]
+
+
 def test_log_file_refuses_to_write_through_a_symlink(tmp_path: Path) -> None:
     victim = tmp_path / "victim"
     victim.write_text("keep")
@@ -124,13 +153,29 @@ def test_metrics_are_served_on_loopback_and_written_to_a_textfile(tmp_path: Path
     fan.event("object.copied", dataset="d", key="a", bytes=10)
     fan.event("object.copied", dataset="d", key="b", bytes=20)
     fan.event("object.verified", dataset="d", key="a", mode="full", how="full")
-    fan.event("object.retry", dataset="d", key="b", attempts=3)
+    causes = {"throttled": 2, "connection_reset": 1}
+    fan.event("object.retry", dataset="d", key="b", attempts=3, causes=causes, throttled=2)
+    fan.event("object.retry", dataset="d", key="a", attempts=1, phase="verify")  # no causes
+    in_flight = [5]
+    metrics.watch(lambda: in_flight[0])
+    for seconds in (0.002, 0.004, 0.3):
+        metrics.commit(seconds)
     port = metrics.serve(0)
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    url = f"http://127.0.0.1:{port}/metrics"
+    body = urllib.request.urlopen(url, timeout=5).read().decode()
     assert 'hdh_migrate_bytes_total{dataset="d",outcome="ok",phase="copy"} 30.0' in body
     assert 'hdh_migrate_objects_total{dataset="d",outcome="full",phase="verify"} 1.0' in body
-    assert 'hdh_migrate_retries_total{dataset="d"} 3.0' in body
+    retries = 'hdh_migrate_retries_total{{cause="{}",dataset="d",phase="{}"}} {}'
+    assert retries.format("throttled", "copy", "2.0") in body
+    assert retries.format("connection_reset", "copy", "1.0") in body
+    assert retries.format("other", "verify", "1.0") in body
+    assert 'hdh_migrate_throttles_total{dataset="d"} 2.0' in body
+    assert "hdh_migrate_in_flight_objects 5.0" in body
+    assert "hdh_migrate_journal_commit_seconds_count 3.0" in body
+    assert 'hdh_migrate_journal_commit_seconds_bucket{le="0.005"} 2.0' in body
     assert re.search(r"hdh_migrate_peak_rss_bytes [1-9]", body)
+    in_flight[0] = 0
+    assert "hdh_migrate_in_flight_objects 0.0" in urllib.request.urlopen(url).read().decode()
     out = tmp_path / "hdh.prom"
     metrics.write(out)
     assert 'hdh_migrate_planned_bytes{dataset="d",phase="copy"} 30.0' in out.read_text()
