@@ -55,6 +55,14 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
         help="comma-separated checkouts to run hdh-migrate from, one row each ('.' = the"
         " installed code): before/after rows on the same seeded data",
     )
+    parser.add_argument(
+        "--schemes", default="http", help="the target's scheme(s): http, https or both"
+    )
+    parser.add_argument(
+        "--executors",
+        default="threads",
+        help="hdh-migrate executors, one row each: threads, dask:N (N worker processes)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep containers and buckets")
     args = parser.parse_args(argv)
     unknown = set(args.suites) - set(SUITES)
@@ -86,6 +94,8 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
         noop=not args.no_noop,
         probe=not args.no_probe,
         hdh_codes=codes or ("",),
+        schemes=tuple(x for x in args.schemes.split(",") if x),
+        executors=tuple("" if x == "threads" else x for x in args.executors.split(",") if x),
         keep=args.keep,
     )
     return list(args.suites), options

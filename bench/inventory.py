@@ -63,14 +63,13 @@ def build(plan: str, count: int) -> DatasetOutcome:
     with migration(plan) as run:
         ctx_name = run.selected(None, None)[0]
         eff = run.plan.effective(ctx_name)
-        from hdh_migrate.engine.specs import source_spec, target_spec
         from hdh_migrate.stages.clients import spec_digest
 
-        clients: Any = run.clients  # the cache is keyed by spec digest
-        clients._backends[spec_digest(source_spec(eff))] = SyntheticListing(count)
-        target = target_spec(run.plan, eff.dataset.target, eff)
-        clients._backends[spec_digest(target)] = MemoryBackend(f"bench-inventory-{count}")
+        clients: Any = run.clients
         ctx = run.context(ctx_name)
+        # the client caches are keyed by each spec's digest (the merged executor code)
+        clients._backends[spec_digest(ctx.source)] = SyntheticListing(count)
+        clients._backends[spec_digest(ctx.target)] = MemoryBackend(f"bench-inventory-{count}")
         outcome = DatasetOutcome(ctx_name, eff.wave.name)
         run.journal.ensure_dataset(ctx_name, eff.wave.name)
         run._inventory(ctx, outcome)

@@ -62,17 +62,18 @@ def save(suite: str, stamp: str, rows: list[Row], settings: dict[str, Any]) -> P
 
 def table(rows: list[Row]) -> str:
     """Markdown table. ``×rclone`` = this row's speed over plain rclone's on the same suite
-    (a no-op re-run over rclone's ``--checksum`` no-op: the ratio of their times).
+    and target scheme (a no-op re-run over rclone's ``--checksum`` no-op: the ratio of
+    their times).
     CPU columns: the tool's own user + system seconds, per object and per GiB moved;
     ``servers CPU s``: what Azurite and SeaweedFS spent during the row."""
     baseline = {
-        (r.suite, r.noop): r.seconds
+        (r.suite, r.noop, _https(r)): r.seconds
         for r in rows
         if r.tool == "rclone" and r.mode.startswith(("plain", "no-op")) and r.ok
     }
     lines = [HEADER]
     for r in rows:
-        base = baseline.get((r.suite, r.noop)) if r.tool != "seed (azure SDK)" else None
+        base = baseline.get((r.suite, r.noop, _https(r))) if r.tool != "seed (azure SDK)" else None
         ratio = f"{base / r.seconds:.2f}" if base and r.seconds else "—"
         rss = f"{r.peak_rss / MIB:.0f}" if r.peak_rss else "—"
         lines.append(
@@ -81,6 +82,10 @@ def table(rows: list[Row]) -> str:
             f"| {_cpu(r)} | {r.load:.1f} | {'yes' if r.ok else 'NO ' + r.note[:60]} |"
         )
     return "\n".join(lines)
+
+
+def _https(r: Row) -> bool:
+    return ", https" in r.mode
 
 
 def _cpu(r: Row) -> str:

@@ -39,6 +39,8 @@ class Options:
     noop: bool = True  # time a second, no-op run of each tool (small suite)
     probe: bool = True  # hdh-migrate probe before each run (untimed)
     hdh_codes: tuple[str, ...] = ("",)  # checkouts to run hdh-migrate from ("" = installed)
+    schemes: tuple[str, ...] = ("http",)  # the target's scheme(s): one set of rows each
+    executors: tuple[str, ...] = ("",)  # hdh-migrate executors ("" = threads, "dask:N")
     keep: bool = False
 
 
@@ -114,19 +116,31 @@ def side_by_side(suite: str, data: Dataset, opts: Options, threads: int) -> Iter
     yield Row(suite, "seed (azure SDK)", "-", data.count, data.bytes, seeded, 0, True)
     rerun = opts.noop and suite == "small"
     try:
-        for n, code in enumerate(opts.hdh_codes if "hdh" in opts.tools else ()):
-            variant = replace(opts, tuning=replace(opts.tuning, code=code))
-            for i, mode in enumerate(opts.verify_modes):
-                where = work / f"hdh{n}-{mode}"
-                yield from _hdh_rows(suite, data, variant, container, where, mode, rerun and i == 0)
-        if "rclone" not in opts.tools:
-            return
-        yield from _rclone_rows(suite, data, opts, container, work / "rclone", False, rerun)
-        if opts.crypt:
-            yield from _rclone_rows(suite, data, opts, container, work / "rclone-crypt", True)
+        for scheme in opts.schemes:
+            https = replace(opts, tuning=replace(opts.tuning, https=scheme == "https"))
+            yield from _scheme_rows(suite, data, https, container, work / scheme, rerun)
     finally:
         if not opts.keep:
             servers.drop_container(opts_stack(opts), container)
+
+
+def _scheme_rows(
+    suite: str, data: Dataset, opts: Options, container: str, work: Path, rerun: bool
+) -> Iterator[Row]:
+    """hdh-migrate (per checkout, executor and verify mode), rclone, rclone + crypt."""
+    for n, code in enumerate(opts.hdh_codes if "hdh" in opts.tools else ()):
+        for executor in opts.executors:
+            tuning = replace(opts.tuning, code=code, executor=executor)
+            variant = replace(opts, tuning=tuning)
+            for i, mode in enumerate(opts.verify_modes):
+                where = work / f"hdh{n}-{executor.replace(':', '')}-{mode}"
+                again = rerun and i == 0 and not executor
+                yield from _hdh_rows(suite, data, variant, container, where, mode, again)
+    if "rclone" not in opts.tools:
+        return
+    yield from _rclone_rows(suite, data, opts, container, work / "rclone", False, rerun)
+    if opts.crypt:
+        yield from _rclone_rows(suite, data, opts, container, work / "rclone-crypt", True)
 
 
 def _hdh_rows(
@@ -148,10 +162,11 @@ def _hdh_rows(
         spent = cpu.lap()
         ok = measured.returncode == 0 and verified_count(status) == data.count
         tool = "hdh-migrate" + (f" @{Path(opts.tuning.code).name}" if opts.tuning.code else "")
-        yield _row(suite, tool, f"verify {mode}", data, measured, ok, spent)
+        how = _how(opts.tuning)
+        yield _row(suite, tool, f"verify {mode}{how}", data, measured, ok, spent)
         if again is not None:
             ok = again.returncode == 0
-            yield _row(suite, tool, "no-op re-run", data, again, ok, cpu.lap())
+            yield _row(suite, tool, f"no-op re-run{how}", data, again, ok, cpu.lap())
     finally:
         _drop(opts, bucket, work)
 
@@ -175,13 +190,19 @@ def _rclone_rows(
         spent = cpu.lap()
         stored, _ = servers.count_objects(stack, bucket)
         ok = measured.returncode == 0 and stored == data.count
-        mode = "crypt, check size+md5" if crypt else "plain, check size+md5"
+        mode = ("crypt" if crypt else "plain") + ", check size+md5" + _how(opts.tuning)
         yield _row(suite, "rclone", mode, data, measured, ok, spent)
         if again is not None:
             ok = again.returncode == 0
-            yield _row(suite, "rclone", "no-op re-run --checksum", data, again, ok, cpu.lap())
+            mode = "no-op re-run --checksum" + _how(opts.tuning)
+            yield _row(suite, "rclone", mode, data, again, ok, cpu.lap())
     finally:
         _drop(opts, bucket, work)
+
+
+def _how(tuning: Tuning) -> str:
+    """The row's mode suffix: the target over https, a Dask executor."""
+    return (", https" if tuning.https else "") + (f", {tuning.executor}" if tuning.executor else "")
 
 
 def _drop(opts: Options, bucket: str, work: Path) -> None:

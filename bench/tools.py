@@ -38,6 +38,8 @@ class Tuning:
         2  # hdh: stages.buffers.parts_in_flight(16 MiB); rclone --s3-upload-concurrency
     )
     code: str = ""  # run hdh-migrate from this checkout (PYTHONPATH) instead of the install
+    https: bool = False  # the target over HTTPS (the stack's CA), both tools
+    executor: str = ""  # hdh-migrate: "" = the plan default (threads), "dask:N" = N processes
 
 
 def stack_env(stack: Any, code: str = "") -> dict[str, str]:
@@ -90,12 +92,18 @@ def write_plan(
         name=f"bench-{bucket}",
         container=container,
         bucket=bucket,
-        s3_endpoint=stack.s3_endpoint,
+        s3_endpoint=stack.s3_https_endpoint if tuning.https else stack.s3_endpoint,
         key=work / "kek.key",
         state=Path(tuning.state_base or work) / f"state-{bucket}",
         defaults=f"verify: {verify}, concurrency: {tuning.concurrency}, part_size: "
         f"{tuning.part_size}, multipart_threshold: {tuning.threshold}",
     )
+    if tuning.https:  # the target only: the seeded Azurite is the plain-http one
+        line = f"    bucket: {bucket}\n"
+        head = head.replace(line, f'{line}    ca_bundle: "{stack.ca_bundle}"\n', 1)
+    if tuning.executor.startswith("dask"):
+        workers = tuning.executor.partition(":")[2] or "2"
+        head += f"executor: {{kind: dask, workers: {int(workers)}}}\n"
     plan.write_text(head + one_dataset_wave(target_prefix="data/"))
     return plan
 
@@ -154,12 +162,14 @@ def run_rclone(
 def rclone_command(
     stack: Any, container: str, bucket: str, work: Path, tuning: Tuning, crypt: bool
 ) -> list[str]:
-    conf = write_rclone_conf(stack, work, bucket)
+    conf = write_rclone_conf(stack, work, bucket, https=tuning.https)
     target = "s3crypt:" if crypt else f"s3:{bucket}/data"
+    tls = ["--ca-cert", str(stack.ca_bundle)] if tuning.https else []
     return [
         str(VENV_BIN / "rclone"),
         "--config",
         str(conf),
+        *tls,
         "copy",
         f"az:{container}/data",
         target,
@@ -177,16 +187,16 @@ def rclone_command(
     ]
 
 
-def write_rclone_conf(stack: Any, work: Path, bucket: str) -> Path:
+def write_rclone_conf(stack: Any, work: Path, bucket: str, *, https: bool = False) -> Path:
     """An rclone config for the stack in ``work`` (mode 0600; it holds the keys)."""
     work.mkdir(parents=True, exist_ok=True)
     conf = work / "rclone.conf"
-    conf.write_text(_rclone_conf(stack, bucket))
+    conf.write_text(_rclone_conf(stack, bucket, https))
     conf.chmod(0o600)
     return conf
 
 
-def _rclone_conf(stack: Any, bucket: str) -> str:
+def _rclone_conf(stack: Any, bucket: str, https: bool = False) -> str:
     password = subprocess.run(
         [str(VENV_BIN / "rclone"), "obscure", "bench-crypt-password"],
         capture_output=True,
@@ -199,7 +209,7 @@ def _rclone_conf(stack: Any, bucket: str) -> str:
         azure=stack.azurite_account_url,
         access=stack.s3_access_key,
         secret=stack.s3_secret_key,
-        s3=stack.s3_endpoint,
+        s3=stack.s3_https_endpoint if https else stack.s3_endpoint,
         bucket=bucket,
         password=password,
     )

@@ -21,8 +21,12 @@ _crc32c: Any = _google_crc32c  # untyped C extension
 ALGORITHMS = ("md5", "sha256", "crc32c")
 
 
+#: what the digests take: bytes, or a view of a part's buffer (no copy)
+Bytes = bytes | bytearray | memoryview
+
+
 class _Digest(Protocol):
-    def update(self, data: bytes, /) -> None: ...
+    def update(self, data: Bytes, /) -> None: ...
 
     def digest(self) -> bytes: ...
 
@@ -33,8 +37,9 @@ class _Crc32c:
     def __init__(self) -> None:
         self._crc = _crc32c.Checksum()
 
-    def update(self, data: bytes, /) -> None:
-        self._crc.update(data)
+    def update(self, data: Bytes, /) -> None:
+        # google-crc32c takes bytes only (not a memoryview of a part's buffer): a copy
+        self._crc.update(data if isinstance(data, bytes) else bytes(data))
 
     def digest(self) -> bytes:
         return bytes(self._crc.digest())
@@ -55,7 +60,7 @@ class MultiHasher:
     def __init__(self, algorithms: Iterable[str]) -> None:
         self._digests = {name: new_digest(name) for name in algorithms}
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: Bytes) -> None:
         for digest in self._digests.values():
             digest.update(data)
 
@@ -67,7 +72,7 @@ def b64encode(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def checksum_b64(algorithm: str, data: bytes) -> str:
+def checksum_b64(algorithm: str, data: Bytes) -> str:
     """The base64 checksum of ``data`` in one call (small buffers, parts)."""
     digest = new_digest(algorithm)
     digest.update(data)

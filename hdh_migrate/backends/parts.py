@@ -1,14 +1,18 @@
-"""Multipart parts held as the chunks they were read in, and where parts are cut.
+"""Multipart parts read once into one buffer, and where parts are cut.
 
-A part is read sequentially from the source into a list of chunks and handed to the SDK as
-a seekable stream over those chunks: the bytes are never joined into a second copy, so an
-upload holds at most (parts in flight + 1) × part size.
+A part is read sequentially from the source straight into one buffer of its exact size
+(``readinto``: an encrypting stream encrypts into it, a hashing stream hashes it there) and
+its SHA-256 is taken in the same loop, piece by piece while each piece is still in cache:
+the SDK sends that buffer and signs the hash it is given instead of reading the bytes again
+(docs/benchmarks.md, "one pass per byte"). An upload holds at most (parts in flight + 1) ×
+part size.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from hdh_migrate.backends.checksums import CHUNK, MultiHasher
 from hdh_migrate.errors import PermanentError
@@ -33,17 +37,38 @@ def part_lengths(size: int, part_size: int, first_part_size: int | None, *, key:
     return lengths
 
 
-def read_part(stream: BinaryIO, length: int, key: str) -> PartBuffer:
-    """Exactly ``length`` bytes as a list of chunks (never joined: no second copy)."""
-    chunks: list[bytes] = []
+def read_part(stream: BinaryIO, length: int, key: str) -> HashedBody:
+    """Exactly ``length`` bytes read into one buffer, hashed (SHA-256) as they arrive."""
+    return read_hashed(stream, length, key)
+
+
+def read_hashed(stream: BinaryIO, length: int, key: str) -> HashedBody:
+    """Exactly ``length`` bytes of ``stream`` in one ``HashedBody``, their SHA-256 taken in
+    the same loop that reads them. The stream's ``readinto`` writes into the body's buffer:
+    an encrypting stream encrypts one segment per call straight into it (offered the whole
+    rest), a hashing one hashes it there — no intermediate copy."""
+    body = HashedBody(bytes(length))  # calloc'd: pages cost memory once written
+    digest = hashlib.sha256()
+    readinto = getattr(stream, "readinto", None)
     filled = 0
-    while filled < length:
-        chunk = stream.read(min(CHUNK, length - filled))
-        if not chunk:
-            raise PermanentError(f"stream ended {length - filled} bytes early", key=key)
-        chunks.append(bytes(chunk))
-        filled += len(chunk)
-    return PartBuffer(chunks, length)
+    with body.getbuffer() as view:
+        while filled < length:
+            room = view[filled:]
+            got = readinto(room) if readinto is not None else _read_into(stream, room)
+            if not got:
+                raise PermanentError(f"stream ended {length - filled} bytes early", key=key)
+            digest.update(room[:got])
+            filled += got
+            room.release()
+    body.sha256_hex = digest.hexdigest()
+    body.length = length
+    return body
+
+
+def _read_into(stream: BinaryIO, view: memoryview) -> int:
+    data = stream.read(min(CHUNK, len(view)))
+    view[: len(data)] = data
+    return len(data)
 
 
 def check_exhausted(stream: BinaryIO, size: int, key: str) -> None:
@@ -51,52 +76,24 @@ def check_exhausted(stream: BinaryIO, size: int, key: str) -> None:
         raise PermanentError(f"stream holds more than the announced {size} bytes", key=key)
 
 
-class PartBuffer(io.RawIOBase):
-    """One part held as the chunks it was read in: a seekable stream botocore can send
-    (and rewind on its own retry) without ever joining the chunks into a second copy."""
+class HashedBody(io.BytesIO):
+    """One part's (or one small object's) bytes, sent as is: ``sha256_hex`` is their
+    SHA-256, taken while they were read, which the S3 backend gives SigV4 instead of letting
+    botocore read them again. Never written to once read: a retry sends the same bytes."""
 
-    def __init__(self, chunks: list[bytes], length: int) -> None:
-        self.chunks = chunks
-        self.length = length
-        self._pos = self._index = self._inner = 0  # position, as (chunk index, offset)
+    sha256_hex: str = ""
+    length: int = 0
 
     def checksum(self, algorithm: str) -> str:
+        """The base64 ``algorithm`` digest of the bytes (crc32c for a part's header)."""
         digest = MultiHasher([algorithm])
-        for chunk in self.chunks:
-            digest.update(chunk)
+        self.feed(digest)
         return digest.b64()[algorithm]
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.length}[whence]
-        self._pos = max(0, min(self.length, base + offset))
-        self._index, self._inner = 0, self._pos
-        while self._index < len(self.chunks) and self._inner >= len(self.chunks[self._index]):
-            self._inner -= len(self.chunks[self._index])
-            self._index += 1
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        written = 0
-        while written < len(view) and self._index < len(self.chunks):
-            chunk = self.chunks[self._index]
-            piece = chunk[self._inner : self._inner + len(view) - written]
-            view[written : written + len(piece)] = piece
-            written += len(piece)
-            self._inner += len(piece)
-            if self._inner >= len(chunk):
-                self._index, self._inner = self._index + 1, 0
-        self._pos += written
-        return written
+    def feed(self, hasher: MultiHasher) -> None:
+        """Update ``hasher`` with the bytes (no copy)."""
+        with self.getbuffer() as view, view.toreadonly() as data:
+            hasher.update(data)
 
     def __len__(self) -> int:
         return self.length

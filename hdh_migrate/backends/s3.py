@@ -61,6 +61,7 @@ from dataclasses import replace
 from typing import Any, BinaryIO, Self, cast
 
 import boto3
+import botocore.auth
 import botocore.handlers
 import botocore.utils
 from botocore.config import Config
@@ -82,13 +83,14 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 
 from hdh_migrate.backends import tls
 from hdh_migrate.backends.base import Capabilities, ObjectInfo, WriteOptions
-from hdh_migrate.backends.checksums import MultiHasher, check_expected, checksum_b64, read_exact
+from hdh_migrate.backends.checksums import MultiHasher, check_expected, checksum_b64
 from hdh_migrate.backends.config_values import Secret
 from hdh_migrate.backends.parts import (
     MAX_PARTS,
-    PartBuffer,
+    HashedBody,
     check_exhausted,
     part_lengths,
+    read_hashed,
     read_part,
 )
 from hdh_migrate.backends.registry import redact_url
@@ -209,6 +211,32 @@ def _expect_for_large_bodies(model: Any, params: dict[str, Any], **_: Any) -> No
         length = botocore.utils.determine_content_length(params["body"])
     if length is None or int(length) >= EXPECT_CONTINUE_MIN:
         params["headers"]["Expect"] = "100-continue"
+
+
+_SIGV4_PAYLOAD = botocore.auth.SigV4Auth.payload
+
+
+def _known_payload_hash(self: Any, request: Any) -> str:
+    """SigV4's payload hash for S3, without reading the body again when it is one of our
+    ``HashedBody`` (hashed in the loop that read it: ``parts.read_hashed``). Over http
+    botocore always signs the payload — a third SHA-256 pass over every byte, plus 1 MiB
+    copies, 15 % of the client's samples on large objects (docs/benchmarks.md); the server
+    still checks the body against the signed hash. Over https botocore sends
+    UNSIGNED-PAYLOAD either way (TLS protects the body), and this changes nothing."""
+    body = request.body
+    streaming = getattr(self, "_is_streaming_checksum_payload", None)
+    if (
+        isinstance(body, HashedBody)
+        and body.sha256_hex
+        and not (streaming is not None and streaming(request))
+        and self._should_sha256_sign_payload(request)
+    ):
+        return body.sha256_hex
+    return _SIGV4_PAYLOAD(self, request)
+
+
+# S3 requests only (SigV4Auth itself, other services, is untouched); idempotent.
+botocore.auth.S3SigV4Auth.payload = _known_payload_hash  # type: ignore[method-assign]
 
 
 def _session(profile: str | None) -> Any:
@@ -351,12 +379,14 @@ class S3Backend:
         return self._multipart(key, stream, size, opts)
 
     def _put(self, key: str, stream: BinaryIO, size: int, opts: WriteOptions) -> ObjectInfo:
-        data = b"".join(read_exact(stream, size, key=key))
-        check_expected(opts.checksums, _digests(opts.checksums, data), key=key)
-        params = self._object_params(opts) | self._put_checksums(opts.checksums, data)
+        body = read_hashed(stream, size, key)  # sent as is, its SigV4 hash already taken
+        check_exhausted(stream, size, key)
+        with body.getbuffer() as buffer, buffer.toreadonly() as data:
+            check_expected(opts.checksums, _digests(opts.checksums, data), key=key)
+            params = self._object_params(opts) | self._put_checksums(opts.checksums, data)
         if opts.if_none_match:
             params["IfNoneMatch"] = "*"
-        response = self._call("put_object", key, Key=key, Body=data, ContentLength=size, **params)
+        response = self._call("put_object", key, Key=key, Body=body, ContentLength=size, **params)
         sent = {"sent_content_md5": "true"} if "ContentMD5" in params else {}
         return written_info(key, size, opts, response, sent)
 
@@ -371,7 +401,7 @@ class S3Backend:
             params["StorageClass"] = self.settings.storage_class
         return params
 
-    def _put_checksums(self, expected: Mapping[str, str], data: bytes) -> dict[str, str]:
+    def _put_checksums(self, expected: Mapping[str, str], data: memoryview) -> dict[str, str]:
         """Content-MD5 and one flexible checksum, for the algorithms this target takes."""
         sent = self.settings.checksum_algorithms
         params: dict[str, str] = {}
@@ -476,7 +506,7 @@ class S3Backend:
         lengths: builtins.list[int],
         opts: WriteOptions,
         *,
-        first: PartBuffer | None = None,
+        first: HashedBody | None = None,
         done: Mapping[int, Mapping[str, Any]] | None = None,
     ) -> tuple[builtins.list[dict[str, Any]], int]:
         """Read parts sequentially, upload them on a bounded pool, check the stream's digests;
@@ -496,8 +526,7 @@ class S3Backend:
                     while len(pending) >= workers:  # a free slot before reading more
                         parts.append(pending.popleft().result())
                     data = first if first is not None else read_part(stream, length, key)
-                    for chunk in data.chunks:
-                        hasher.update(chunk)
+                    data.feed(hasher)
                     listed = (done or {}).get(number)
                     if _same_part(listed, data):
                         assert listed is not None
@@ -517,7 +546,7 @@ class S3Backend:
         return parts, reused
 
     def _reused_part(
-        self, number: int, listed: Mapping[str, Any], data: PartBuffer
+        self, number: int, listed: Mapping[str, Any], data: HashedBody
     ) -> dict[str, Any]:
         """A part already uploaded, as CompleteMultipartUpload lists it; its CRC32C is
         computed from ``data`` (the same bytes: ListParts may not return it)."""
@@ -527,7 +556,7 @@ class S3Backend:
         return part
 
     def _upload_part(
-        self, key: str, upload_id: str, number: int, data: PartBuffer
+        self, key: str, upload_id: str, number: int, data: HashedBody
     ) -> dict[str, Any]:
         params: dict[str, Any] = dict(self._sse)
         part: dict[str, Any] = {"PartNumber": number}
@@ -696,7 +725,7 @@ def translate_client_error(exc: ClientError, where: str, key: str | None) -> Hdh
     return cls(text, hint="check the access key, secret key and bucket policy")
 
 
-def _same_part(listed: Mapping[str, Any] | None, data: PartBuffer) -> bool:
+def _same_part(listed: Mapping[str, Any] | None, data: HashedBody) -> bool:
     """An uploaded part (its ListParts entry) holds exactly ``data``: same size, and an
     ETag that is the MD5 of ``data`` (a server whose part ETags are not MD5s, e.g. with
     SSE-C, never matches: its parts are sent again)."""
@@ -714,7 +743,7 @@ def _finished(part: dict[str, Any]) -> Future[dict[str, Any]]:
     return future
 
 
-def _digests(expected: Mapping[str, str], data: bytes) -> dict[str, str]:
+def _digests(expected: Mapping[str, str], data: memoryview) -> dict[str, str]:
     return {name: checksum_b64(name, data) for name in expected}
 
 

@@ -228,18 +228,26 @@ class Journal:
         now = self._clock()
         with self._txn(NORMAL) as conn:
             known = self._known(conn, [e.item_id for e in batch])
-            counts = _classify(batch, known)
-            conn.executemany(_UPSERT_SQL, [_upsert_row(e, now) for e in batch])
+            counts = _classify(batch, {k: v[:2] for k, v in known.items()})
+            # a row the listing would leave exactly as it is is not written again: a no-op
+            # re-run of an unchanged source only reads the journal
+            rows = [_upsert_row(e, now) for e in batch if known.get(e.item_id) != _listed(e)]
+            if rows:
+                conn.executemany(_UPSERT_SQL, rows)
         return counts
 
     @staticmethod
-    def _known(conn: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[str, int]]:
+    def _known(conn: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[Any, ...]]:
         marks = ",".join("?" * len(ids))
         rows = conn.execute(
-            f"SELECT item_id, etag, size FROM items WHERE item_id IN ({marks})",  # noqa: S608
+            "SELECT item_id, etag, size, last_modified, content_md5"  # noqa: S608
+            f" FROM items WHERE item_id IN ({marks})",
             ids,
         )
-        return {row["item_id"]: (row["etag"], row["size"]) for row in rows}
+        return {
+            row["item_id"]: (row["etag"], row["size"], row["last_modified"], row["content_md5"])
+            for row in rows
+        }
 
     # ------------------------------------------------------------------ item transitions
 
@@ -689,7 +697,12 @@ def _upsert_row(entry: InventoryEntry, now: str) -> tuple[Any, ...]:
     )
 
 
-def _classify(batch: Sequence[InventoryEntry], known: dict[str, tuple[str, int]]) -> UpsertCounts:
+def _listed(entry: InventoryEntry) -> tuple[Any, ...]:
+    """What an upsert of ``entry`` writes over an unchanged row (same ETag and size)."""
+    return (entry.etag, entry.size, entry.last_modified, entry.content_md5)
+
+
+def _classify(batch: Sequence[InventoryEntry], known: dict[str, tuple[Any, ...]]) -> UpsertCounts:
     new = changed = unchanged = 0
     for entry in batch:
         before = known.get(entry.item_id)

@@ -63,6 +63,13 @@ class MeteredReader:
         self._meter.add(self._dataset, self._phase, len(data))
         return data
 
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        """Into the caller's buffer (the hashing and encrypting readers above ask for
+        this): no bytes object allocated and copied per read."""
+        count = readinto(self._inner, buffer)
+        self._meter.add(self._dataset, self._phase, count)
+        return count
+
     def readable(self) -> bool:
         return True
 
@@ -73,6 +80,17 @@ class MeteredReader:
 def counts() -> list[tuple[str, str, int]]:
     """This process's meter, ``(dataset, phase, bytes)`` each: what a worker relays."""
     return PROCESS_METER.snapshot()
+
+
+def readinto(stream: BinaryIO, buffer: bytearray | memoryview) -> int:
+    """``stream.readinto(buffer)``, or a read copied into it for streams without one."""
+    into = getattr(stream, "readinto", None)
+    if into is not None:
+        return int(into(buffer) or 0)
+    view = memoryview(buffer).cast("B")
+    data = stream.read(len(view))
+    view[: len(data)] = data
+    return len(data)
 
 
 def metered(stream: BinaryIO, dataset: str, phase: str) -> BinaryIO:

@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import BinaryIO
 
+from hdh_migrate.stages.meter import readinto
+
 
 class Bandwidth:
     """At most ``rate`` bytes per second across all callers of ``take``; ``rate=0`` = unlimited."""
@@ -46,6 +48,11 @@ class LimitedReader:
         data = self._inner.read(n)
         self._bw.take(len(data))
         return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        count = readinto(self._inner, buffer)
+        self._bw.take(count)
+        return count
 
     def readable(self) -> bool:
         return True

@@ -424,15 +424,73 @@ def test_stale_multipart_uploads_can_be_listed_and_aborted(aws: None) -> None:
     assert list(b.list_multipart_uploads("stale/")) == []
 
 
-def test_part_stream_reads_and_rewinds_across_chunks() -> None:
-    from hdh_migrate.backends.parts import PartBuffer
+def test_a_part_is_read_once_into_one_buffer_and_hashed_in_the_same_loop() -> None:
+    import hashlib
 
-    chunks = [b"abc", b"", b"defgh", b"i"]
-    part = PartBuffer(chunks, 9)
-    assert part.read(2) == b"ab" and part.read(5) == b"cdefg" and part.read() == b"hi"
-    assert part.seek(4) == 4 and part.read(3) == b"efg"
-    part.seek(0)
-    assert part.read() == b"abcdefghi" and part.tell() == 9 and len(part) == 9
+    from hdh_migrate.backends.parts import read_part
+
+    data = os.urandom(3 * MIB + 7)
+    offered: list[int] = []
+
+    class Segments(io.RawIOBase):  # like EncryptingReader: at most one segment per call
+        def __init__(self) -> None:
+            self.at = 0
+
+        def readinto(self, buffer: Any) -> int:
+            offered.append(len(buffer))
+            n = min(len(buffer), MIB, len(data) - self.at)
+            buffer[:n] = data[self.at : self.at + n]
+            self.at += n
+            return n
+
+    part = read_part(Segments(), len(data), "k")
+    assert offered[0] == len(data) and len(offered) == 4  # the whole rest, in place
+    assert part.sha256_hex == hashlib.sha256(data).hexdigest() and len(part) == len(data)
+    assert part.read(5) == data[:5] and part.seek(0) == 0 and part.read() == data  # rewinds
+    with pytest.raises(PermanentError, match="ended 7 bytes early"):
+        read_part(io.BytesIO(data[:-7]), len(data), "k")
+
+
+@pytest.mark.parametrize(
+    ("url", "md5", "expected"),
+    [
+        ("http", False, "given"),
+        ("http", True, "given"),  # over http botocore signs every payload
+        ("https", False, "given"),  # https without a checksum header: signed too (parts)
+        ("https", True, "UNSIGNED-PAYLOAD"),  # https + Content-MD5 + a stream body
+    ],
+)
+def test_sigv4_signs_the_hash_taken_while_reading_instead_of_hashing_again(
+    url: str, md5: bool, expected: str
+) -> None:
+    """Where botocore signs the payload, the hash is the one ``read_hashed`` took (the body
+    is not read again); where it does not, nothing changes; any other body is hashed."""
+    import hashlib
+
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+
+    from hdh_migrate.backends import s3  # noqa: F401  (installs the payload hook)
+    from hdh_migrate.backends.parts import read_hashed
+
+    def signed(body: Any) -> str:
+        creds = botocore.credentials.Credentials("AKIDEXAMPLE", "secret")
+        headers = {"Content-MD5": checksum_b64("md5", b"abc")} if md5 else {}
+        request = botocore.awsrequest.AWSRequest(
+            "PUT", f"{url}://127.0.0.1:9/b/k", data=body, headers=headers
+        )
+        request.context["has_streaming_input"] = True
+        botocore.auth.S3SigV4Auth(creds, "s3", "us-east-1").add_auth(request)
+        return str(request.headers["X-Amz-Content-SHA256"])
+
+    body = read_hashed(io.BytesIO(b"abc"), 3, "k")
+    body.sha256_hex = "0" * 64  # were the bytes hashed again, the real hash would show
+    other = signed(io.BytesIO(b"abc"))
+    if expected == "given":
+        assert signed(body) == "0" * 64 and other == hashlib.sha256(b"abc").hexdigest()
+    else:
+        assert signed(body) == other == expected
 
 
 def test_first_part_size_then_part_size(aws: None) -> None:

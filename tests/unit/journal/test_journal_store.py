@@ -87,6 +87,25 @@ def test_upsert_classifies_and_resets_changed_sources(journal: Journal) -> None:
     assert changed.etag == "e2" and changed.ciphertext_sha256 is None and changed.attempts == 0
 
 
+def test_an_unchanged_listing_writes_no_row_and_a_new_date_or_md5_is_written(
+    journal: Journal,
+) -> None:
+    """A no-op re-run only reads the journal; what the upsert would change is still written."""
+    journal.upsert_inventory(entry(i) for i in range(50))
+    before = journal._conn.total_changes
+    again = journal.upsert_inventory(entry(i) for i in range(50))
+    assert (again.new, again.changed, again.unchanged) == (0, 0, 50)
+    assert journal._conn.total_changes == before  # not one row rewritten
+    dated = InventoryEntry("ds", "dir/obj é 3", 3, "e1", last_modified="2026-12-03T00:00:00Z")
+    summed = InventoryEntry("ds", "dir/obj é 4", 4, "e1", content_md5="ab" * 16)
+    counts = journal.upsert_inventory([dated, summed, entry(5)])
+    assert (counts.new, counts.changed, counts.unchanged) == (0, 0, 3)
+    assert journal._conn.total_changes == before + 2
+    got = journal.get("ds", "dir/obj é 3"), journal.get("ds", "dir/obj é 4")
+    assert got[0] is not None and got[0].last_modified == "2026-12-03T00:00:00Z"
+    assert got[1] is not None and got[1].content_md5 == "ab" * 16
+
+
 def test_flagged_and_skipped_entries(journal: Journal) -> None:
     journal.upsert_inventory(
         [

@@ -55,3 +55,14 @@ def test_collisions_are_found_in_bounded_memory_whatever_the_order(count):
     keys = [f"k/{i:06}.BIN" for i in range(count)] + ["k/000123.bin"]
     found = problems(rules, keys)
     assert list(found) == ["k/000123.bin"]
+
+
+def test_the_same_key_listed_twice_is_not_a_collision_and_segment_limits_hold_at_the_edge():
+    """The INSERT OR IGNORE path: a key seen again (a re-listing) is itself, not a twin;
+    a segment is measured only when the key could hold one over the limit."""
+    at_limit = "s" * 255
+    two_short = "a" * 200 + "/" + "b" * 200  # 401 bytes, no segment over 255
+    over = "c" * 256
+    found = problems(SEAWEED, ["k", "k", at_limit, two_short, over, "d\x7fe"])
+    assert set(found) == {over, "d\x7fe"}
+    assert "256 bytes" in found[over] and "control" in found["d\x7fe"]
