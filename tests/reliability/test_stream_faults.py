@@ -23,8 +23,9 @@ import pytest
 
 from hdh_migrate.backends.base import Backend, Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.backends.memory import MemoryBackend, drop_store
+from hdh_migrate.backends.specs import MemorySpec
 from hdh_migrate.crypto import DecryptingReader
-from hdh_migrate.keys import FileKeyProvider, generate_key_file
+from hdh_migrate.keys import FileKeyProvider, FileKeySpec, generate_key_file
 from hdh_migrate.stages.clients import Clients
 from hdh_migrate.stages.copy import copy_object
 from hdh_migrate.stages.items import CopyItem, CopyResult, Spec
@@ -138,9 +139,9 @@ def memory(tmp_path: Path) -> Iterator[Rig]:
     names = (f"src-{uuid.uuid4().hex}", f"dst-{uuid.uuid4().hex}")
     generate_key_file(tmp_path / "kek")
     specs = (
-        Spec("memory", {"store": names[0]}, names[0]),
-        Spec("memory", {"store": names[1]}, names[1]),
-        Spec("file", {"path": str(tmp_path / "kek")}, "kek"),
+        Spec(MemorySpec(names[0]), names[0]),
+        Spec(MemorySpec(names[1]), names[1]),
+        Spec(FileKeySpec(path=str(tmp_path / "kek")), "kek"),
     )
     yield Rig(LyingClients(specs[0]), MemoryBackend(names[0]), MemoryBackend(names[1]), specs,
               tmp_path / "kek")  # fmt: skip
@@ -230,7 +231,10 @@ def test_r6_a_flipped_bit_in_the_stream_or_the_checksum_is_detected_every_time(
 
 @pytest.fixture
 def stack_rig(stack: Any, tmp_path: Path) -> Iterator[Rig]:
+    from hdh_migrate.backends.config_values import PlainSecret
     from hdh_migrate.backends.registry import open_backend
+    from hdh_migrate.backends.s3_config import settings_from_config
+    from hdh_migrate.backends.specs import AzureBlobSpec
 
     name = f"r56-{uuid.uuid4().hex[:12]}"
     generate_key_file(tmp_path / "kek")
@@ -238,8 +242,11 @@ def stack_rig(stack: Any, tmp_path: Path) -> Iterator[Rig]:
     s3 = {"endpoint_url": stack.s3_endpoint, "region": "us-east-1", "bucket": name,
           "access_key": stack.s3_access_key, "secret_key": stack.s3_secret_key,
           "multipart_threshold": "6MiB", "part_size": "5MiB"}  # fmt: skip
-    specs = (Spec("azure_blob", azure, "src"), Spec("s3", s3, "dst"),
-             Spec("file", {"path": str(tmp_path / "kek")}, "kek"))  # fmt: skip
+    azure_spec = AzureBlobSpec(
+        container=name, connection_string=PlainSecret(azure["connection_string"])
+    )
+    specs = (Spec(azure_spec, "src"), Spec(settings_from_config(s3), "dst"),
+             Spec(FileKeySpec(path=str(tmp_path / "kek")), "kek"))  # fmt: skip
     source, target = open_backend("azure_blob", azure), open_backend("s3", s3)
     source.ensure_container()  # type: ignore[attr-defined]
     target.ensure_bucket()  # type: ignore[attr-defined]

@@ -6,7 +6,6 @@ made under another KEK is replaced."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,15 +19,11 @@ from hdh_migrate.keys import FileKeyProvider
 MIB = 1 << 20
 
 
-@dataclass
-class Settings:
-    multipart_threshold: int = 8 * MIB
-
-
 class Target:
     def __init__(self, open_uploads: bool = True) -> None:
-        self.settings = Settings()
-        self._caps = Capabilities(multipart=True, open_uploads=open_uploads)
+        self._caps = Capabilities(
+            multipart=True, open_uploads=open_uploads, multipart_threshold=8 * MIB
+        )
 
     def capabilities(self) -> Capabilities:
         return self._caps

@@ -41,12 +41,17 @@ def journal(tmp_path: Path) -> Journal:
 def test_schema_wal_and_version(tmp_path: Path) -> None:
     path = tmp_path / "j.db"
     with Journal(path) as j:
-        assert j.schema_version == LATEST == 3
+        assert j.schema_version == LATEST == 4
         assert j.integrity_check() == "ok"
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST
-    assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,), (2,), (3,)]
+    assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [
+        (1,),
+        (2,),
+        (3,),
+        (4,),
+    ]
     conn.execute("PRAGMA user_version = 99")
     conn.close()
     with pytest.raises(JournalError, match="schema version 99"):

@@ -45,7 +45,7 @@ def test_a_schema_2_journal_is_migrated_and_filled_once(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite"
     _schema_2_journal(path)
     with Journal(path) as journal:
-        assert LATEST == 3
+        assert LATEST == 4
         assert journal.get("ds", "data/a/b.bin").object_id is None  # type: ignore[union-attr]
         assert journal.fill_object_ids("ds", "data/", "enc/2026/") == 2
         a, c = journal.get("ds", "data/a/b.bin"), journal.get("ds", "data/c.bin")
@@ -55,7 +55,7 @@ def test_a_schema_2_journal_is_migrated_and_filled_once(tmp_path: Path) -> None:
         assert journal.get("other", "x/c.bin").object_id is None  # type: ignore[union-attr]
         assert journal.fill_object_ids("ds", "data/", "enc/2026/") == 0  # once
     version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
-    assert version == 3
+    assert version == 4
 
 
 def test_the_inventory_journals_each_object_id_and_target_key(tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_the_inventory_journals_each_object_id_and_target_key(tmp_path: Path) ->
 
 
 def test_a_journal_of_the_previous_schema_verifies_after_the_upgrade(tmp_path: Path) -> None:
-    """Objects copied under schema 2 verify against their HDH1 headers (which name the
+    """Objects copied under schema 3 verify against their HDH1 headers (which name the
     object id) once the journal is migrated: the ids filled in are the ones copied."""
     data = tmp_path / "src" / "data"
     data.mkdir(parents=True)
@@ -91,10 +91,10 @@ def test_a_journal_of_the_previous_schema_verifies_after_the_upgrade(tmp_path: P
             (outcome,) = job.run()
         assert outcome.verified == 3
         journal = tmp_path / "state" / "journal.sqlite"
-        conn = sqlite3.connect(journal, isolation_level=None)  # back to schema 2
+        conn = sqlite3.connect(journal, isolation_level=None)  # back to schema 3
         conn.execute("ALTER TABLE items DROP COLUMN object_id")
-        conn.execute("DELETE FROM schema_migrations WHERE version = 3")
-        conn.execute("PRAGMA user_version = 2")
+        conn.execute("DELETE FROM schema_migrations WHERE version = 4")
+        conn.execute("PRAGMA user_version = 3")
         conn.close()
         with session.migration(plan, command="verify") as job:
             (outcome,) = job.reverify()

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from hdh_migrate.backends.memory import MemoryBackend, drop_store
+from hdh_migrate.backends.specs import MemorySpec
 from hdh_migrate.crypto import Encryptor, parse_header
 from hdh_migrate.errors import RetryableError
-from hdh_migrate.keys import FileKeyProvider, generate_key_file
+from hdh_migrate.keys import FileKeyProvider, FileKeySpec, generate_key_file
 from hdh_migrate.stages.clients import Clients
 from hdh_migrate.stages.copy import copy_object
 from hdh_migrate.stages.items import Spec
@@ -30,9 +31,9 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
     names = (f"src-{uuid.uuid4().hex}", f"dst-{uuid.uuid4().hex}")
     generate_key_file(tmp_path / "kek")
     yield {
-        "source": Spec("memory", {"store": names[0]}, names[0]),
-        "target": Spec("memory", {"store": names[1]}, names[1]),
-        "kek": Spec("file", {"path": str(tmp_path / "kek")}, "kek"),
+        "source": Spec(MemorySpec(names[0]), names[0]),
+        "target": Spec(MemorySpec(names[1]), names[1]),
+        "kek": Spec(FileKeySpec(path=str(tmp_path / "kek")), "kek"),
         "clients": Clients(),
         "src": MemoryBackend(names[0]),
         "dst": MemoryBackend(names[1]),
@@ -61,7 +62,7 @@ def recording_writes(world: dict[str, Any], fail: int) -> list[bytes]:
 
 
 def provider(world: dict[str, Any]) -> FileKeyProvider:
-    return FileKeyProvider(world["kek"].config["path"])
+    return FileKeyProvider(world["kek"].config.path)
 
 
 def test_every_attempt_of_one_version_encrypts_under_one_header(world):

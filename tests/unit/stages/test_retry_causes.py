@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 
 from hdh_migrate.backends.memory import MemoryBackend, drop_store
+from hdh_migrate.backends.specs import MemorySpec
 from hdh_migrate.errors import (
     ConnectionFailedError,
     PermanentError,
     RetryableError,
     ThrottledError,
 )
-from hdh_migrate.keys import generate_key_file
+from hdh_migrate.keys import FileKeySpec, generate_key_file
 from hdh_migrate.stages.clients import Clients
 from hdh_migrate.stages.copy import copy_object
 from hdh_migrate.stages.items import CopyItem, Spec, VerifyItem
@@ -126,9 +127,9 @@ def world(tmp_path: Any) -> Any:
     names = (f"src-{uuid.uuid4().hex}", f"dst-{uuid.uuid4().hex}")
     generate_key_file(tmp_path / "kek")
     yield {
-        "source": Spec("memory", {"store": names[0]}, names[0]),
-        "target": Spec("memory", {"store": names[1]}, names[1]),
-        "kek": Spec("file", {"path": str(tmp_path / "kek")}, "kek"),
+        "source": Spec(MemorySpec(names[0]), names[0]),
+        "target": Spec(MemorySpec(names[1]), names[1]),
+        "kek": Spec(FileKeySpec(path=str(tmp_path / "kek")), "kek"),
         "clients": Clients(),
     }
     for name in names:
