@@ -23,6 +23,9 @@ from devstack.dask_tls import TlsFiles, ensure_certs
 from devstack.errors import DevstackError
 
 DASK_PORT = 8786 + PORT_OFFSET
+#: Every worker without Dask's statistical profiler: it deadlocks CPython 3.11 before 3.11.9
+#: (python/cpython#106883; hdh_migrate.execution.dask_cluster.WORKER_CONFIG says more).
+WORKER_ENV = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
 START_TIMEOUT = 90.0
 _PRELOAD = Path(__file__).with_name("dask_capture.py")
 
@@ -93,6 +96,9 @@ def ensure(
     pids = []
     for index in range(workers):
         pid = _alive(home / f"worker-{index}.pid", home)
+        if pid is not None and not _profiler_off(pid):  # started by an older devstack
+            procs.stop(pid, _markers(home))
+            pid = None
         if pid is None:
             pid = _start_worker(home, port, index, threads, worker_env, flags)
         pids.append(pid)
@@ -134,6 +140,16 @@ def _markers(home: Path) -> list[str]:
 def _alive(pid_file: Path, home: Path) -> int | None:
     pid = procs.read_pid(pid_file)
     return pid if pid is not None and procs.matches(pid, _markers(home)) else None
+
+
+def _profiler_off(pid: int) -> bool:
+    """Whether the worker ``pid`` runs with WORKER_ENV (read from /proc)."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return True  # not readable here: leave it be
+    wanted = [f"{k}={v}".encode() for k, v in WORKER_ENV.items()]
+    return all(item in environ for item in wanted)
 
 
 def _dask() -> str:
@@ -191,7 +207,7 @@ def _start_worker(
         "--no-nanny", "--no-dashboard", "--name", f"w{index}", "--local-directory", str(local),
         "--death-timeout", "30", *flags,
     ]  # fmt: skip
-    pid = procs.spawn(cmd, home / f"worker-{index}.log", env)
+    pid = procs.spawn(cmd, home / f"worker-{index}.log", {**env, **WORKER_ENV})
     (home / f"worker-{index}.pid").write_text(f"{pid}\n")
     return pid
 

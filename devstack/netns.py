@@ -38,6 +38,7 @@ from typing import Any
 
 from devstack import procs
 from devstack.config import stack_dir, venv_bin
+from devstack.dask_cluster import WORKER_ENV
 from devstack.dask_tls import TlsFiles
 from devstack.errors import DevstackError
 
@@ -266,7 +267,8 @@ class NetLab:
                 "--no-dashboard", "--name", f"w{i}", "--local-directory", str(local),
                 "--death-timeout", "30", *flags,
             ]  # fmt: skip
-            self.worker_pids.append(procs.spawn(worker, self.home / f"worker-{i}.log", worker_env))
+            logs = self.home / f"worker-{i}.log"
+            self.worker_pids.append(procs.spawn(worker, logs, {**worker_env, **WORKER_ENV}))
 
     def _certificates(self) -> TlsFiles:
         """One certificate (server and client use) for every address, from the devstack CA."""

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, ClassVar, TypeVar
 
+import dask.config
 from dask.base import tokenize
 from distributed import Client, LocalCluster, get_worker
 from distributed import Future as DaskFuture
@@ -185,15 +186,26 @@ def _security(settings: DaskSettings) -> Security | None:
     )
 
 
+#: What every worker this tool starts runs with. Dask's statistical profiler samples
+#: ``sys._current_frames()`` every 10 ms, which deadlocks CPython 3.11 before 3.11.9 (the GIL
+#: against the runtime's HEAD_LOCK during a garbage collection: python/cpython#106883,
+#: dask/distributed#8616): a worker froze mid-verify with every thread waiting for the GIL.
+#: The profile only feeds Dask's dashboard, which this tool does not use.
+#: Workers started by hand or by scripts: ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False``
+#: in their environment (docs/scale-out.md; the devstack's workers have it).
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+
+
 def _local(settings: DaskSettings) -> DaskExecutor:
-    cluster = LocalCluster(
-        n_workers=max(1, settings.workers),
-        threads_per_worker=max(1, settings.threads_per_worker),
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # its HTTP server: any port
-    )
+    with dask.config.set(WORKER_CONFIG):  # the nannies hand it to their worker processes
+        cluster = LocalCluster(
+            n_workers=max(1, settings.workers),
+            threads_per_worker=max(1, settings.threads_per_worker),
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # its HTTP server: any port
+        )
     return DaskExecutor(Client(cluster, set_as_default=False), cluster)
 
 

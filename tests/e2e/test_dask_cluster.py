@@ -55,6 +55,18 @@ def world(stack, tmp_path, unique_name):
     made.target.delete_bucket(force=True)
 
 
+def test_the_devstack_workers_run_without_dasks_profiler(live):
+    """Dask's profiler deadlocks CPython 3.11 before 3.11.9 (python/cpython#106883): a worker
+    froze mid-verify, every thread waiting for the GIL. The devstack's workers run without."""
+    from distributed import Client
+
+    with Client(live.address, timeout=30, set_as_default=False) as client:
+        seen = client.run(
+            lambda: __import__("dask").config.get("distributed.worker.profile.enabled")
+        )
+    assert len(seen) == 2 and set(seen.values()) == {False}, seen
+
+
 def on_cluster(world, cluster, extra: str = "") -> None:
     text = world.plan.read_text()
     world.plan.write_text(

@@ -127,6 +127,20 @@ def test_a_local_cluster_runs_tasks_in_worker_processes_and_collapses_duplicates
     assert first.result(timeout=60) == second.result(timeout=60)  # one task, one key
 
 
+def _profiling(_: int) -> tuple[int, bool]:
+    import dask.config
+
+    return os.getpid(), bool(dask.config.get("distributed.worker.profile.enabled"))
+
+
+@pytest.mark.slow
+def test_the_local_clusters_workers_run_without_dasks_profiler(cluster: Any) -> None:
+    """Dask's profiler samples sys._current_frames() every 10 ms: on CPython 3.11 before
+    3.11.9 that deadlocks a busy worker (python/cpython#106883), so none of ours runs it."""
+    seen = dict(f.result(timeout=60) for f in [cluster.submit(_profiling, i) for i in range(8)])
+    assert seen and set(seen.values()) == {False}, seen
+
+
 def test_dask_is_loaded_only_when_a_dask_executor_is_asked_for() -> None:
     import subprocess
     import sys
