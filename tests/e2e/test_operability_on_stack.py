@@ -211,12 +211,17 @@ def test_log_file_records_each_object_and_validates(world: Any, tmp_path: Path) 
     assert log.stat().st_mode & 0o777 == 0o600
 
 
+def _sigint_ignored() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def test_a_sampled_dataset_is_reported_as_sampled_and_status_watch_refreshes(
     stack: Any, tmp_path: Path, unique_name: str
 ) -> None:
     from stack_world import make_world
 
     world = make_world(stack, tmp_path, unique_name, verify="sample:25%")
+    watch = None
     try:
         seed(world, 20, 100)
         done = world.cli("run", str(world.plan))
@@ -231,6 +236,7 @@ def test_a_sampled_dataset_is_reported_as_sampled_and_status_watch_refreshes(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=_sigint_ignored,  # as in a CI job started in the background
         )
         assert watch.stderr is not None
         assert watch.stderr.readline().startswith("watching the journal every 0.3 s")
@@ -240,6 +246,8 @@ def test_a_sampled_dataset_is_reported_as_sampled_and_status_watch_refreshes(
         assert watch.returncode == 0, err
         assert "sampled" in out and "Traceback" not in err
     finally:
+        if watch is not None and watch.poll() is None:
+            watch.kill()  # never left running by a failure
         world.source.delete_container()
         world.target.delete_bucket(force=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
@@ -216,6 +217,9 @@ def show_status(
         return
     from rich.live import Live
 
+    # Ctrl-C ends the watch even where SIGINT came ignored (a job started in the background
+    # by a non-interactive shell inherits SIG_IGN, and Python then leaves it ignored)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         sys.stderr.write(f"watching the journal every {watch:g} s — Ctrl-C to stop\n")
         sys.stderr.flush()
