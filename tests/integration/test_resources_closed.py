@@ -60,6 +60,9 @@ def test_fifty_runs_in_one_process_leak_no_fd_and_no_pkcs11_session(
             counts.append((open_fds(), open_sessions()))
     finally:
         drop_store(store)
-    baseline = counts[0]  # after one run: the library and its files are loaded once
+    # after two runs: the library and its files are loaded once, and what the first run
+    # alone opened (lazy imports' files, first-use caches) is collected by then; from there
+    # any descriptor or session a run left open would add up over the 49 runs that follow
+    baseline = counts[1]
     assert baseline[1] == 0
-    assert counts[-1] == baseline, counts[::10]
+    assert max(counts[1:]) == baseline and counts[-1] == baseline, counts[::10]

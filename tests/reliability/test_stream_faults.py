@@ -79,7 +79,7 @@ class Lying:
         self.inner.delete(key)
 
     def capabilities(self) -> Capabilities:
-        return self.inner.capabilities()
+        return replace(self.inner.capabilities(), read_with_info=False)  # it has no open_read_info
 
     def close(self) -> None:
         self.inner.close()
