@@ -18,9 +18,9 @@ from typing import Any, BinaryIO
 
 from hdh_migrate.backends.base import Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.backends.memory import MemoryBackend
-from hdh_migrate.engine.run.runner import DatasetOutcome
 from hdh_migrate.engine.run.session import migration
 from hdh_migrate.errors import PermanentError
+from hdh_migrate.reports.run_report import DatasetOutcome
 
 WHEN = datetime(2026, 1, 1, tzinfo=UTC)
 

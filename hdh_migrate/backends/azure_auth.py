@@ -29,7 +29,7 @@ from azure.identity import (
     ManagedIdentityCredential,
 )
 
-from hdh_migrate.backends import config_values as cv
+from hdh_migrate import config_values as cv
 from hdh_migrate.errors import UsageError
 
 KIND = "azure_blob"

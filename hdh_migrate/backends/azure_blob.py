@@ -79,8 +79,8 @@ from azure.storage.blob import (
     StorageStreamDownloader,
 )
 
+from hdh_migrate import config_values as cv
 from hdh_migrate.backends import azure_auth, sas, tls
-from hdh_migrate.backends import config_values as cv
 from hdh_migrate.backends.azure_connection import blob_endpoint, clear_text_host
 from hdh_migrate.backends.base import CONTENT_HEADERS, Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.backends.checksums import check_expected, read_exact

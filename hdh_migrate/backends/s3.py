@@ -84,7 +84,6 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from hdh_migrate.backends import tls
 from hdh_migrate.backends.base import Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.backends.checksums import MultiHasher, check_expected, checksum_b64
-from hdh_migrate.backends.config_values import Secret
 from hdh_migrate.backends.parts import (
     MAX_PARTS,
     HashedBody,
@@ -113,6 +112,7 @@ from hdh_migrate.backends.s3_mapping import (
     written_info,
 )
 from hdh_migrate.circuit import CIRCUITS
+from hdh_migrate.config_values import Secret
 from hdh_migrate.errors import (
     AuthError,
     ConnectionFailedError,

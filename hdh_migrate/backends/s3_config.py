@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from hdh_migrate.backends import tls
-from hdh_migrate.backends.config_values import Secret, count, required, secret, size
+from hdh_migrate.config_values import Secret, count, required, secret, size
 from hdh_migrate.errors import UsageError
 from hdh_migrate.secrets import reveal_private
 from hdh_migrate.units import DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE

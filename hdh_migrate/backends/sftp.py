@@ -1,7 +1,7 @@
 """SFTP backend: one directory tree on an SFTP server. The connection, the channel pool,
-the read stream and every paramiko type come from ``ssh`` (the only module importing
-paramiko, which also runs remote commands for cutover hooks: ``run_command``,
-re-exported here).
+the read stream and every paramiko type come from ``hdh_migrate.remote.ssh`` (the only
+module importing paramiko, which also runs remote commands for cutover hooks:
+``run_command``, re-exported here), the connection settings from ``remote.spec``.
 
 Config (plain values; secrets as ``SecretRef``, a ``${env:…}``/``${file:…}`` string, or a
 plain string in tests)::
@@ -61,7 +61,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Self, cast
 
-from hdh_migrate.backends import config_values as cv
+from hdh_migrate import config_values as cv
 from hdh_migrate.backends.base import Capabilities, ObjectInfo, WriteOptions
 from hdh_migrate.backends.checksums import ALGORITHMS, pump
 from hdh_migrate.backends.sftp_layout import (
@@ -81,9 +81,18 @@ from hdh_migrate.backends.sftp_layout import (
     valid_key,
 )
 from hdh_migrate.backends.specs import SftpSpec, spec_values
-from hdh_migrate.backends.ssh import (
+from hdh_migrate.errors import (
+    AuthError,
+    HdhError,
+    NotFoundError,
+    PermanentError,
+    PreconditionFailedError,
+    RetryableError,
+)
+from hdh_migrate.remote.spec import KIND
+from hdh_migrate.remote.spec import SshSettings as _Settings
+from hdh_migrate.remote.ssh import (
     CONNECTION_ERRORS,
-    KIND,
     Channels,
     CommandOutcome,
     SFTPAttributes,
@@ -93,16 +102,6 @@ from hdh_migrate.backends.ssh import (
     SshHost,
     WindowReader,
     run_command,
-)
-from hdh_migrate.backends.ssh import SshSettings as _Settings
-from hdh_migrate.backends.ssh import load_key as _load_key  # noqa: F401  (old import path)
-from hdh_migrate.errors import (
-    AuthError,
-    HdhError,
-    NotFoundError,
-    PermanentError,
-    PreconditionFailedError,
-    RetryableError,
 )
 
 __all__ = ["KIND", "CommandOutcome", "SftpBackend", "run_command"]

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
-from hdh_migrate.backends.config_values import Secret
 from hdh_migrate.backends.s3_config import S3Settings
+from hdh_migrate.config_values import Secret
 
 
 @dataclass(frozen=True)
@@ -69,24 +69,11 @@ class SftpSpec:
     password: Secret | None = None
 
 
-@dataclass(frozen=True)
-class SshSpec:
-    """An SSH host a cutover hook runs on: its host key pinned by ``known_hosts``; ``key``
-    (key text or a path, a reference until the connection is made) or ``key_file``."""
-
-    host: str
-    port: int
-    user: str
-    known_hosts: str
-    key: Secret | str | None = None
-    key_file: str | None = None
-
-
 BackendSpec = MemorySpec | LocalSpec | AzureBlobSpec | SftpSpec | S3Settings
 """A backend's typed spec, selected by its ``kind``."""
 
 
-def spec_values(spec: AzureBlobSpec | SftpSpec | SshSpec) -> dict[str, object]:
+def spec_values(spec: AzureBlobSpec | SftpSpec) -> dict[str, object]:
     """The set fields of a spec as the settings its backend's ``from_config`` reads: the
     Azure and SFTP backends keep one validation path for plans and ad-hoc commands."""
     values = ((f.name, getattr(spec, f.name)) for f in fields(spec))

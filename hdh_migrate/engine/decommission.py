@@ -72,7 +72,7 @@ class WaveDecommission(WaveCutover):
         )
 
     def _decommission(self, wave: Wave, dry_run: bool, attestation: str | None) -> str:
-        states = self._states(wave)
+        states = self.shared.states(wave)
         late = {d: str(s) for d, s in states.items() if s is not S.FINALIZED}
         if late:
             raise UsageError(
@@ -107,7 +107,7 @@ class WaveDecommission(WaveCutover):
 
     def _survey(self, ctx: Context) -> Survey:
         survey = Survey()
-        for info in self._listing(ctx):
+        for info in self.shared.listing(ctx):
             survey.objects += 1
             survey.bytes += info.size
             why = self._unsafe(ctx.eff.name, info.key, info.etag, info.size)
@@ -138,7 +138,7 @@ class WaveDecommission(WaveCutover):
     def _one(self, ctx: Context, survey: Survey, attestation: str | None) -> None:
         source = self.job.clients.backend(ctx.source)
         deleted = 0 if attestation else self._delete_all(ctx, source)
-        left = sum(1 for _ in self._listing(ctx))
+        left = sum(1 for _ in self.shared.listing(ctx))
         under_prefix = sum(1 for _ in source.list(ctx.eff.dataset.prefix or ""))
         if not attestation and left:
             raise CutoverError(
@@ -193,7 +193,7 @@ class WaveDecommission(WaveCutover):
 
     def _unleased(self, ctx: Context) -> Iterator[str]:
         """What is still listed once the leased blobs are gone, each checked again."""
-        for info in self._listing(ctx):
+        for info in self.shared.listing(ctx):
             why = self._unsafe(ctx.eff.name, info.key, info.etag, info.size)
             if why:
                 raise GateRefusedError(

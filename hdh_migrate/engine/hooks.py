@@ -29,13 +29,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from hdh_migrate.backends.specs import SshSpec
 from hdh_migrate.errors import RetryableError, UnreachableError
 from hdh_migrate.plan import resolve_text
 from hdh_migrate.plan.cutover import Hook, SshTarget
+from hdh_migrate.remote.spec import SshSpec
 
 if TYPE_CHECKING:  # paramiko loads only when a hook runs over SSH (not for --version)
-    from hdh_migrate.backends.sftp import CommandOutcome
+    from hdh_migrate.remote.ssh import CommandOutcome
 
 MAX_OUTPUT = 64 * 1024
 SHELL = "/bin/sh"
@@ -87,8 +87,9 @@ RemoteRunner = Callable[..., "CommandOutcome"]
 
 
 def run_command(*args: Any, **kwargs: Any) -> CommandOutcome:
-    """The SSH command runner of the sftp module, imported on first use."""
-    from hdh_migrate.backends.sftp import run_command as remote
+    """The SSH command runner (``remote.ssh``, shared with the sftp backend), imported on
+    first use."""
+    from hdh_migrate.remote.ssh import run_command as remote
 
     return remote(*args, **kwargs)
 

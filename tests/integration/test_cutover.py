@@ -317,13 +317,13 @@ def test_residual_gate_refuses_after_freeze_then_rollback_unfreezes(
 
         with migration(world.plan) as job:
             engine = WaveCutover(job, operator="tester")
-            original = engine._final_pass
+            original = engine.delta.final_pass
 
             def sneaky(ctx: Any) -> None:
                 world.put("data/created-while-frozen.bin", b"a leak in the freeze")
                 original(ctx)
 
-            engine._final_pass = sneaky  # type: ignore[method-assign]
+            engine.delta.final_pass = sneaky  # type: ignore[method-assign]
             with pytest.raises(Exception) as raised:
                 engine.cutover("w1")
         assert type(raised.value).__name__ == "GateRefusedError"

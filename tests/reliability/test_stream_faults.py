@@ -231,10 +231,10 @@ def test_r6_a_flipped_bit_in_the_stream_or_the_checksum_is_detected_every_time(
 
 @pytest.fixture
 def stack_rig(stack: Any, tmp_path: Path) -> Iterator[Rig]:
-    from hdh_migrate.backends.config_values import PlainSecret
     from hdh_migrate.backends.registry import open_backend
     from hdh_migrate.backends.s3_config import settings_from_config
     from hdh_migrate.backends.specs import AzureBlobSpec
+    from hdh_migrate.config_values import PlainSecret
 
     name = f"r56-{uuid.uuid4().hex[:12]}"
     generate_key_file(tmp_path / "kek")

@@ -29,14 +29,14 @@ from hdh_migrate.cli import render
 from hdh_migrate.cli.progress import JsonLinesReporter
 from hdh_migrate.engine.restore import restore_all, restore_items
 from hdh_migrate.engine.restore_fs import RestoreDir, Unsafe, key_segments
-from hdh_migrate.engine.run.report import RunReport, write_run_report
-from hdh_migrate.engine.run.runner import DatasetOutcome, Migration, plan_digest
+from hdh_migrate.engine.run.runner import Migration, plan_digest
 from hdh_migrate.engine.specs import key_spec, target_spec
 from hdh_migrate.escaping import html_text, printable
 from hdh_migrate.events import ListReporter
 from hdh_migrate.execution import SerialExecutor
 from hdh_migrate.integrity import Ed25519FileSigner, ManifestWriter
 from hdh_migrate.journal import Journal
+from hdh_migrate.reports.run_report import DatasetOutcome, RunReport, write_run_report
 from tests.offline_plan import MemoryTargetClients, parse_offline_plan
 
 HOSTILE = [

@@ -12,9 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from markdown_it import MarkdownIt
 
-from hdh_migrate.engine.run.report import RunReport, write_run_report
-from hdh_migrate.engine.run.runner import DatasetOutcome
 from hdh_migrate.escaping import html_text, md_code, md_text
+from hdh_migrate.reports.run_report import DatasetOutcome, RunReport, write_run_report
 
 HOSTILE = [
     "a`<img src=x onerror=alert(1)>`b.csv",

@@ -17,8 +17,7 @@ from hdh_migrate.cli.observing import Observed, observed
 from hdh_migrate.cli.render import emit_json, ok, stderr, stdout, term
 from hdh_migrate.engine.audit import policy_gate, record_policy_override
 from hdh_migrate.engine.evidence_report import write_html
-from hdh_migrate.engine.run.report import RunReport, utc_now, write_run_report
-from hdh_migrate.engine.run.runner import DatasetOutcome, Migration
+from hdh_migrate.engine.run.runner import Migration
 from hdh_migrate.engine.run.session import (
     RunSettings,
     describe_position,
@@ -30,6 +29,7 @@ from hdh_migrate.engine.run.session import (
 )
 from hdh_migrate.engine.run.verdict import verdict
 from hdh_migrate.errors import ObjectsFailedError, RunInterrupted, VerificationError
+from hdh_migrate.reports.run_report import DatasetOutcome, RunReport, utc_now, write_run_report
 from hdh_migrate.units import human_size, parse_rate
 
 RUN_HELP = """Run the plan: each dataset of each wave, in order, through inventory → copy

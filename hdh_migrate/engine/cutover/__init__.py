@@ -31,8 +31,10 @@ from a fresh listing; switch hooks re-run unless every dataset is already switch
   remain in the journal for decommissioning).
 
 Modules: this one drives the commands (cutover, gates and switch, rollback, finalize);
-``cutover.freeze`` freezes and unfreezes, ``cutover.delta`` syncs the delta and the final
-pass, ``cutover.base`` holds the shared bookkeeping, ``reports.cutover_report`` the report.
+``cutover.freeze`` freezes and unfreezes (``Freeze``), ``cutover.delta`` syncs the delta
+and the final pass (``Delta``), ``cutover.base`` holds the shared context and bookkeeping
+(``CutoverContext``) that ``WaveCutover`` owns and hands to both, ``reports.cutover_report``
+the report.
 """
 
 from __future__ import annotations
@@ -41,19 +43,22 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hdh_migrate.engine import approvals as signed_approvals
 from hdh_migrate.engine.approvals import Statement
-from hdh_migrate.engine.cutover.base import CutoverError, S, refuse
-from hdh_migrate.engine.cutover.delta import DeltaSteps
-from hdh_migrate.engine.cutover.freeze import LEASE_BATCH, FreezeSteps
+from hdh_migrate.engine.cutover.base import CutoverContext, CutoverError, S, refuse
+from hdh_migrate.engine.cutover.delta import Delta
+from hdh_migrate.engine.cutover.freeze import LEASE_BATCH, Freeze
 from hdh_migrate.engine.evidence_report import write_html
 from hdh_migrate.engine.gates import GateInputs, GateResult, enforce, evaluate
+from hdh_migrate.engine.hooks import HookRunner
+from hdh_migrate.engine.run.runner import Migration
 from hdh_migrate.errors import GateRefusedError, HdhError, UsageError
-from hdh_migrate.journal import DatasetState
-from hdh_migrate.plan import Wave
+from hdh_migrate.journal import DatasetState, JournalStore
+from hdh_migrate.plan import Plan, Wave
 from hdh_migrate.plan.cutover import Cutover
 from hdh_migrate.plan.types import resolve_text
 from hdh_migrate.reports.cutover_report import Report, markdown, one_line, utc_now
@@ -81,9 +86,86 @@ _ORDER = (
 )
 
 
-class WaveCutover(FreezeSteps, DeltaSteps):
+class WaveCutover:
     """Drives one wave through cutover, rollback or finalize, on a Migration's collaborators
-    (journal, manifest, clients, executor, reporter)."""
+    (journal, manifest, clients, executor, reporter).
+
+    By composition: ``shared`` (a ``CutoverContext``: collaborators, bookkeeping, the
+    report) is handed to ``freeze`` (a ``Freeze``) and ``delta`` (a ``Delta``); this class
+    holds the commands, the gates, the approvals and the switch."""
+
+    def __init__(
+        self,
+        job: Migration,
+        *,
+        operator: str,
+        hooks: HookRunner | None = None,
+        confirm: Callable[[str], bool] = refuse,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        lease_workers: int = 16,
+    ) -> None:
+        self.shared = CutoverContext(
+            job,
+            operator=operator,
+            hooks=hooks,
+            confirm=confirm,
+            clock=clock,
+            lease_workers=lease_workers,
+        )
+        self.freeze = Freeze(self.shared)
+        self.delta = Delta(self.shared)
+
+    # ------------------------------------------------------------------ the shared context
+
+    @property
+    def job(self) -> Migration:
+        return self.shared.job
+
+    @property
+    def plan(self) -> Plan:
+        return self.shared.plan
+
+    @property
+    def journal(self) -> JournalStore:
+        return self.shared.journal
+
+    @property
+    def operator(self) -> str:
+        return self.shared.operator
+
+    @property
+    def hooks(self) -> HookRunner:
+        return self.shared.hooks
+
+    @property
+    def confirm(self) -> Callable[[str], bool]:
+        return self.shared.confirm
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.shared.clock
+
+    @property
+    def lease_workers(self) -> int:
+        return self.shared.lease_workers
+
+    @property
+    def report(self) -> Report:
+        """The report of the command running (the last one, once it returned)."""
+        return self.shared.report
+
+    @report.setter
+    def report(self, report: Report) -> None:
+        self.shared.report = report
+
+    @property
+    def plan_file(self) -> str | None:
+        """The plan file, for the policy findings of the HTML report."""
+        return self.shared.plan_file
+
+    @plan_file.setter
+    def plan_file(self, path: str | None) -> None:
+        self.shared.plan_file = path
 
     # ================================================================== commands
 
@@ -143,7 +225,7 @@ class WaveCutover(FreezeSteps, DeltaSteps):
             raise
         finally:
             self.report.durations["total_s"] = round(time.monotonic() - started, 3)
-            self.report.datasets = {d.name: str(self._state(d.name)) for d in wave.datasets}
+            self.report.datasets = {d.name: str(self.shared.state(d.name)) for d in wave.datasets}
             self.report.ended = utc_now()
             self.report.write(self.plan.state_path)
             self._write_html(command)
@@ -181,23 +263,24 @@ class WaveCutover(FreezeSteps, DeltaSteps):
         self._check_dependencies(wave)
         self._approve(wave, approvals)
         self._approve_signed(wave, signed)
-        states = self._states(wave)
+        states = self.shared.states(wave)
         if all(s in (S.SWITCHED, S.FINALIZED) for s in states.values()):
             return f"wave {wave.name} is already {_summary(states)}"
         self._check_ready(wave, states)
         enforce(self._gates(wave, switching=False))
-        self._timed("freeze_s", lambda: self._freeze(wave, cut))
-        self._timed("delta_s", lambda: self._each(wave, S.FROZEN, self._delta))
-        self._timed("final_s", lambda: self._each(wave, S.DELTA_SYNCED, self._final_pass))
+        shared = self.shared
+        shared.timed("freeze_s", lambda: self.freeze.freeze(wave, cut))
+        shared.timed("delta_s", lambda: shared.each(wave, S.FROZEN, self.delta.sync_delta))
+        shared.timed("final_s", lambda: shared.each(wave, S.DELTA_SYNCED, self.delta.final_pass))
         results = self._gates(wave, switching=True)
         self.report.gates = [r.to_dict() for r in results]
         enforce(results)
-        self._timed("switch_s", lambda: self._switch(wave, cut, results))
+        shared.timed("switch_s", lambda: self._switch(wave, cut, results))
         return f"wave {wave.name} switched to the target"
 
     def _check_dependencies(self, wave: Wave) -> None:
         for name in wave.depends_on:
-            pending = {d.name: self._state(d.name) for d in self.plan.wave(name).datasets}
+            pending = {d.name: self.shared.state(d.name) for d in self.plan.wave(name).datasets}
             late = {d: s for d, s in pending.items() if s is not S.FINALIZED}
             if late:
                 raise GateRefusedError(
@@ -224,11 +307,11 @@ class WaveCutover(FreezeSteps, DeltaSteps):
         unverified: dict[str, int] = {}
         if switching:
             for ds in wave.datasets:
-                final = self._detail(ds.name, S.FINAL_VERIFIED)
-                frozen = self._detail(ds.name, S.FROZEN)
-                pct = min(pct, self._verified(ds.name)[0])
-                full = min(full, self._full_readback(ds.name))
-                for state, n in self._verified(ds.name)[1].items():
+                final = self.shared.detail(ds.name, S.FINAL_VERIFIED)
+                frozen = self.shared.detail(ds.name, S.FROZEN)
+                pct = min(pct, self.delta.verified(ds.name)[0])
+                full = min(full, self.delta.full_readback(ds.name))
+                for state, n in self.delta.verified(ds.name)[1].items():
                     unverified[state] = unverified.get(state, 0) + n
                 residual += int(final.get("residual", {}).get("total", 0))
                 probe = frozen.get("probe", {})
@@ -255,7 +338,7 @@ class WaveCutover(FreezeSteps, DeltaSteps):
         return wave.name if epoch == 0 else f"{wave.name}#{epoch}"
 
     def _wave_epoch(self, wave: Wave) -> int:
-        return max(self._epoch(d.name) for d in wave.datasets)
+        return max(self.shared.epoch(d.name) for d in wave.datasets)
 
     def _approve(self, wave: Wave, names: Sequence[str]) -> None:
         """Record new named approvals in the journal and, per dataset, in the manifest.
@@ -311,7 +394,7 @@ class WaveCutover(FreezeSteps, DeltaSteps):
                 self.journal.add_approval(key, approval.principal, approval.journal_detail())
 
     def _record_approval(self, wave: Wave, extra: dict[str, object]) -> None:
-        for ds, state in self._states(wave).items():
+        for ds, state in self.shared.states(wave).items():
             record = {"type": "cutover", "dataset": ds, "wave": wave.name}
             record |= {"from_state": str(state), "to_state": str(state), "event": "approval"}
             self.job.manifest.append(record | extra | {"operator": self.operator})
@@ -331,33 +414,33 @@ class WaveCutover(FreezeSteps, DeltaSteps):
         return [name for name, _ in self._counted(wave)]
 
     def _switch(self, wave: Wave, cut: Cutover, gates: list[GateResult]) -> None:
-        states = self._states(wave)
+        states = self.shared.states(wave)
         if not any(s is S.SWITCHED for s in states.values()):
-            self._run_hooks(wave, cut.switch, "switch")
+            self.shared.run_hooks(wave, cut.switch, "switch")
         approvals = [a.to_dict() for a in self.journal.approvals(self._approval_key(wave))]
         for ds in wave.datasets:
-            if self._state(ds.name) is S.FINAL_VERIFIED:
+            if self.shared.state(ds.name) is S.FINAL_VERIFIED:
                 extra = {"approvals": approvals, "gates": [g.to_dict() for g in gates]}
-                self._move(self.job.context(ds.name), S.SWITCHED, extra)
+                self.shared.move(self.job.context(ds.name), S.SWITCHED, extra)
 
     # ================================================================== rollback
 
     def _rollback(self, wave: Wave) -> str:
         cut = _cut(wave)
-        states = self._states(wave)
+        states = self.shared.states(wave)
         if any(s is S.FINALIZED for s in states.values()):
             raise UsageError(
                 f"wave {wave.name} is finalized ({_summary(states)}): rollback is impossible",
                 hint="finalize is the point of no return; migrate back with a new plan if needed",
             )
-        active = {d: s for d, s in states.items() if s in _ROLLBACK or self._has_leases(d)}
-        swept = self._sweep_idle(wave, cut, [d for d in states if d not in active])
+        active = {d: s for d, s in states.items() if s in _ROLLBACK or self.freeze.has_leases(d)}
+        swept = self.freeze.sweep_idle(wave, cut, [d for d in states if d not in active])
         if not active:
             note = f"; {swept} unjournaled lease(s) released" if swept else ""
             return f"nothing to roll back in wave {wave.name} ({_summary(states)}){note}"
         if any(s in (S.FINAL_VERIFIED, S.SWITCHED) for s in active.values()):
-            self._run_hooks(wave, cut.rollback, "rollback")
-        self._timed("unfreeze_s", lambda: self._unfreeze(wave, cut, list(active)))
+            self.shared.run_hooks(wave, cut.rollback, "rollback")
+        self.shared.timed("unfreeze_s", lambda: self.freeze.unfreeze(wave, cut, list(active)))
         for name, state in active.items():
             self._record_rollback(name, state)
         return f"wave {wave.name} rolled back: the source is writable, readers point to it"
@@ -382,7 +465,7 @@ class WaveCutover(FreezeSteps, DeltaSteps):
     # ================================================================== finalize
 
     def _finalize(self, wave: Wave) -> str:
-        states = self._states(wave)
+        states = self.shared.states(wave)
         late = {d: s for d, s in states.items() if s not in (S.SWITCHED, S.FINALIZED)}
         if late:
             raise UsageError(
@@ -391,9 +474,9 @@ class WaveCutover(FreezeSteps, DeltaSteps):
                 hint="run `hdh-migrate cutover` first",
             )
         for ds in wave.datasets:
-            if self._state(ds.name) is S.SWITCHED:
+            if self.shared.state(ds.name) is S.SWITCHED:
                 kept = sum(1 for _ in self.journal.leases(ds.name))
-                self._move(
+                self.shared.move(
                     self.job.context(ds.name),
                     S.FINALIZED,
                     {"point_of_no_return": True, "leases_kept": kept},

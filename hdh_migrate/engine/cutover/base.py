@@ -1,8 +1,8 @@
 """What every cutover step shares: the collaborators, the dataset states read from the
 journal, the recorded transition (manifest record, then journal), hooks, listings.
 
-``CutoverBase`` holds them; ``cutover.freeze`` and ``cutover.delta`` add the steps, and
-``cutover.WaveCutover`` the commands that drive them.
+``CutoverContext`` holds them. ``cutover.WaveCutover`` (the commands) owns one and hands
+it to its collaborators, ``cutover.freeze.Freeze`` and ``cutover.delta.Delta``.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ def refuse(_: str) -> bool:
     return False
 
 
-class CutoverBase:
+class CutoverContext:
     """A Migration's collaborators (journal, manifest, clients, executor, reporter), the
-    operator, hooks, confirmation, clock, and the report of the command running."""
+    operator, hooks, confirmation, clock, and the report of the command running: one per
+    ``WaveCutover``, shared by its freeze and delta steps."""
 
     def __init__(
         self,
@@ -55,26 +56,26 @@ class CutoverBase:
         self.report = Report("none", self.plan.name, "", operator)
         self.plan_file: str | None = None  # for the policy findings of the HTML report
 
-    def _timed(self, name: str, step: Callable[[], None]) -> None:
+    def timed(self, name: str, step: Callable[[], None]) -> None:
         started = time.monotonic()
         step()
         self.report.durations[name] = round(time.monotonic() - started, 3)
 
-    def _each(self, wave: Wave, state: DatasetState, step: Callable[[Context], None]) -> None:
+    def each(self, wave: Wave, state: DatasetState, step: Callable[[Context], None]) -> None:
         for ds in wave.datasets:
-            if self._state(ds.name) is state:
+            if self.state(ds.name) is state:
                 step(self.job.context(ds.name))
 
-    def _epoch(self, dataset: str) -> int:
+    def epoch(self, dataset: str) -> int:
         """How many rollbacks the dataset went through: each freeze epoch has its lease ids."""
         return sum(t.to_state is S.ROLLED_BACK for t in self.journal.transitions(dataset))
 
-    def _listing(self, ctx: Context) -> Iterator[Any]:
+    def listing(self, ctx: Context) -> Iterator[Any]:
         source = self.job.clients.backend(ctx.source)
         for entry in inventory(source, self.job.selection(ctx)):
             yield entry.info
 
-    def _run_hooks(self, wave: Wave, hooks: Sequence[Hook], purpose: str) -> None:
+    def run_hooks(self, wave: Wave, hooks: Sequence[Hook], purpose: str) -> None:
         env = self.hook_env(wave)
         for index, hook in enumerate(hooks, 1):
             label = f"{purpose}[{index}/{len(hooks)}]"
@@ -99,22 +100,22 @@ class CutoverBase:
             "HDH_PLAN": self.plan.name,
         }
 
-    def _state(self, dataset: str) -> DatasetState:
+    def state(self, dataset: str) -> DatasetState:
         return self.journal.dataset_state(dataset) or S.NEW
 
-    def _states(self, wave: Wave) -> dict[str, DatasetState]:
-        return {d.name: self._state(d.name) for d in wave.datasets}
+    def states(self, wave: Wave) -> dict[str, DatasetState]:
+        return {d.name: self.state(d.name) for d in wave.datasets}
 
-    def _detail(self, dataset: str, state: DatasetState) -> dict[str, Any]:
+    def detail(self, dataset: str, state: DatasetState) -> dict[str, Any]:
         for transition in reversed(self.journal.transitions(dataset)):
             if transition.to_state is state:
                 return dict(json.loads(transition.detail or "{}"))
         return {}
 
-    def _move(self, ctx: Context, target: DatasetState, detail: dict[str, Any]) -> None:
+    def move(self, ctx: Context, target: DatasetState, detail: dict[str, Any]) -> None:
         """Manifest record, then the journal transition (a crash in between repeats the
         record on resume, never loses it)."""
-        name, current = ctx.eff.name, self._state(ctx.eff.name)
+        name, current = ctx.eff.name, self.state(ctx.eff.name)
         if current is target:
             return
         self.job.manifest.append(

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from hdh_migrate.engine.cutover.base import CutoverBase, CutoverError, S
+from hdh_migrate.engine.cutover.base import CutoverContext, CutoverError, S
 from hdh_migrate.engine.run.runner import Context
 from hdh_migrate.errors import UsageError
 from hdh_migrate.execution import imap_unordered
@@ -25,32 +25,38 @@ from hdh_migrate.plan.cutover import Cutover
 from hdh_migrate.stages import freeze as freezing
 
 LEASE_BATCH = 100
+_FREEZABLE = (S.VERIFIED, S.ROLLED_BACK)
 
 
-class FreezeSteps(CutoverBase):
-    """Freeze (``_freeze``) and unfreeze (``_unfreeze``, ``_sweep_idle``) of datasets."""
+class Freeze:
+    """Freeze (``freeze``) and unfreeze (``unfreeze``, ``sweep_idle``) of datasets, on the
+    cutover's shared context."""
 
-    def _freeze(self, wave: Wave, cut: Cutover) -> None:
-        todo = [d.name for d in wave.datasets if self._state(d.name) in (S.VERIFIED, S.ROLLED_BACK)]
+    def __init__(self, shared: CutoverContext) -> None:
+        self.shared = shared
+
+    def freeze(self, wave: Wave, cut: Cutover) -> None:
+        shared = self.shared
+        todo = [d.name for d in wave.datasets if shared.state(d.name) in _FREEZABLE]
         if not todo:
             return
         strategy = cut.freeze.strategy
         if strategy == "hook":
-            self._run_hooks(wave, [cut.freeze.hook] if cut.freeze.hook else [], "freeze")
-        elif strategy == "manual" and not self.confirm(_MANUAL_FREEZE.format(wave=wave.name)):
+            shared.run_hooks(wave, [cut.freeze.hook] if cut.freeze.hook else [], "freeze")
+        elif strategy == "manual" and not shared.confirm(_MANUAL_FREEZE.format(wave=wave.name)):
             raise UsageError(
                 "manual freeze not confirmed: revoke write access to the source, then confirm",
                 hint="re-run with --yes once writes are revoked (or answer the prompt)",
             )
         for name in todo:
-            ctx = self.job.context(name)
+            ctx = self.shared.job.context(name)
             detail = self._lease(ctx) if strategy == "leases" else self._canary(ctx, strategy)
-            self._move(ctx, S.FROZEN, detail)
+            self.shared.move(ctx, S.FROZEN, detail)
 
     def _lease(self, ctx: Context) -> dict[str, Any]:
-        source = self.job.clients.backend(ctx.source)
+        source = self.shared.job.clients.backend(ctx.source)
         backend = freezing.leasing(source)
-        epoch = self._epoch(ctx.eff.name)
+        epoch = self.shared.epoch(ctx.eff.name)
         tally = self._lease_all(ctx, backend, epoch)
         leased, smallest = tally.leased, tally.smallest
         if tally.failed:
@@ -63,32 +69,34 @@ class FreezeSteps(CutoverBase):
                 "a blob leased by someone else must be released by its owner",
             )
         probe = self._probe_leases(ctx, smallest)
-        self.report.step(ctx.eff.name, "freeze", strategy="leases", leases=leased, probe=probe)
+        self.shared.report.step(
+            ctx.eff.name, "freeze", strategy="leases", leases=leased, probe=probe
+        )
         return {"strategy": "leases", "leases": leased, "epoch": epoch, "probe": probe}
 
     def _lease_all(self, ctx: Context, backend: freezing.Leasing, epoch: int) -> _Tally:
         """Lease every selected blob, journaling ids in batches; the tally of outcomes."""
-        name, plan, tally = ctx.eff.name, self.plan.name, _Tally()
+        name, plan, tally = ctx.eff.name, self.shared.plan.name, _Tally()
 
         def keys() -> Iterator[str]:
-            for info in self._listing(ctx):
+            for info in self.shared.listing(ctx):
                 tally.see(info.size, info.key)
                 yield info.key
 
         def take(key: str) -> freezing.LeaseResult:
             return freezing.acquire(backend, key, freezing.lease_id_for(plan, name, key, epoch))
 
-        with ThreadPoolExecutor(self.lease_workers, thread_name_prefix="lease") as pool:
-            for _, future in imap_unordered(pool, take, keys(), 4 * self.lease_workers):
+        with ThreadPoolExecutor(self.shared.lease_workers, thread_name_prefix="lease") as pool:
+            for _, future in imap_unordered(pool, take, keys(), 4 * self.shared.lease_workers):
                 if len(tally.add(future.result())) >= LEASE_BATCH:
-                    self.journal.record_leases(name, tally.take_batch())
-        self.journal.record_leases(name, tally.take_batch())
+                    self.shared.journal.record_leases(name, tally.take_batch())
+        self.shared.journal.record_leases(name, tally.take_batch())
         return tally
 
     def _probe_leases(self, ctx: Context, smallest: tuple[int, str] | None) -> dict[str, Any]:
         if smallest is None:
             return {"held": True, "detail": "no blob to lease (empty dataset)", "key": None}
-        source = self.job.clients.backend(ctx.source)
+        source = self.shared.job.clients.backend(ctx.source)
         probe = freezing.probe_leased(source, smallest[1])
         if not probe.held:
             raise CutoverError(
@@ -98,9 +106,9 @@ class FreezeSteps(CutoverBase):
         return probe.to_dict()
 
     def _canary(self, ctx: Context, strategy: str) -> dict[str, Any]:
-        source = self.job.clients.backend(ctx.source)
+        source = self.shared.job.clients.backend(ctx.source)
         probe = freezing.probe_canary(source, ctx.eff.dataset.prefix)
-        self.report.step(ctx.eff.name, "freeze", strategy=strategy, probe=probe.to_dict())
+        self.shared.report.step(ctx.eff.name, "freeze", strategy=strategy, probe=probe.to_dict())
         if not probe.held:
             raise CutoverError(
                 f"freeze of {ctx.eff.name} does not hold: {probe.detail} ({probe.key}; deleted)",
@@ -108,49 +116,51 @@ class FreezeSteps(CutoverBase):
             )
         return {"strategy": strategy, "probe": probe.to_dict()}
 
-    def _sweep_idle(self, wave: Wave, cut: Cutover, names: list[str]) -> int:
+    def sweep_idle(self, wave: Wave, cut: Cutover, names: list[str]) -> int:
         """Datasets not frozen as far as the journal knows may still hold leases taken
         just before a crash (not journaled yet): release those under this epoch's ids."""
         if cut.freeze.strategy != "leases":
             return 0
         swept = 0
         for name in names:
-            if self._state(name) in (S.VERIFIED, S.ROLLED_BACK):
-                ctx = self.job.context(name)
-                backend = freezing.leasing(self.job.clients.backend(ctx.source))
+            if self.shared.state(name) in (S.VERIFIED, S.ROLLED_BACK):
+                ctx = self.shared.job.context(name)
+                backend = freezing.leasing(self.shared.job.clients.backend(ctx.source))
                 swept += self._sweep(ctx, backend)
         return swept
 
-    def _has_leases(self, dataset: str) -> bool:
-        return next(iter(self.journal.leases(dataset, page_size=1)), None) is not None
+    def has_leases(self, dataset: str) -> bool:
+        return next(iter(self.shared.journal.leases(dataset, page_size=1)), None) is not None
 
-    def _unfreeze(self, wave: Wave, cut: Cutover, names: list[str]) -> None:
+    def unfreeze(self, wave: Wave, cut: Cutover, names: list[str]) -> None:
         strategy = cut.freeze.strategy
         if strategy == "hook" and cut.freeze.unfreeze is not None:
-            self._run_hooks(wave, [cut.freeze.unfreeze], "unfreeze")
-        elif strategy == "manual" and not self.confirm(_MANUAL_UNFREEZE.format(wave=wave.name)):
+            self.shared.run_hooks(wave, [cut.freeze.unfreeze], "unfreeze")
+        elif strategy == "manual" and not self.shared.confirm(
+            _MANUAL_UNFREEZE.format(wave=wave.name)
+        ):
             raise UsageError(
                 "manual unfreeze not confirmed: restore write access to the source, then confirm",
                 hint="re-run with --yes once writes are restored (or answer the prompt)",
             )
         for name in names:
-            ctx = self.job.context(name)
+            ctx = self.shared.job.context(name)
             if strategy == "leases":
                 self._release(ctx)
             else:
                 self._probe_writable(ctx, strategy, cut)
 
     def _release(self, ctx: Context) -> None:
-        name, source = ctx.eff.name, self.job.clients.backend(ctx.source)
+        name, source = ctx.eff.name, self.shared.job.clients.backend(ctx.source)
         backend = freezing.leasing(source)
         released = foreign = 0
 
         def free(lease: Any) -> freezing.LeaseResult:
             return freezing.release(backend, lease.key, lease.lease_id)
 
-        with ThreadPoolExecutor(self.lease_workers, thread_name_prefix="release") as pool:
+        with ThreadPoolExecutor(self.shared.lease_workers, thread_name_prefix="release") as pool:
             for _, future in imap_unordered(
-                pool, free, self.journal.leases(name), 4 * self.lease_workers
+                pool, free, self.shared.journal.leases(name), 4 * self.shared.lease_workers
             ):
                 result = future.result()
                 if result.outcome == "error":
@@ -159,27 +169,27 @@ class FreezeSteps(CutoverBase):
                         hint="re-run `hdh-migrate rollback` (released leases are journaled)",
                     )
                 foreign += result.outcome == "foreign"
-                released += self.journal.release_lease(name, result.key)
+                released += self.shared.journal.release_lease(name, result.key)
         swept = self._sweep(ctx, backend)
-        self.report.step(
+        self.shared.report.step(
             name, "unfreeze", strategy="leases", released=released, not_ours=foreign, swept=swept
         )
 
     def _sweep(self, ctx: Context, backend: freezing.Leasing) -> int:
         """Release leases taken under this epoch's ids but never journaled (a crash)."""
-        name, epoch, swept = ctx.eff.name, self._epoch(ctx.eff.name), 0
-        for info in self._listing(ctx):
+        name, epoch, swept = ctx.eff.name, self.shared.epoch(ctx.eff.name), 0
+        for info in self.shared.listing(ctx):
             if info.extra.get("lease_state") != "leased":
                 continue
-            lease_id = freezing.lease_id_for(self.plan.name, name, info.key, epoch)
+            lease_id = freezing.lease_id_for(self.shared.plan.name, name, info.key, epoch)
             swept += freezing.release(backend, info.key, lease_id).outcome == "released"
         return swept
 
     def _probe_writable(self, ctx: Context, strategy: str, cut: Cutover) -> None:
         probe = freezing.probe_writable(
-            self.job.clients.backend(ctx.source), ctx.eff.dataset.prefix
+            self.shared.job.clients.backend(ctx.source), ctx.eff.dataset.prefix
         )
-        self.report.step(ctx.eff.name, "unfreeze", strategy=strategy, probe=probe.to_dict())
+        self.shared.report.step(ctx.eff.name, "unfreeze", strategy=strategy, probe=probe.to_dict())
         if not probe.held:
             missing = strategy == "hook" and cut.freeze.unfreeze is None
             raise CutoverError(

@@ -47,8 +47,6 @@ from hdh_migrate.engine.rehearsal.synthetic import (
     seed,
     shaped,
 )
-from hdh_migrate.engine.run.report import RunReport, utc_now, write_run_report
-from hdh_migrate.engine.run.runner import DatasetOutcome
 from hdh_migrate.engine.run.session import migration, restore, verify_mode
 from hdh_migrate.engine.specs import source_spec, target_spec
 from hdh_migrate.errors import HdhError
@@ -58,6 +56,7 @@ from hdh_migrate.integrity.manifest import public_key_path
 from hdh_migrate.integrity.manifest_verify import verify_manifest
 from hdh_migrate.integrity.signing import fingerprint, load_public_key, write_public_key
 from hdh_migrate.plan import EffectiveDataset, Plan, check_plan, load_plan
+from hdh_migrate.reports.run_report import DatasetOutcome, RunReport, utc_now, write_run_report
 from hdh_migrate.units import human_size
 
 OPERATOR = "hdh-rehearsal"

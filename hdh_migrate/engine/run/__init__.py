@@ -1,3 +1,3 @@
 """The run: the coordinator (``runner``), its real collaborators (``session``), dispatch
-to executors, group commits, the circuit guard, verdicts, journaled object ids and the
-run report."""
+to executors, group commits, the circuit guard, verdicts and journaled object ids. The run
+report (and the outcome model it renders) is ``hdh_migrate.reports.run_report``."""

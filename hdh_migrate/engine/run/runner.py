@@ -15,7 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from itertools import chain
 from typing import Any, TypeVar, cast
@@ -38,6 +38,7 @@ from hdh_migrate.integrity import ManifestWriter
 from hdh_migrate.journal import CopyResult as JournalCopy
 from hdh_migrate.journal import DatasetState, InventoryEntry, Item, ItemState, JournalStore
 from hdh_migrate.plan import EffectiveDataset, Plan, VerifyMode
+from hdh_migrate.reports.run_report import DatasetOutcome, verified_how
 from hdh_migrate.stages.clients import Clients
 from hdh_migrate.stages.copy import copy_object
 from hdh_migrate.stages.envelopes import has_sidecars
@@ -56,51 +57,7 @@ from hdh_migrate.stages.names import NAME_PROBLEM
 from hdh_migrate.stages.retry import DEFAULT_RETRY, RetryPolicy
 from hdh_migrate.stages.verify import sample_drawn, verify_object
 
-
-@dataclass
-class DatasetOutcome:
-    """What one dataset's run did (counts are for this run; ``failed`` names objects)."""
-
-    dataset: str
-    wave: str
-    listed: int = 0
-    new: int = 0
-    changed: int = 0
-    flagged: int = 0
-    copied: int = 0
-    bytes_copied: int = 0
-    verified: int = 0
-    not_carried: int = 0  # objects with metadata or properties the target could not hold
-    tampered: int = 0  # mismatches found by authentication (HDH1 tag, header, commitment)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    unverifiable: list[tuple[str, str]] = field(default_factory=list)  # checked again later
-    not_verified: list[tuple[str, str]] = field(default_factory=list)  # not copied (verify)
-    #: How the verified objects were verified: ``full`` (read back, decrypted, hashed),
-    #: ``sampled`` (header + final segment), ``metadata`` (target-validated checksum).
-    verified_by: dict[str, int] = field(default_factory=dict)
-
-    def count_verified(self, mode: str) -> None:
-        self.verified += 1
-        how = verified_how(mode)
-        self.verified_by[how] = self.verified_by.get(how, 0) + 1
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dict(self.__dict__)
-        for name in ("failed", "unverifiable", "not_verified"):
-            data[name] = [{"key": k, "reason": r} for k, r in getattr(self, name)]
-        data["verified_by"] = dict(self.verified_by)
-        return data
-
-
 T = TypeVar("T")
-
-#: A concrete verification mode → how an auditor should read it.
-VERIFIED_HOW = {"full": "full", "header": "sampled", "metadata": "metadata", "none": "none"}
-
-
-def verified_how(mode: str | None) -> str:
-    """``full`` | ``sampled`` | ``metadata`` | ``none`` for a concrete mode."""
-    return VERIFIED_HOW.get(mode or "", mode or "unknown")
 
 
 def _totals(outcomes: list[DatasetOutcome]) -> dict[str, Any]:

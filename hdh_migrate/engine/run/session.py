@@ -13,7 +13,7 @@ from hdh_migrate.engine.evidence import StatePaths, manifest_signer, state_paths
 from hdh_migrate.engine.executor_choice import open_executor
 from hdh_migrate.engine.restore import RestoreOutcome, restore_all, restore_items
 from hdh_migrate.engine.run.object_ids import fill_object_ids
-from hdh_migrate.engine.run.runner import Migration, plan_digest, verified_how
+from hdh_migrate.engine.run.runner import Migration, plan_digest
 from hdh_migrate.engine.specs import key_spec, target_spec
 from hdh_migrate.engine.state_lock import state_lock
 from hdh_migrate.engine.state_repair import guard as state_guard
@@ -23,6 +23,7 @@ from hdh_migrate.execution import make_executor
 from hdh_migrate.integrity import ManifestWriter
 from hdh_migrate.journal import Journal
 from hdh_migrate.plan import Plan, VerifyMode, load_plan
+from hdh_migrate.reports.run_report import verified_how
 from hdh_migrate.stages import buffers, throttle
 from hdh_migrate.stages.clients import Clients
 

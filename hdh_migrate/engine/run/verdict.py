@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from hdh_migrate.engine.run.runner import DatasetOutcome
 from hdh_migrate.errors import (
     HdhError,
     IntegrityAuthError,
     ObjectsFailedError,
     VerificationError,
 )
+from hdh_migrate.reports.run_report import DatasetOutcome
 
 HINTS = {
     "run": "see `hdh-migrate status`; run again to retry",

@@ -10,10 +10,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from hdh_migrate.backends import sftp, sftp_layout
+from hdh_migrate.backends import sftp_layout
 from hdh_migrate.backends.sftp import SftpBackend
 from hdh_migrate.backends.sftp_layout import etag_of, is_reserved, parse_sidecar
 from hdh_migrate.errors import AuthError, PermanentError, UnreachableError, UsageError
+from hdh_migrate.remote.spec import SshSettings
+from hdh_migrate.remote.ssh import load_key
 from tests.support.net import free_port
 
 PASSWORD = "pa55-word-never-shown"
@@ -138,36 +140,36 @@ def test_may_hold() -> None:
 
 def test_private_key_from_text_and_from_path(tmp_path: Path) -> None:
     text = key_text()
-    settings = sftp._Settings(config(tmp_path, key=text))
-    assert sftp._load_key(settings).get_name() == "ssh-ed25519"
+    settings = SshSettings(config(tmp_path, key=text))
+    assert load_key(settings).get_name() == "ssh-ed25519"
     path = tmp_path / "id"
     path.write_text(text)
-    shared = sftp._Settings(config(tmp_path, key=f"${{file:{path}}}"))
+    shared = SshSettings(config(tmp_path, key=f"${{file:{path}}}"))
     with pytest.raises(AuthError, match="group or others"):
-        sftp._load_key(shared)  # key material readable by others is refused
+        load_key(shared)  # key material readable by others is refused
     path.chmod(0o600)
-    settings = sftp._Settings(config(tmp_path, key=f"${{file:{path}}}"))
-    assert sftp._load_key(settings).get_name() == "ssh-ed25519"
-    settings = sftp._Settings(config(tmp_path, key=str(path)))
-    assert sftp._load_key(settings).get_name() == "ssh-ed25519"
+    settings = SshSettings(config(tmp_path, key=f"${{file:{path}}}"))
+    assert load_key(settings).get_name() == "ssh-ed25519"
+    settings = SshSettings(config(tmp_path, key=str(path)))
+    assert load_key(settings).get_name() == "ssh-ed25519"
 
 
 def test_encrypted_private_key_needs_its_passphrase(tmp_path: Path) -> None:
     text = key_text(b"s3cret-phrase")
-    good = sftp._Settings(config(tmp_path, key=text, key_passphrase="s3cret-phrase"))
-    assert sftp._load_key(good).get_name() == "ssh-ed25519"
-    bad = sftp._Settings(config(tmp_path, key=text, key_passphrase="wrong"))
+    good = SshSettings(config(tmp_path, key=text, key_passphrase="s3cret-phrase"))
+    assert load_key(good).get_name() == "ssh-ed25519"
+    bad = SshSettings(config(tmp_path, key=text, key_passphrase="wrong"))
     with pytest.raises(AuthError) as info:
-        sftp._load_key(bad)
+        load_key(bad)
     assert "s3cret" not in info.value.one_line()
 
 
 def test_garbage_key_is_an_auth_error(tmp_path: Path) -> None:
     bogus = "-----BEGIN OPENSSH PRIVATE KEY-----\nnope\n-----END OPENSSH PRIVATE KEY-----\n"
     with pytest.raises(AuthError, match="private key"):
-        sftp._load_key(sftp._Settings(config(tmp_path, key=bogus)))
+        load_key(SshSettings(config(tmp_path, key=bogus)))
     with pytest.raises(AuthError, match="private key file"):
-        sftp._load_key(sftp._Settings(config(tmp_path, key=str(tmp_path / "missing"))))
+        load_key(SshSettings(config(tmp_path, key=str(tmp_path / "missing"))))
 
 
 def test_sidecar_belongs_to_one_file_version() -> None:

@@ -11,11 +11,11 @@ from typing import Any
 import psutil
 import pytest
 
-from hdh_migrate.backends.sftp import CommandOutcome
-from hdh_migrate.backends.specs import SshSpec
 from hdh_migrate.engine.hooks import HookRunner, remote_command, ssh_config
 from hdh_migrate.errors import AuthError, UnreachableError
 from hdh_migrate.plan.cutover import Hook
+from hdh_migrate.remote.spec import SshSpec
+from hdh_migrate.remote.ssh import CommandOutcome
 
 ENV = {"HDH_TARGET_ENDPOINT": "https://s3.example.fr", "HDH_WAVE": "w1"}
 

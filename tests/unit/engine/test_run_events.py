@@ -136,7 +136,7 @@ def test_interrupt_takes_no_new_work_then_a_rerun_finishes_without_reuploads(env
 def test_the_run_report_says_how_objects_were_verified(env: Any) -> None:
     from datetime import UTC, datetime
 
-    from hdh_migrate.engine.run.report import RunReport
+    from hdh_migrate.reports.run_report import RunReport
 
     _, outcomes = migrate(env, "sample:25%", ListReporter(), MemoryTargetClients(env["store"]))
     now = datetime.now(UTC)

@@ -1,8 +1,7 @@
 import json
 from datetime import UTC, datetime, timedelta
 
-from hdh_migrate.engine.run.report import RunReport, write_run_report
-from hdh_migrate.engine.run.runner import DatasetOutcome
+from hdh_migrate.reports.run_report import DatasetOutcome, RunReport, write_run_report
 
 
 def test_report_files_hold_totals_rates_and_failed_objects(tmp_path):

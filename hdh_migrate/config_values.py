@@ -1,8 +1,9 @@
 """Reading plain backend config values: required strings, sizes, counts and secrets.
 
-Backends are built from plain mappings (``from_config``). These helpers turn a missing or
-malformed value into a one-line ``UsageError`` that names the backend and the key, and
-turn a secret value into a ``SecretRef`` so it is revealed only when a client is built.
+Backends (``from_config``) and SSH settings (``remote.spec``) are read from plain
+mappings. These helpers turn a missing or malformed value into a one-line ``UsageError``
+that names the backend and the key, and turn a secret value into a ``SecretRef`` so it is
+revealed only when a client is built.
 """
 
 from __future__ import annotations

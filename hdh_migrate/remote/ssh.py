@@ -1,8 +1,9 @@
 """SSH (paramiko): the only module importing paramiko. It holds the connection code (host
 keys checked against ``known_hosts`` only, never added; key or password), the pool of
 SFTP channels over one connection, the windowed SFTP read stream, and ``run_command``
-for cutover hooks, over the same connection code. ``sftp.SftpBackend`` builds the
-storage contract on top of it and names paramiko's types through the aliases below.
+for cutover hooks, over the same connection code. ``backends.sftp.SftpBackend`` builds
+the storage contract on top of it and names paramiko's types through the aliases below;
+``engine.hooks`` runs commands with ``run_command``. Settings come from ``remote.spec``.
 
 Connection errors: an unknown or changed host key, or a refused login → AuthError; an
 unreadable ``known_hosts`` → UsageError; a connection that cannot be opened →
@@ -25,8 +26,6 @@ from typing import Any
 
 import paramiko
 
-from hdh_migrate.backends import config_values as cv
-from hdh_migrate.backends.specs import SshSpec, spec_values
 from hdh_migrate.errors import (
     AuthError,
     ConnectionFailedError,
@@ -36,41 +35,15 @@ from hdh_migrate.errors import (
     UnreachableError,
     UsageError,
 )
-from hdh_migrate.secrets import SecretRef, refuse_shared_file, reveal_private
+from hdh_migrate.remote.spec import SshSettings, SshSpec
+from hdh_migrate.secrets import refuse_shared_file, reveal_private
 
-KIND = "sftp"
 _KEY_TYPES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
 CONNECTION_ERRORS = (EOFError, ConnectionError, socket.timeout, paramiko.SSHException)
 SSHException = paramiko.SSHException
 SFTPClient = paramiko.SFTPClient
 SFTPAttributes = paramiko.SFTPAttributes
 SFTPFile = paramiko.SFTPFile
-
-
-class SshSettings:
-    """Connection settings; secrets stay references until ``connect``."""
-
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        self.host = cv.required(config, "host", KIND)
-        self.port = cv.count(config, "port", 22, KIND)
-        self.user = cv.required(config, "user", KIND)
-        self.known_hosts = Path(cv.required(config, "known_hosts", KIND)).expanduser()
-        self.key = cv.secret(config, "key") or _key_file(config)
-        self.passphrase = cv.secret(config, "key_passphrase")
-        self.password = cv.secret(config, "password")
-        self.timeout = float(config.get("connect_timeout", 15))
-        if self.key is None and self.password is None:
-            raise UsageError(f"{KIND} backend: give key or password", hint="key: ${file:/path}")
-
-    @property
-    def where(self) -> str:
-        return f"{self.user}@{self.host}:{self.port}"
-
-
-def _key_file(config: Mapping[str, Any]) -> SecretRef | None:
-    """``key_file:`` (a path) read as the private key, through the same mode check."""
-    path = config.get("key_file")
-    return SecretRef("file", str(path)) if path else None
 
 
 class _Reject(paramiko.MissingHostKeyPolicy):
@@ -329,7 +302,7 @@ def run_command(
     outcome is returned, whatever it is. On timeout the channel is closed: sshd hangs up
     on the command, which may or may not stop it. Memory holds at most ``max_output`` bytes.
     """
-    settings = SshSettings(spec_values(config) if isinstance(config, SshSpec) else config)
+    settings = SshSettings.from_spec(config) if isinstance(config, SshSpec) else SshSettings(config)
     host = SshHost(settings, f"sftp://{settings.where}/")  # the name an SftpBackend on "/" has
     ssh = host._connect()
     try:

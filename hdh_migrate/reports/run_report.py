@@ -2,21 +2,66 @@
 
 ``<state_dir>/reports/<command>-<UTC time>-<run id>.json`` and ``.md``. No secrets: only
 names, counts, sizes, object keys and failure reasons (which never hold secrets).
+
+The outcome model (:class:`DatasetOutcome`) lives here, below the engine, so that the
+runner fills it and this module renders it without importing the runner.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hdh_migrate import __version__, private_files
-from hdh_migrate.engine.run.runner import DatasetOutcome
 from hdh_migrate.escaping import json_text, md_code, md_text
 from hdh_migrate.units import human_size
 
 SCHEMA = "hdh-migrate/run-report/v1"
+
+#: A concrete verification mode → how an auditor should read it.
+VERIFIED_HOW = {"full": "full", "header": "sampled", "metadata": "metadata", "none": "none"}
+
+
+def verified_how(mode: str | None) -> str:
+    """``full`` | ``sampled`` | ``metadata`` | ``none`` for a concrete mode."""
+    return VERIFIED_HOW.get(mode or "", mode or "unknown")
+
+
+@dataclass
+class DatasetOutcome:
+    """What one dataset's run did (counts are for this run; ``failed`` names objects)."""
+
+    dataset: str
+    wave: str
+    listed: int = 0
+    new: int = 0
+    changed: int = 0
+    flagged: int = 0
+    copied: int = 0
+    bytes_copied: int = 0
+    verified: int = 0
+    not_carried: int = 0  # objects with metadata or properties the target could not hold
+    tampered: int = 0  # mismatches found by authentication (HDH1 tag, header, commitment)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    unverifiable: list[tuple[str, str]] = field(default_factory=list)  # checked again later
+    not_verified: list[tuple[str, str]] = field(default_factory=list)  # not copied (verify)
+    #: How the verified objects were verified: ``full`` (read back, decrypted, hashed),
+    #: ``sampled`` (header + final segment), ``metadata`` (target-validated checksum).
+    verified_by: dict[str, int] = field(default_factory=dict)
+
+    def count_verified(self, mode: str) -> None:
+        self.verified += 1
+        how = verified_how(mode)
+        self.verified_by[how] = self.verified_by.get(how, 0) + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        for name in ("failed", "unverifiable", "not_verified"):
+            data[name] = [{"key": k, "reason": r} for k, r in getattr(self, name)]
+        data["verified_by"] = dict(self.verified_by)
+        return data
 
 
 @dataclass(frozen=True)
