@@ -246,8 +246,9 @@ def test_a_sampled_dataset_is_reported_as_sampled_and_status_watch_refreshes(
         assert watch.returncode == 0, err
         assert "sampled" in out and "Traceback" not in err
     finally:
-        if watch is not None and watch.poll() is None:
-            watch.kill()  # never left running by a failure
+        if watch is not None and watch.returncode is None:
+            watch.kill()  # never left running (nor its pipes open) by a failure
+            watch.communicate(timeout=30)
         world.source.delete_container()
         world.target.delete_bucket(force=True)
 
