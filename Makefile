@@ -49,7 +49,7 @@ lint: install  ## ruff, ruff format --check, mypy, import-linter
 	$(BIN)/lint-imports
 
 test: install services-up lint  ## everything: set-up, servers, lint, the whole test suite
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=30
 
 test-fast: install  ## unit tests only (no servers)
 	$(BIN)/pytest -q -m 'not stack'
