@@ -25,7 +25,7 @@ from typing import Any
 
 from hdh_migrate import __version__
 from hdh_migrate.engine.audit import judge
-from hdh_migrate.engine.evidence import manifest_signer, state_paths
+from hdh_migrate.engine.evidence import manifest_signing, state_paths
 from hdh_migrate.engine.run.runner import plan_digest
 from hdh_migrate.errors import UsageError
 from hdh_migrate.integrity import ManifestWriter, fingerprint
@@ -66,13 +66,13 @@ def export_bundle(plan_path: str | Path, out: str | Path) -> BundleSummary:
             f"no manifest at {paths.manifest}: nothing has run for plan {plan.name!r}",
             hint="run `hdh-migrate run` first",
         )
-    signer = manifest_signer(plan, paths)
-    with ManifestWriter(paths.manifest, signer, f"hdh-migrate/{plan.name}") as writer:
-        writer.checkpoint()  # seal what is unsigned; the bundle's manifest verifies whole
-    files = dict(_collect(plan, plan_path, paths.root))
-    key = signer.public_key_bytes()
-    index = _index(plan, plan_path, files, fingerprint(key))
-    signature = layout.sign_index(index, signer.sign)
+    with manifest_signing(plan, paths) as signer:
+        with ManifestWriter(paths.manifest, signer, f"hdh-migrate/{plan.name}") as writer:
+            writer.checkpoint()  # seal what is unsigned; the bundle's manifest verifies whole
+        files = dict(_collect(plan, plan_path, paths.root))
+        key = signer.public_key_bytes()
+        index = _index(plan, plan_path, files, fingerprint(key))
+        signature = layout.sign_index(index, signer.sign)
     members: dict[str, Member] = {**files, layout.INDEX: index, layout.SIGNATURE: signature}
     _pack(out, members)
     return BundleSummary(out, len(members), out.stat().st_size, fingerprint(key))

@@ -7,7 +7,9 @@ Ed25519 key generated on first use (mode 0600) so that every run is signed.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +53,20 @@ class StatePaths:
 
 def state_paths(plan: Plan) -> StatePaths:
     return StatePaths(plan.state_path)
+
+
+@contextlib.contextmanager
+def manifest_signing(plan: Plan, paths: StatePaths) -> Iterator[Signer]:
+    """``manifest_signer``, closed after use: an HSM signer's PKCS#11 session is released
+    (a process that runs plans many times, a rehearsal, a test suite, would keep one per
+    run open otherwise)."""
+    signer = manifest_signer(plan, paths)
+    try:
+        yield signer
+    finally:
+        close = getattr(signer, "close", None)  # file signers hold nothing to release
+        if callable(close):
+            close()
 
 
 def manifest_signer(plan: Plan, paths: StatePaths) -> Signer:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from hdh_migrate import __version__
-from hdh_migrate.engine.evidence import manifest_signer, state_paths
+from hdh_migrate.engine.evidence import manifest_signing, state_paths
 from hdh_migrate.engine.executor_choice import open_executor
 from hdh_migrate.engine.run.dispatch import map_units
 from hdh_migrate.engine.run.object_ids import object_id
@@ -248,9 +248,8 @@ def rotate_keys(
         with (
             state_lock(paths.root, "keys rotate"),
             journal_for(plan) as journal,
-            ManifestWriter(
-                paths.manifest, manifest_signer(plan, paths), f"hdh-migrate/{plan.name}"
-            ) as manifest,
+            manifest_signing(plan, paths) as signer,
+            ManifestWriter(paths.manifest, signer, f"hdh-migrate/{plan.name}") as manifest,
             executor,
         ):
             rotation = Rotation(

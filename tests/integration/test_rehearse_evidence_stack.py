@@ -21,6 +21,7 @@ from devstack.config import HSM_SIGNING_LABEL
 from hdh_migrate.cli.main import run
 from hdh_migrate.engine.evidence import create_hsm_signing_key, hsm_signer
 from hdh_migrate.integrity.signing import fingerprint, load_public_key
+from hdh_migrate.keys.pkcs11 import open_sessions
 from tests.integration.junit_cases import LIFECYCLE, step_statuses
 
 pytestmark = pytest.mark.stack
@@ -81,9 +82,11 @@ def test_rehearsal_signs_with_the_hsm_decommissions_and_exports_a_verifiable_bun
         "--objects", "2", "--signing", "softhsm", "--finalize", "--decommission",
         "--junit", str(junit),
     ]  # fmt: skip
+    sessions = open_sessions()
     code = run(argv)
     out, err = capsys.readouterr()
     assert code == 0, out + err
+    assert open_sessions() == sessions  # every HSM signer and key provider closed after use
     steps = step_statuses(junit)
     assert list(steps) == [
         *LIFECYCLE,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hdh_migrate.engine.evidence import StatePaths, manifest_signer, state_paths
+from hdh_migrate.engine.evidence import StatePaths, manifest_signing, state_paths
 from hdh_migrate.engine.executor_choice import open_executor
 from hdh_migrate.engine.restore import RestoreOutcome, restore_all, restore_items
 from hdh_migrate.engine.run.object_ids import fill_object_ids
@@ -89,9 +89,8 @@ def _migration(
     try:
         with (
             Journal(paths.journal) as journal,
-            ManifestWriter(
-                paths.manifest, manifest_signer(plan, paths), f"hdh-migrate/{plan.name}"
-            ) as manifest,
+            manifest_signing(plan, paths) as signer,
+            ManifestWriter(paths.manifest, signer, f"hdh-migrate/{plan.name}") as manifest,
         ):
             job = Migration(
                 plan,
