@@ -19,6 +19,7 @@ from hdh_migrate.engine.evidence import state_paths
 from hdh_migrate.engine.evidence_view import EvidenceView, evidence_view
 from hdh_migrate.plan import Plan
 from hdh_migrate.reports.evidence_html import EvidencePage, render_evidence_html
+from hdh_migrate.reports.run_report import RunReport, utc_now, write_run_report
 
 _MODES = ("full", "sample", "metadata", "none")
 
@@ -76,3 +77,19 @@ def write_html(
     path.write_text(html, encoding="utf-8")
     path.chmod(0o600)
     return path
+
+
+def write_run_reports(
+    job: Any, command: str, started: Any, outcomes: list[Any], plan_file: str | None = None
+) -> tuple[Path, Path]:
+    """A run's reports (JSON, Markdown, HTML) in the plan's state directory, after a signed
+    checkpoint (the HTML page shows the root of this run); the JSON and Markdown paths.
+    ``job`` is the Migration whose ``outcomes`` (DatasetOutcome) they are."""
+    plan = job.plan
+    report = RunReport(
+        command, plan.name, job.run_id, started, utc_now(), plan.policy.rehearsal, tuple(outcomes)
+    )
+    as_json, as_md = write_run_report(plan.state_path, report)
+    job.manifest.checkpoint()
+    write_html(plan, as_json.with_suffix(".html"), command, report.to_dict(), plan_file)
+    return as_json, as_md

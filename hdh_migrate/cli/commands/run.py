@@ -16,7 +16,7 @@ from hdh_migrate.cli.interrupt import interruptible
 from hdh_migrate.cli.observing import Observed, observed
 from hdh_migrate.cli.render import emit_json, ok, stderr, stdout, term
 from hdh_migrate.engine.audit import policy_gate, record_policy_override
-from hdh_migrate.engine.evidence_report import write_html
+from hdh_migrate.engine.evidence_report import write_run_reports
 from hdh_migrate.engine.run.runner import Migration
 from hdh_migrate.engine.run.session import (
     RunSettings,
@@ -29,7 +29,7 @@ from hdh_migrate.engine.run.session import (
 )
 from hdh_migrate.engine.run.verdict import verdict
 from hdh_migrate.errors import ObjectsFailedError, RunInterrupted, VerificationError
-from hdh_migrate.reports.run_report import DatasetOutcome, RunReport, utc_now, write_run_report
+from hdh_migrate.reports.run_report import DatasetOutcome, utc_now
 from hdh_migrate.units import human_size, parse_rate
 
 RUN_HELP = """Run the plan: each dataset of each wave, in order, through inventory → copy
@@ -274,18 +274,7 @@ def _report_files(
     quiet: bool,
     plan_file: str | None = None,
 ) -> None:
-    report = RunReport(
-        command,
-        job.plan.name,
-        job.run_id,
-        started,
-        utc_now(),
-        job.plan.policy.rehearsal,
-        tuple(outcomes),
-    )
-    as_json, as_md = write_run_report(job.plan.state_path, report)
-    job.manifest.checkpoint()  # the HTML report shows the signed root of this run
-    write_html(job.plan, as_json.with_suffix(".html"), command, report.to_dict(), plan_file)
+    as_json, as_md = write_run_reports(job, command, started, outcomes, plan_file)
     if not quiet:
         stdout.print(term(f"report: {as_md} (and {as_json.name})"), highlight=False)
 

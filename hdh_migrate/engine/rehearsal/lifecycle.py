@@ -37,7 +37,7 @@ from hdh_migrate.engine.cutover import WaveCutover
 from hdh_migrate.engine.decommission import WaveDecommission
 from hdh_migrate.engine.endpoints import plan_endpoints
 from hdh_migrate.engine.evidence import create_hsm_signing_key, state_paths
-from hdh_migrate.engine.evidence_report import write_html
+from hdh_migrate.engine.evidence_report import write_run_reports
 from hdh_migrate.engine.rehearsal.derive import Derived, Options, derive, target_owned
 from hdh_migrate.engine.rehearsal.synthetic import (
     SeedObject,
@@ -56,7 +56,7 @@ from hdh_migrate.integrity.manifest import public_key_path
 from hdh_migrate.integrity.manifest_verify import verify_manifest
 from hdh_migrate.integrity.signing import fingerprint, load_public_key, write_public_key
 from hdh_migrate.plan import EffectiveDataset, Plan, check_plan, load_plan
-from hdh_migrate.reports.run_report import DatasetOutcome, RunReport, utc_now, write_run_report
+from hdh_migrate.reports.run_report import DatasetOutcome, utc_now
 from hdh_migrate.units import human_size
 
 OPERATOR = "hdh-rehearsal"
@@ -350,20 +350,7 @@ class Rehearsal:
     def _report(self, job: Any, command: str, started: Any, outcomes: list[DatasetOutcome]) -> None:
         """The run report (JSON, Markdown, HTML) as `hdh-migrate run` writes it: the
         evidence bundle carries it."""
-        report = RunReport(
-            command,
-            job.plan.name,
-            job.run_id,
-            started,
-            utc_now(),
-            job.plan.policy.rehearsal,
-            tuple(outcomes),
-        )
-        as_json, _ = write_run_report(job.plan.state_path, report)
-        job.manifest.checkpoint()  # the HTML report shows the signed root of this run
-        write_html(
-            job.plan, as_json.with_suffix(".html"), command, report.to_dict(), str(self.plan_file)
-        )
+        write_run_reports(job, command, started, outcomes, str(self.plan_file))
 
     def _check_listed(self, outcomes: list[DatasetOutcome]) -> None:
         for outcome in outcomes:
