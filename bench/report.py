@@ -66,15 +66,9 @@ def table(rows: list[Row]) -> str:
     their times).
     CPU columns: the tool's own user + system seconds, per object and per GiB moved;
     ``servers CPU s``: what Azurite and SeaweedFS spent during the row."""
-    baseline = {
-        (r.suite, r.noop, _https(r)): r.seconds
-        for r in rows
-        if r.tool == "rclone" and r.mode.startswith(("plain", "no-op")) and r.ok
-    }
     lines = [HEADER]
-    for r in rows:
-        base = baseline.get((r.suite, r.noop, _https(r))) if r.tool != "seed (azure SDK)" else None
-        ratio = f"{base / r.seconds:.2f}" if base and r.seconds else "—"
+    for r, rel in zip(rows, ratios(rows), strict=True):
+        ratio = f"{rel:.2f}" if rel is not None else "—"
         rss = f"{r.peak_rss / MIB:.0f}" if r.peak_rss else "—"
         lines.append(
             f"| {r.suite} | {r.tool} | {r.mode} | {r.objects} | {r.bytes / MIB:.0f} "
@@ -82,6 +76,21 @@ def table(rows: list[Row]) -> str:
             f"| {_cpu(r)} | {r.load:.1f} | {'yes' if r.ok else 'NO ' + r.note[:60]} |"
         )
     return "\n".join(lines)
+
+
+def ratios(rows: list[Row]) -> list[float | None]:
+    """Each row's speed over plain rclone's on the same suite and target scheme, from
+    ``rows`` alone (one run); None where there is no such rclone row (and for the seed)."""
+    baseline = {
+        (r.suite, r.noop, _https(r)): r.seconds
+        for r in rows
+        if r.tool == "rclone" and r.mode.startswith(("plain", "no-op")) and r.ok
+    }
+    found: list[float | None] = []
+    for r in rows:
+        base = baseline.get((r.suite, r.noop, _https(r))) if r.tool != "seed (azure SDK)" else None
+        found.append(base / r.seconds if base and r.seconds else None)
+    return found
 
 
 def _https(r: Row) -> bool:
