@@ -63,6 +63,11 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
         default="threads",
         help="hdh-migrate executors, one row each: threads, dask:N (N worker processes)",
     )
+    parser.add_argument(
+        "--buffer-memory",
+        default="",
+        help="hdh-migrate defaults.buffer_memory (e.g. 64MiB; default: the plan's default)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep containers and buckets")
     args = parser.parse_args(argv)
     unknown = set(args.suites) - set(SUITES)
@@ -73,6 +78,7 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
         args.state_base,
         parse_size(args.part_size),
         parse_size(args.threshold),
+        buffer_memory=parse_size(args.buffer_memory) if args.buffer_memory else 0,
     )
     codes = tuple(
         "" if c == "." else str(Path(c).absolute()) for c in args.hdh_code.split(",") if c

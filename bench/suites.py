@@ -201,8 +201,10 @@ def _rclone_rows(
 
 
 def _how(tuning: Tuning) -> str:
-    """The row's mode suffix: the target over https, a Dask executor."""
-    return (", https" if tuning.https else "") + (f", {tuning.executor}" if tuning.executor else "")
+    """The row's mode suffix: the target over https, a Dask executor, a buffer budget."""
+    memory = f", buffers {tuning.buffer_memory >> 20} MiB" if tuning.buffer_memory else ""
+    executor = f", {tuning.executor}" if tuning.executor else ""
+    return (", https" if tuning.https else "") + executor + memory
 
 
 def _drop(opts: Options, bucket: str, work: Path) -> None:

@@ -40,6 +40,7 @@ class Tuning:
     code: str = ""  # run hdh-migrate from this checkout (PYTHONPATH) instead of the install
     https: bool = False  # the target over HTTPS (the stack's CA), both tools
     executor: str = ""  # hdh-migrate: "" = the plan default (threads), "dask:N" = N processes
+    buffer_memory: int = 0  # hdh-migrate's defaults.buffer_memory (0 = the plan default)
 
 
 def stack_env(stack: Any, code: str = "") -> dict[str, str]:
@@ -96,7 +97,8 @@ def write_plan(
         key=work / "kek.key",
         state=Path(tuning.state_base or work) / f"state-{bucket}",
         defaults=f"verify: {verify}, concurrency: {tuning.concurrency}, part_size: "
-        f"{tuning.part_size}, multipart_threshold: {tuning.threshold}",
+        f"{tuning.part_size}, multipart_threshold: {tuning.threshold}"
+        + (f", buffer_memory: {tuning.buffer_memory}" if tuning.buffer_memory else ""),
     )
     if tuning.https:  # the target only: the seeded Azurite is the plain-http one
         line = f"    bucket: {bucket}\n"

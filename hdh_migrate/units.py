@@ -9,6 +9,7 @@ MIB = 1024**2
 #: backend's and a copy item's (one value, read by all three).
 DEFAULT_PART_SIZE = 64 * MIB
 DEFAULT_MULTIPART_THRESHOLD = 64 * MIB
+DEFAULT_BUFFER_MEMORY = 160 * MIB
 
 _UNITS = {
     "": 1,

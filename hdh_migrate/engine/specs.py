@@ -103,7 +103,7 @@ def _s3_target_spec(target: S3Target, eff: EffectiveDataset | None) -> S3Setting
         settings,
         part_size=eff.part_size,
         multipart_threshold=eff.multipart_threshold,
-        max_concurrency=parts_in_flight(eff.part_size),  # fits the buffer budget
+        max_concurrency=parts_in_flight(eff.part_size, eff.buffer_memory),  # fits the budget
     )
 
 

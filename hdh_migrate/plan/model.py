@@ -38,6 +38,7 @@ class EffectiveDataset:
     bandwidth: int | None
     part_size: int
     multipart_threshold: int
+    buffer_memory: int
     retries: int
     location: str | None  # container (azure_blob), bucket (s3) or path (sftp/local)
 
@@ -138,6 +139,7 @@ class Plan(StrictModel):
             bandwidth=self.defaults.bandwidth,
             part_size=self.defaults.part_size,
             multipart_threshold=self.defaults.multipart_threshold,
+            buffer_memory=self.defaults.buffer_memory,
             retries=self.defaults.retries,
             location=_location(source, found),
         )

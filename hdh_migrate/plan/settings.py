@@ -17,7 +17,11 @@ from hdh_migrate.plan.types import (
     Verify,
     VerifyMode,
 )
-from hdh_migrate.units import DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE
+from hdh_migrate.units import (
+    DEFAULT_BUFFER_MEMORY,
+    DEFAULT_MULTIPART_THRESHOLD,
+    DEFAULT_PART_SIZE,
+)
 
 Severity = Literal["block", "warn", "info"]
 
@@ -79,6 +83,15 @@ class Defaults(StrictModel):
         default=DEFAULT_MULTIPART_THRESHOLD,
         description="Objects at least this large are uploaded in parts.",
         examples=["64MiB"],
+    )
+    buffer_memory: Size = Field(
+        default=DEFAULT_BUFFER_MEMORY,
+        ge=16 << 20,
+        description="Bytes the copies of one process (the run, or each Dask worker) may hold "
+        "in buffers at once: source read-ahead and upload parts, shared by every transfer; "
+        "an object needing more runs alone. Peak RSS is about 90 MiB + this; lower it on "
+        "small machines at a throughput cost (docs/benchmarks.md).",
+        examples=["160MiB", "64MiB"],
     )
     retries: int = Field(
         default=5, ge=0, le=100, description="Attempts after the first, per object."

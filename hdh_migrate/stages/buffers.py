@@ -16,8 +16,10 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from hdh_migrate.units import DEFAULT_BUFFER_MEMORY
+
 MIB = 1 << 20
-DEFAULT_CAPACITY = 160 * MIB
+DEFAULT_CAPACITY = DEFAULT_BUFFER_MEMORY  # the plan's defaults.buffer_memory
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 
 
@@ -48,6 +50,16 @@ class BufferBudget:
                 self._free += held
                 self._cond.notify_all()
 
+    def resize(self, capacity: int) -> None:
+        """A new capacity, reservations held kept: what they hold beyond it is waited
+        for by the next reservations (``free`` may be negative until they end)."""
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1 byte")
+        with self._cond:
+            self._free += capacity - self.capacity
+            self.capacity = capacity
+            self._cond.notify_all()
+
     def _acquire(self, n: int) -> None:
         ticket = object()
         with self._cond:
@@ -61,6 +73,14 @@ class BufferBudget:
 
 #: The budget every copy in this process shares.
 PROCESS_BUFFERS = BufferBudget()
+
+
+def process_buffers(capacity: int) -> BufferBudget:
+    """This process's budget, at ``capacity`` (the plan's ``defaults.buffer_memory``, which
+    each copy carries: on a Dask worker the first copy of a run sets it there too)."""
+    if PROCESS_BUFFERS.capacity != capacity:
+        PROCESS_BUFFERS.resize(capacity)
+    return PROCESS_BUFFERS
 
 
 def parts_in_flight(part_size: int, capacity: int = DEFAULT_CAPACITY, most: int = 2) -> int:

@@ -28,7 +28,7 @@ from hdh_migrate.errors import (
     RetryableError,
 )
 from hdh_migrate.integrity.hashing import HashingReader
-from hdh_migrate.stages.buffers import PROCESS_BUFFERS
+from hdh_migrate.stages.buffers import process_buffers
 from hdh_migrate.stages.clients import PROCESS_CLIENTS, Clients
 from hdh_migrate.stages.envelopes import drop_stale_sidecar
 from hdh_migrate.stages.items import CopyItem, CopyResult
@@ -123,7 +123,7 @@ def _attempt(item: CopyItem, clients: Clients, attempts: _Attempts, sealer: _Sea
         item.size, item.segment_size, len(encryptor.header), min_part=item.min_part_size
     )
     need = buffer_estimate(source, target, item.size, encryptor.ciphertext_length, part)
-    with PROCESS_BUFFERS.reserve(need):
+    with process_buffers(item.buffer_memory).reserve(need):
         raw, info = open_source(source, item.key, item.etag)
         with raw:
             mapped, by_plan = target_metadata(

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from hdh_migrate.backends.specs import BackendSpec
 from hdh_migrate.keys import FileKeySpec, KeySpec, Pkcs11KeySpec
 from hdh_migrate.stages.retry import DEFAULT_RETRY, RetryPolicy
-from hdh_migrate.units import DEFAULT_PART_SIZE
+from hdh_migrate.units import DEFAULT_BUFFER_MEMORY, DEFAULT_PART_SIZE
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class CopyItem:
     drop_metadata: tuple[str, ...] = ()
     segment_size: int = 1 << 20
     min_part_size: int = DEFAULT_PART_SIZE  # the plan's part_size (at least 5 MiB)
+    buffer_memory: int = DEFAULT_BUFFER_MEMORY  # the plan's budget for this process's copies
     retry: RetryPolicy = DEFAULT_RETRY  # the whole copy (a write consumes its stream)
     drop_sidecar: bool = True  # a rotation left sidecars under the dataset's target prefix
     trust_write: bool = False  # the probe saw the target validate Content-MD5 on PUT

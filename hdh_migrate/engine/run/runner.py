@@ -412,6 +412,7 @@ class Migration:
             drop_metadata=tuple(ds.metadata.drop),
             segment_size=ctx.segment_size,
             min_part_size=max(ctx.eff.part_size, 5 << 20),
+            buffer_memory=ctx.eff.buffer_memory,
             retry=ctx.retry,
             drop_sidecar=self._has_sidecars(ctx),
             trust_write=ctx.trust_write,
