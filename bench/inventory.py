@@ -5,7 +5,7 @@ what peak RSS, and how long ``status`` and ``audit --no-inventory`` then take.
 process of its own): the plan's dataset ``ds`` is listed from a synthetic source yielding
 COUNT objects page by page (the shape of an Azure listing: key, size, ETag, date; nothing
 held), through the engine's own inventory step (``Migration._inventory``: selection,
-flags, one NORMAL transaction per 1,000 rows) into the plan's journal. The target is an
+flags, one NORMAL transaction per 5,000 rows) into the plan's journal. The target is an
 in-memory store: nothing is copied.
 """
 

@@ -50,13 +50,23 @@ class Entry:
     flag: str | None = None
 
 
+#: Selected objects whose names are checked together (``NameChecker.problems``).
+BATCH = 1000
+
+
 def inventory(source: Backend, selection: Selection) -> Iterator[Entry]:
-    """The selected objects of ``source`` under the dataset prefix, flagged where needed."""
+    """The selected objects of ``source`` under the dataset prefix, flagged where needed;
+    at most ``BATCH`` of them held at once beyond the backend's page."""
     with NameChecker(selection.names) as names:
+        batch: list[tuple[ObjectInfo, str]] = []
         for info in source.list(selection.prefix):
             relative = info.key[len(selection.prefix) :]
             if selected(relative, selection.include, selection.exclude):
-                yield _entry(info, relative, selection, names)
+                batch.append((info, relative))
+                if len(batch) == BATCH:
+                    yield from _entries(batch, selection, names)
+                    batch = []
+        yield from _entries(batch, selection, names)
 
 
 def selected(relative: str, include: Iterable[str], exclude: Iterable[str]) -> bool:
@@ -71,11 +81,17 @@ def _matches(relative: str, pattern: str) -> bool:
     return fnmatchcase(subject, pattern)
 
 
-def _entry(info: ObjectInfo, relative: str, sel: Selection, names: NameChecker) -> Entry:
-    target_key = sel.target_prefix + relative
-    object_id = f"{sel.dataset}/{relative}"
-    flag = _flag(info, target_key, sel) or names.problem(target_key)
-    return Entry(info, relative, object_id, target_key, flag)
+def _entries(
+    batch: list[tuple[ObjectInfo, str]], sel: Selection, names: NameChecker
+) -> Iterator[Entry]:
+    """Entries of ``batch`` in order: an archived or too large object is flagged as such
+    and its name is not remembered; the others' names are checked together."""
+    keys = [sel.target_prefix + relative for _, relative in batch]
+    flags = [_flag(info, key, sel) for (info, _), key in zip(batch, keys, strict=True)]
+    named = iter(names.problems([k for k, f in zip(keys, flags, strict=True) if f is None]))
+    for (info, relative), key, flag in zip(batch, keys, flags, strict=True):
+        why = flag if flag is not None else next(named)
+        yield Entry(info, relative, f"{sel.dataset}/{relative}", key, why)
 
 
 def _flag(info: ObjectInfo, target_key: str, sel: Selection) -> str | None:

@@ -66,3 +66,31 @@ def test_the_same_key_listed_twice_is_not_a_collision_and_segment_limits_hold_at
     found = problems(SEAWEED, ["k", "k", at_limit, two_short, over, "d\x7fe"])
     assert set(found) == {over, "d\x7fe"}
     assert "256 bytes" in found[over] and "control" in found["d\x7fe"]
+
+
+def test_a_batch_answers_what_the_keys_asked_one_by_one_would() -> None:
+    """``problems`` on batches = ``problem`` key by key: twins inside one batch, across
+    batches, a key listed again, impossible names (never remembered) in between."""
+    import random
+
+    rng = random.Random(12)
+    rules = NameRules(case_insensitive=True, normalises="NFC", max_key_bytes=12)
+    pool = ["a", "A", "b/c", "B/C", "café", unicodedata.normalize("NFD", "café"), "x" * 13]
+    keys = [rng.choice(pool) + rng.choice(["", "1", "2"]) for _ in range(400)]
+    expected: list[str | None] = []
+    first: dict[str, str] = {}  # the rule, in memory: a folded form keeps its first key
+    for key in keys:
+        why = rules.impossible(key)
+        other = first.setdefault(rules.folded(key), key) if why is None else key
+        collides = f"collides at the target with {other!r}" if other != key else None
+        expected.append(why or collides)
+    with NameChecker(rules) as batched:
+        got: list[str | None] = []
+        at = 0
+        while at < len(keys):
+            size = rng.randint(1, 60)
+            got += batched.problems(keys[at : at + size])
+            at += size
+    assert [g is None for g in got] == [e is None for e in expected]
+    assert all(e is None or e in g for g, e in zip(got, expected, strict=True) if g is not None)
+    assert sum(e is not None for e in expected) > 100 and None in expected
