@@ -276,32 +276,37 @@ def inventory_suite(opts: Options) -> Iterator[Row]:
     from bench.tools import ROOT, VENV_BIN, stack_env, write_plan
 
     count = opts.inventory_objects
-    work = opts.work / servers.fresh_name("inventory")
-    plan = write_plan(opts_stack(opts), "unused", "unused", work, opts.tuning, "metadata")
-    env = stack_env(opts_stack(opts), opts.tuning.code)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(ROOT)) if p)
-    build = run_measured(
-        [sys.executable, "-m", "bench.inventory", str(plan), str(count)], work / "build.log", env
-    )
-    yield _counted("journal build (synthetic listing)", count, build, build.returncode == 0)
-    hdh = str(VENV_BIN / "hdh-migrate")
-    for mode, command in (
-        ("status --json", [hdh, "status", str(plan), "--json"]),
-        ("audit --no-inventory", [hdh, "audit", str(plan), "--no-inventory"]),
-    ):
-        measured = run_measured(command, work / f"{mode.split()[0]}.log", env)
-        yield _counted(mode, count, measured, measured.returncode in _AUDIT_OK)
+    for code in opts.hdh_codes:  # one set of rows per checkout (before/after)
+        work = opts.work / servers.fresh_name("inventory")
+        plan = write_plan(opts_stack(opts), "unused", "unused", work, opts.tuning, "metadata")
+        env = stack_env(opts_stack(opts), code)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(ROOT)) if p)
+        build = run_measured(
+            [sys.executable, "-m", "bench.inventory", str(plan), str(count)],
+            work / "build.log",
+            env,
+        )
+        tool = "hdh-migrate" + (f" @{Path(code).name}" if code else "")
+        built = "journal build (synthetic listing)"
+        yield _counted(tool, built, count, build, build.returncode == 0)
+        hdh = str(VENV_BIN / "hdh-migrate")
+        for mode, command in (
+            ("status --json", [hdh, "status", str(plan), "--json"]),
+            ("audit --no-inventory", [hdh, "audit", str(plan), "--no-inventory"]),
+        ):
+            measured = run_measured(command, work / f"{mode.split()[0]}.log", env)
+            yield _counted(tool, mode, count, measured, measured.returncode in _AUDIT_OK)
 
 
 #: audit exits 0 (pass) or 1 (findings, e.g. the rehearsal profile's): both ran fully.
 _AUDIT_OK = (0, 1)
 
 
-def _counted(mode: str, count: int, m: Measured, ok: bool) -> Row:
+def _counted(tool: str, mode: str, count: int, m: Measured, ok: bool) -> Row:
     note = "" if ok else f"exit {m.returncode}: {m.tail(3)}"
     return Row(
         "inventory",
-        "hdh-migrate",
+        tool,
         mode,
         count,
         0,
