@@ -11,6 +11,7 @@ to bench/results/.
 from __future__ import annotations
 
 import argparse
+import compileall
 import sys
 import tempfile
 from dataclasses import asdict
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from bench.report import save, table
 from bench.suites import SUITES, Options, Row, timestamp
-from bench.tools import Tuning
+from bench.tools import ROOT, Tuning
 from hdh_migrate.units import parse_size
 
 DEFAULT_SUITES = ["copy", "small", "big", "corpus10k", "inventory", "noop"]
@@ -107,8 +108,19 @@ def parse(argv: list[str] | None) -> tuple[list[str], Options]:
     return list(args.suites), options
 
 
+def compile_code(codes: tuple[str, ...]) -> None:
+    """Byte-compile each measured checkout (the installed code for ""), as installing a
+    wheel does: where PYTHONDONTWRITEBYTECODE is set (CI images, containers) an editable
+    checkout would otherwise be compiled again by every process — 0.2 CPU-s of each
+    start measured here, which no installed user pays."""
+    for code in codes:
+        package = Path(code or ROOT) / "hdh_migrate"
+        compileall.compile_dir(package, quiet=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     suites, options = parse(argv)
+    compile_code(options.hdh_codes)
     stamp, everything = timestamp(), list[Row]()
     settings = {k: str(v) for k, v in asdict(options).items()}
     for name in suites:

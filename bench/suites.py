@@ -190,19 +190,20 @@ def _rclone_rows(
         spent = cpu.lap()
         stored, _ = servers.count_objects(stack, bucket)
         ok = measured.returncode == 0 and stored == data.count
-        mode = ("crypt" if crypt else "plain") + ", check size+md5" + _how(opts.tuning)
+        mode = ("crypt" if crypt else "plain") + ", check size+md5" + _how(opts.tuning, hdh=False)
         yield _row(suite, "rclone", mode, data, measured, ok, spent)
         if again is not None:
             ok = again.returncode == 0
-            mode = "no-op re-run --checksum" + _how(opts.tuning)
+            mode = "no-op re-run --checksum" + _how(opts.tuning, hdh=False)
             yield _row(suite, "rclone", mode, data, again, ok, cpu.lap())
     finally:
         _drop(opts, bucket, work)
 
 
-def _how(tuning: Tuning) -> str:
-    """The row's mode suffix: the target over https, a Dask executor, a buffer budget."""
-    memory = f", buffers {tuning.buffer_memory >> 20} MiB" if tuning.buffer_memory else ""
+def _how(tuning: Tuning, *, hdh: bool = True) -> str:
+    """The row's mode suffix: the target over https, a Dask executor, hdh-migrate's
+    buffer budget (``hdh``: the row is hdh-migrate's)."""
+    memory = f", buffers {tuning.buffer_memory >> 20} MiB" if tuning.buffer_memory and hdh else ""
     executor = f", {tuning.executor}" if tuning.executor else ""
     return (", https" if tuning.https else "") + executor + memory
 
