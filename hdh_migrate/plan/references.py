@@ -25,6 +25,7 @@ from hdh_migrate.plan.targets import S3Target
 from hdh_migrate.plan.types import is_loopback
 
 MIN_PART_SIZE = 5 * 1024**2
+MIN_BUFFER_MEMORY = 16 * 1024**2
 
 
 def check_references(plan: Plan) -> list[Issue]:
@@ -238,6 +239,12 @@ def _settings(plan: Plan) -> Iterator[Issue]:
             ("defaults", "part_size"),
             "part_size below 5MiB",
             "S3 refuses parts under 5 MiB (except the last): use 5MiB or more",
+        )
+    if plan.defaults.buffer_memory < MIN_BUFFER_MEMORY:
+        yield Issue(
+            ("defaults", "buffer_memory"),
+            "buffer_memory below 16MiB",
+            "a copy holds its read-ahead and at least one part: use 16MiB or more (default 160MiB)",
         )
     yield from _executor(plan)
     yield from _policy(plan)

@@ -86,7 +86,6 @@ class Defaults(StrictModel):
     )
     buffer_memory: Size = Field(
         default=DEFAULT_BUFFER_MEMORY,
-        ge=16 << 20,
         description="Bytes the copies of one process (the run, or each Dask worker) may hold "
         "in buffers at once: source read-ahead and upload parts, shared by every transfer; "
         "an object needing more runs alone. Peak RSS is about 90 MiB + this; lower it on "

@@ -156,6 +156,14 @@ def test_small_part_size_is_an_error(minimal_text: str) -> None:
     assert [e.path for e in result.errors] == ["defaults.part_size"]
 
 
+def test_a_buffer_memory_under_16mib_is_an_error(minimal_text: str) -> None:
+    small = minimal_text.replace("defaults:\n", "defaults:\n  buffer_memory: 8MiB\n")
+    assert [e.path for e in check_text(small).errors] == ["defaults.buffer_memory"]
+    enough = minimal_text.replace("defaults:\n", "defaults:\n  buffer_memory: 16MiB\n")
+    result = check_text(enough)
+    assert result.plan is not None and result.plan.defaults.buffer_memory == 16 << 20
+
+
 def test_load_plan_raises_invalid_plan_with_all_errors(
     minimal_text: str, write_plan: Callable[[str], Path]
 ) -> None:
