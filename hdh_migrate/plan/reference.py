@@ -166,9 +166,9 @@ has the region, and gets an `endpoint` (minio, seaweedfs, generic) or a `namespa
 `account_url`/`connection_string` (azure_blob), of `key`/`key_file`/`password` (sftp), of
 `key`/`key_file` (ssh), of `path`/`ref` (file keys); freeze `hook`/`unfreeze` exactly with
 strategy `hook`; `two_person` needs `approvals` ≥ 2; `part_size` ≥ 5MiB; `buffer_memory`
-≥ 16MiB; a remote Dask scheduler needs TLS unless `allow_insecure: true`. Warnings (exit 0):
-rehearsal plans, datasets without a key, TLS verification off, rehearsal-only presets outside
-a rehearsal.
+≥ 16MiB; `circuit_open_after` ≤ 1h; a remote Dask scheduler needs TLS unless
+`allow_insecure: true`. Warnings (exit 0): rehearsal plans, datasets without a key, TLS
+verification off, rehearsal-only presets outside a rehearsal.
 Whether a plan may *run* (sovereignty rules SOV-01 … SOV-16) is judged by
 `hdh-migrate audit`.
 """

@@ -26,6 +26,7 @@ from hdh_migrate.plan.types import is_loopback
 
 MIN_PART_SIZE = 5 * 1024**2
 MIN_BUFFER_MEMORY = 16 * 1024**2
+MAX_CIRCUIT_OPEN_AFTER = 3600
 
 
 def check_references(plan: Plan) -> list[Issue]:
@@ -239,6 +240,12 @@ def _settings(plan: Plan) -> Iterator[Issue]:
             ("defaults", "part_size"),
             "part_size below 5MiB",
             "S3 refuses parts under 5 MiB (except the last): use 5MiB or more",
+        )
+    if plan.defaults.circuit_open_after > MAX_CIRCUIT_OPEN_AFTER:
+        yield Issue(
+            ("defaults", "circuit_open_after"),
+            "circuit_open_after above 1h",
+            "a dead endpoint would hold the run that long before exit 8: use 1h or less",
         )
     if plan.defaults.buffer_memory < MIN_BUFFER_MEMORY:
         yield Issue(

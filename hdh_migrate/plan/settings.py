@@ -95,10 +95,8 @@ class Defaults(StrictModel):
     retries: int = Field(
         default=5, ge=0, le=100, description="Attempts after the first, per object."
     )
-    circuit_open_after: Duration = Field(
+    circuit_open_after: Duration = Field(  # at most 1h: plan.references
         default=20,
-        ge=1,
-        le=3600,
         description="An endpoint that refuses every connection for this long stops the run "
         "(exit 8, the endpoint named); the next run resumes once it is back.",
         examples=["20s", "2m"],

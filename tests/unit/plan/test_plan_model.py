@@ -156,6 +156,14 @@ def test_small_part_size_is_an_error(minimal_text: str) -> None:
     assert [e.path for e in result.errors] == ["defaults.part_size"]
 
 
+def test_a_circuit_open_after_over_an_hour_is_an_error(minimal_text: str) -> None:
+    """The size and duration types parse with their own validator: bounds are plan rules."""
+    long = minimal_text.replace("defaults:\n", "defaults:\n  circuit_open_after: 2h\n")
+    assert [e.path for e in check_text(long).errors] == ["defaults.circuit_open_after"]
+    hour = minimal_text.replace("defaults:\n", "defaults:\n  circuit_open_after: 1h\n")
+    assert check_text(hour).plan is not None
+
+
 def test_a_buffer_memory_under_16mib_is_an_error(minimal_text: str) -> None:
     small = minimal_text.replace("defaults:\n", "defaults:\n  buffer_memory: 8MiB\n")
     assert [e.path for e in check_text(small).errors] == ["defaults.buffer_memory"]
