@@ -30,15 +30,24 @@ def spawn(cmd: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -
 
 
 def cmdline(pid: int) -> list[str]:
-    """The argv of a live, non-zombie process, or [] when there is none."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+    """The argv of a live, non-zombie process, or [] when there is none.
+
+    A process in the middle of ``execve`` (``setsid`` becoming the service) reads
+    as an empty command line for an instant: a live process with no argv is read
+    again for up to 0.2 s before it counts as gone.
+    """
+    for _ in range(100):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                return []
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, IndexError):
             return []
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (OSError, IndexError):
-        return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+        if raw:
+            return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+        time.sleep(0.002)
+    return []
 
 
 def matches(pid: int, markers: Sequence[str]) -> bool:
