@@ -48,11 +48,14 @@ lint: install  ## ruff, ruff format --check, mypy, import-linter
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Two xdist workers: the stack's tests run one after the other on one of them (tests/conftest.py
+# groups them), the tests that need no server run on the other meanwhile.
+PYTEST_WORKERS ?= 2
 test: install services-up lint  ## everything: set-up, servers, lint, the whole test suite
-	$(BIN)/pytest -q --durations=30
+	$(BIN)/pytest -q --durations=30 -n $(PYTEST_WORKERS) --dist loadgroup
 
 test-fast: install  ## unit tests only (no servers)
-	$(BIN)/pytest -q -m 'not stack'
+	$(BIN)/pytest -q -m 'not stack' -n $(PYTEST_WORKERS)
 
 REHEARSAL_OUT ?= .hdh-migrate/rehearse
 rehearse: install services-up  ## the main job: hdh-migrate rehearse plans/rehearsal.yaml on the local stack

@@ -10,8 +10,17 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import devstack
+
+# Property tests check behaviour, never speed (speed is measured in bench/): no per-example
+# deadline, no "too slow" health check, so a busy machine or a parallel worker cannot fail them.
+settings.register_profile("hdh", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("hdh")
+
+# `make test` runs two xdist workers; this plugin keeps the stack's tests on one, in order.
+pytest_plugins = ["tests.support.serial_stack"]
 
 
 @pytest.fixture(scope="session")
