@@ -48,8 +48,8 @@ lint: install  ## ruff, ruff format --check, mypy, import-linter
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# Two xdist workers: the stack's tests run one after the other on one of them (tests/conftest.py
-# groups them), the tests that need no server run on the other meanwhile.
+# Two xdist workers: the stack's tests run one after the other on one of them (grouped by
+# tests/support/serial_stack.py), the tests that need no server run on the other meanwhile.
 PYTEST_WORKERS ?= 2
 test: install services-up lint  ## everything: set-up, servers, lint, the whole test suite
 	$(BIN)/pytest -q --durations=30 -n $(PYTEST_WORKERS) --dist loadgroup

@@ -6,7 +6,8 @@ rewriting ``item._nodeid``, which pytest 9.2 no longer reads (node ids live in
 ``item._id``), so the mark is silently ignored and stack tests ran side by side — some
 kill a server of the shared stack, time a bandwidth cap or count descriptors. Here each
 worker writes the node ids of its stack tests to a file the controller names; the
-controller's scheduler (``--dist loadgroup``) reads them and makes one work unit of them.
+controller's scheduler (``-n N`` with xdist's default ``--dist load``, or ``loadgroup``)
+reads them and makes one work unit of them.
 A worker that cannot tell it which tests use the stack fails the run instead of letting
 them run in parallel.
 
@@ -32,7 +33,8 @@ def uses_stack(item: pytest.Item) -> bool:
 
 
 def _serialising(config: pytest.Config) -> bool:
-    return config.getoption("dist", "no") == "loadgroup"
+    # `pytest -n 2` alone means xdist's "load": the stack's tests are grouped there too
+    return config.getoption("dist", "no") in ("load", "loadgroup")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -70,7 +72,8 @@ def stack_ids(where: Path) -> frozenset[str]:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Controller: under ``--dist loadgroup``, all stack tests form one work unit."""
+    """Controller: under ``--dist load`` (``-n`` alone) or ``loadgroup``, all stack tests
+    form one work unit."""
     if not _serialising(config):
         return None
     where = config.stash.get(_DIR_KEY, None)

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 CONFTEST = """
@@ -46,7 +48,10 @@ def test_two(): time.sleep(0.2)
 """
 
 
-def test_stack_tests_run_on_one_worker_in_order_the_others_alongside(tmp_path: Path) -> None:
+@pytest.mark.parametrize("dist", [["--dist", "loadgroup"], []], ids=["makefile", "n-alone"])
+def test_stack_tests_run_on_one_worker_in_order_the_others_alongside(
+    tmp_path: Path, dist: list[str]
+) -> None:
     suite = tmp_path / "suite"
     suite.mkdir()
     (suite / "conftest.py").write_text(CONFTEST)
@@ -56,7 +61,7 @@ def test_stack_tests_run_on_one_worker_in_order_the_others_alongside(tmp_path: P
     scratch.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(scratch)}
     options = ["-v", "-p", "no:randomly", "-p", "no:cacheprovider"]
-    options += ["-n", "2", "--dist", "loadgroup"]  # the Makefile's
+    options += ["-n", "2", *dist]  # the Makefile's, or `pytest -n 2` alone
     done = subprocess.run(
         [sys.executable, "-m", "pytest", *options, "--rootdir", str(suite), str(suite)],
         capture_output=True,
